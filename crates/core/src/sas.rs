@@ -58,7 +58,9 @@ pub const AZURITE_KEY: &str =
 
 impl Account {
     pub fn new(name: &str, key_base64: &str, blob_endpoint: &str) -> Result<Self, SasError> {
-        let key = B64.decode(key_base64.trim()).map_err(|_| SasError::BadKey)?;
+        let key = B64
+            .decode(key_base64.trim())
+            .map_err(|_| SasError::BadKey)?;
         Ok(Account {
             name: name.to_string(),
             key,
@@ -121,12 +123,9 @@ impl Account {
     pub fn url(&self, container: &str, resource: Resource<'_>) -> String {
         match resource {
             Resource::Container => format!("{}/{}", self.blob_endpoint, container),
-            Resource::Blob(blob) => format!(
-                "{}/{}/{}",
-                self.blob_endpoint,
-                container,
-                encode_path(blob)
-            ),
+            Resource::Blob(blob) => {
+                format!("{}/{}/{}", self.blob_endpoint, container, encode_path(blob))
+            }
         }
     }
 
@@ -306,13 +305,30 @@ mod tests {
             None,
             "2030-01-01T00:00:00Z",
         );
-        assert!(q.starts_with("sv=2022-11-02&spr=https%2Chttp&se=2030-01-01T00%3A00%3A00Z&sr=b&sp=cw&sig="), "{q}");
+        assert!(
+            q.starts_with(
+                "sv=2022-11-02&spr=https%2Chttp&se=2030-01-01T00%3A00%3A00Z&sr=b&sp=cw&sig="
+            ),
+            "{q}"
+        );
         // Deterministic: the same inputs sign the same way.
         assert_eq!(
             q,
-            dev().service_sas("c", Resource::Blob("a b/ü.jpg"), "cw", None, "2030-01-01T00:00:00Z")
+            dev().service_sas(
+                "c",
+                Resource::Blob("a b/ü.jpg"),
+                "cw",
+                None,
+                "2030-01-01T00:00:00Z"
+            )
         );
-        let other = dev().service_sas("c", Resource::Blob("a b/ü.jpg"), "r", None, "2030-01-01T00:00:00Z");
+        let other = dev().service_sas(
+            "c",
+            Resource::Blob("a b/ü.jpg"),
+            "r",
+            None,
+            "2030-01-01T00:00:00Z",
+        );
         assert_ne!(q, other);
     }
 

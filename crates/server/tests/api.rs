@@ -1,0 +1,486 @@
+//! The reference server's API against a real Azurite: keys, encounter dedup, upload sessions,
+//! SAS scope, commits, idempotency and bad input.
+
+mod common;
+
+use common::{Stack, ORIGIN};
+use finsync_core::fingerprint::{idempotency_key, Fingerprint};
+use finsync_core::sas::{iso8601_utc, Resource};
+use serde_json::json;
+
+fn key_for(n: u8) -> String {
+    idempotency_key(
+        1,
+        "2024-07-15\u{1f}haro\u{1f}jane",
+        &Fingerprint::new(n as u64, &[n], &[n]),
+    )
+}
+
+fn encounter(date: &str, location: &str, who: &str) -> serde_json::Value {
+    json!({"date": date, "locationName": location, "photographer": who, "gps": {"lat": 48.5, "lon": -123.1}})
+}
+
+async fn put_blob(stack: &Stack, url: &str, bytes: Vec<u8>) -> u16 {
+    stack
+        .http
+        .put(url)
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(bytes)
+        .send()
+        .await
+        .expect("PUT")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn key_statuses() {
+    let s = Stack::start().await;
+    let (_, ready) = s.population("Ready pop", true);
+    let (_, denied) = s.population("Denied pop", false);
+    let cases = [
+        (None, "notProvisioned"),
+        (Some("fsk_nope"), "invalid"),
+        (Some(denied.as_str()), "accessDenied"),
+        (Some(ready.as_str()), "ready"),
+    ];
+    for (key, want) in cases {
+        let (status, body) = s.get(key, "/api/v1/status").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["keyStatus"], want, "{key:?}");
+    }
+    // Revoked keys are invalid; sync calls answer 401 with a JSON error.
+    s.db.tx_blocking(|tx| finsync_server::auth::revoke_key(tx, &ready))
+        .unwrap();
+    let (_, body) = s.get(Some(&ready), "/api/v1/status").await;
+    assert_eq!(body["keyStatus"], "invalid");
+    let (status, body) = s
+        .post(
+            &ready,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro", "Jane"),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["code"], "invalidKey");
+    let (status, body) = s
+        .post(
+            &denied,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro", "Jane"),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["code"], "accessDenied");
+}
+
+#[tokio::test]
+async fn encounter_dedup_follows_decision_6() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let (st, a) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro Strait", "Jane Smith"),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(a["created"], true);
+    // Same day and photographer, name differs only in case/spacing → same encounter.
+    let (_, b) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", " haro  STRAIT", "jane smith"),
+        )
+        .await;
+    assert_eq!(
+        (b["id"].clone(), b["created"].clone()),
+        (a["id"].clone(), json!(false))
+    );
+    // Other name but GPS within 1 km → same encounter.
+    let (_, c) = s.post(&key, "/api/v1/encounters/find-or-create", json!({"date": "2024-07-15", "locationName": "Lime Kiln", "photographer": "Jane Smith", "gps": {"lat": 48.505, "lon": -123.1}})).await;
+    assert_eq!(c["id"], a["id"]);
+    // Another day, or another photographer → new encounters.
+    let (_, d) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-16", "Haro Strait", "Jane Smith"),
+        )
+        .await;
+    let (_, e) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro Strait", "Ann Wu"),
+        )
+        .await;
+    assert_ne!(d["id"], a["id"]);
+    assert_ne!(e["id"], a["id"]);
+    assert_ne!(d["id"], e["id"]);
+}
+
+#[tokio::test]
+async fn concurrent_creates_make_one_encounter() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let mut handles = Vec::new();
+    for _ in 0..16 {
+        let http = s.http.clone();
+        let url = s.url("/api/v1/encounters/find-or-create");
+        let key = key.clone();
+        handles.push(tokio::spawn(async move {
+            let r: serde_json::Value = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&encounter("2024-07-15", "Haro", "Jane"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (r["id"].as_i64().unwrap(), r["created"].as_bool().unwrap())
+        }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.push(h.await.unwrap());
+    }
+    assert!(ids.iter().all(|(id, _)| *id == ids[0].0), "{ids:?}");
+    assert_eq!(ids.iter().filter(|(_, created)| *created).count(), 1);
+}
+
+#[tokio::test]
+async fn upload_commit_and_idempotency() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let (_, enc) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro", "Jane"),
+        )
+        .await;
+    let enc_id = enc["id"].as_i64().unwrap();
+    let items = json!([
+        {"idempotencyKey": key_for(1), "fileName": "IMG 1 ü.jpg", "size": 5, "contentType": "image/jpeg"},
+        {"idempotencyKey": key_for(2), "fileName": "IMG_2.jpg", "size": 4, "contentType": "image/jpeg"},
+        {"idempotencyKey": key_for(3), "fileName": "IMG_3.jpg", "size": 3, "contentType": "image/jpeg"},
+    ]);
+    let (st, sessions) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc_id, "items": items}),
+        )
+        .await;
+    assert_eq!(st, 200, "{sessions}");
+    let urls: Vec<String> = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            assert_eq!(x["status"], "pending");
+            x["uploadUrl"].as_str().unwrap().to_string()
+        })
+        .collect();
+    // Same key again while open → the same session.
+    let (_, again) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc_id, "items": [items[0].clone()]}),
+        )
+        .await;
+    assert_eq!(
+        again["sessions"][0]["sessionId"],
+        sessions["sessions"][0]["sessionId"]
+    );
+
+    assert_eq!(put_blob(&s, &urls[0], b"hello".to_vec()).await, 201);
+    assert_eq!(put_blob(&s, &urls[1], b"hi".to_vec()).await, 201); // short: 2 of 4 bytes
+                                                                   // urls[2] is never uploaded.
+
+    // The SAS URL is for one blob only, and cannot read.
+    let other = urls[0].replace("IMG%201%20%C3%BC.jpg", "other.jpg");
+    assert_eq!(put_blob(&s, &other, b"x".to_vec()).await, 403);
+    assert_eq!(
+        s.http.get(&urls[0]).send().await.unwrap().status().as_u16(),
+        403
+    );
+
+    let keys = json!({"idempotencyKeys": [key_for(1), key_for(2), key_for(3), key_for(9)]});
+    let (st, res) = s
+        .post(&key, "/api/v1/upload-sessions/commit", keys.clone())
+        .await;
+    assert_eq!(st, 200, "{res}");
+    let r = res["results"].as_array().unwrap();
+    assert_eq!(r[0]["status"], "complete");
+    let item = r[0]["fileItemId"].as_i64().unwrap();
+    assert_eq!(
+        (r[1]["status"].as_str(), r[1]["error"]["code"].as_str()),
+        (Some("error"), Some("sizeMismatch"))
+    );
+    assert!(r[1]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("IMG_2.jpg"));
+    assert_eq!(r[2]["error"]["code"], "blobMissing");
+    assert_eq!(r[3]["error"]["code"], "unknownSession");
+
+    // Committing again changes nothing and makes no second file item.
+    let (_, res2) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1)]}),
+        )
+        .await;
+    assert_eq!(res2["results"][0]["fileItemId"].as_i64(), Some(item));
+    // A session for a committed key comes back Complete with no URL.
+    let (_, done) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc_id, "items": [items[0].clone()]}),
+        )
+        .await;
+    assert_eq!(done["sessions"][0]["status"], "complete");
+    assert!(done["sessions"][0]["uploadUrl"].is_null());
+    // A failed session resumes (decision 8): fix the blob, commit again.
+    let (_, retry) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc_id, "items": [items[1].clone()]}),
+        )
+        .await;
+    let url = retry["sessions"][0]["uploadUrl"].as_str().unwrap();
+    assert_eq!(put_blob(&s, url, b"four".to_vec()).await, 201);
+    let (_, fixed) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(2)]}),
+        )
+        .await;
+    assert_eq!(fixed["results"][0]["status"], "complete");
+
+    let (st, detail) = s
+        .get(Some(&key), &format!("/api/v1/encounters/{enc_id}"))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(detail["images"].as_array().unwrap().len(), 2);
+    let page = s
+        .http
+        .get(s.url(&format!("/encounters/{enc_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("IMG 1 ü.jpg") && page.contains("2 images"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn other_population_cannot_touch_an_encounter() {
+    let s = Stack::start().await;
+    let (_, a) = s.population("A", true);
+    let (_, b) = s.population("B", true);
+    let (_, enc) = s
+        .post(
+            &a,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro", "Jane"),
+        )
+        .await;
+    let body = json!({"encounterId": enc["id"], "items": [{"idempotencyKey": key_for(1), "fileName": "a.jpg", "size": 1, "contentType": "image/jpeg"}]});
+    let (st, err) = s.post(&b, "/api/v1/upload-sessions", body).await;
+    assert_eq!((st, err["code"].as_str()), (404, Some("notFound")));
+    let (st, _) = s
+        .get(Some(&b), &format!("/api/v1/encounters/{}", enc["id"]))
+        .await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_4xx_and_writes_nothing() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let (_, enc) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro", "Jane"),
+        )
+        .await;
+    let item = |name: &str, size: i64, k: String| json!({"idempotencyKey": k, "fileName": name, "size": size, "contentType": "image/jpeg"});
+    let cases = [
+        (
+            json!({"encounterId": enc["id"], "items": [item("../../etc/passwd", 1, key_for(1))]}),
+            "invalidFileName",
+        ),
+        (
+            json!({"encounterId": enc["id"], "items": [item(&"a".repeat(300), 1, key_for(1))]}),
+            "invalidFileName",
+        ),
+        (
+            json!({"encounterId": enc["id"], "items": [item("a.jpg", 0, key_for(1))]}),
+            "invalidSize",
+        ),
+        (
+            json!({"encounterId": enc["id"], "items": [item("a.jpg", 6_000_000_000_000, key_for(1))]}),
+            "invalidSize",
+        ),
+        (
+            json!({"encounterId": enc["id"], "items": [item("a.jpg", -5, key_for(1))]}),
+            "invalidJson",
+        ),
+        (
+            json!({"encounterId": enc["id"], "items": [item("a.jpg", 1, "not-a-key".into())]}),
+            "invalidKey",
+        ),
+        (
+            json!({"encounterId": enc["id"], "items": [], }),
+            "invalidBatch",
+        ),
+        (
+            json!({"encounterId": enc["id"], "items": [item("a.jpg", 1, key_for(1))], "surprise": true}),
+            "invalidJson",
+        ),
+    ];
+    for (body, code) in cases {
+        let (st, err) = s.post(&key, "/api/v1/upload-sessions", body.clone()).await;
+        assert_eq!((st, err["code"].as_str()), (400, Some(code)), "{body}");
+        assert!(!err["message"].as_str().unwrap_or_default().is_empty());
+    }
+    let (st, err) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("15/07/2024", "Haro", "Jane"),
+        )
+        .await;
+    assert_eq!((st, err["code"].as_str()), (400, Some("invalidDate")));
+    let (st, err) = s.post(&key, "/api/v1/encounters/find-or-create", json!({"date": "2024-07-15", "locationName": "x", "photographer": "y", "gps": {"lat": 91, "lon": 0}})).await;
+    assert_eq!((st, err["code"].as_str()), (400, Some("invalidGps")));
+    // Not JSON at all.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/upload-sessions"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // Oversized body.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/upload-sessions"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    // Nothing was written.
+    let sessions: i64 =
+        s.db.tx_blocking(|tx| {
+            Ok(tx.query_row("SELECT COUNT(*) FROM upload_sessions", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[tokio::test]
+async fn expired_sas_is_rejected_by_the_blob_service() {
+    let s = Stack::start().await;
+    let account = s.azurite.account();
+    let blob = Resource::Blob("encounters/1/x.jpg");
+    let past = iso8601_utc(finsync_server::now_unix() - 60);
+    let future = iso8601_utc(finsync_server::now_unix() + 600);
+    let base = account.url(&s.container, blob);
+    let expired = format!(
+        "{base}?{}",
+        account.service_sas(&s.container, blob, "cw", None, &past)
+    );
+    let valid = format!(
+        "{base}?{}",
+        account.service_sas(&s.container, blob, "cw", None, &future)
+    );
+    assert_eq!(put_blob(&s, &expired, b"x".to_vec()).await, 403);
+    assert_eq!(put_blob(&s, &valid, b"x".to_vec()).await, 201);
+    // A read SAS made by core's signer reads it back.
+    let read = format!(
+        "{base}?{}",
+        account.service_sas(&s.container, blob, "r", None, &future)
+    );
+    assert_eq!(
+        s.http
+            .get(&read)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        b"x"
+    );
+}
+
+#[tokio::test]
+async fn blob_cors_allows_the_app_origin_only() {
+    let s = Stack::start().await;
+    let url = format!("{}/{}/a.jpg", s.azurite.endpoint, s.container);
+    let preflight = |origin: &'static str| {
+        s.http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "PUT")
+            .header("Access-Control-Request-Headers", "x-ms-blob-type")
+            .send()
+    };
+    let ok = preflight(ORIGIN).await.unwrap();
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(ORIGIN)
+    );
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The API answers CORS for the app origin and not for others.
+    let api = |origin: &'static str| {
+        s.http
+            .request(reqwest::Method::OPTIONS, s.url("/api/v1/status"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+    };
+    assert_eq!(
+        api(ORIGIN)
+            .await
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(ORIGIN)
+    );
+    assert!(api("http://evil.example")
+        .await
+        .unwrap()
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
