@@ -1,1 +1,3 @@
-fn main() { finsync::main() }
+fn main() {
+    finsync::main()
+}

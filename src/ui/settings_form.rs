@@ -1,0 +1,73 @@
+//! Settings: server URL, API key (masked) and parallel uploads.
+
+use leptos::prelude::*;
+
+use crate::store::Settings;
+
+#[component]
+pub fn SettingsForm(settings: Signal<Settings>, on_save: Callback<Settings>) -> impl IntoView {
+    let url = RwSignal::new(String::new());
+    let key = RwSignal::new(String::new());
+    let concurrency = RwSignal::new(2u8);
+    // Follow the stored settings whenever they change (first load, demo pre-fill).
+    Effect::new(move |_| {
+        let s = settings.get();
+        url.set(s.server_url);
+        key.set(s.api_key);
+        concurrency.set(s.concurrency);
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        on_save.run(Settings {
+            server_url: url.get_untracked().trim().to_string(),
+            api_key: key.get_untracked().trim().to_string(),
+            concurrency: concurrency.get_untracked(),
+        });
+    };
+    view! {
+        <form class="card settings" on:submit=submit aria-label="Settings">
+            <h2>"Settings"</h2>
+            <label>
+                "Server URL"
+                <input
+                    type="url"
+                    name="server-url"
+                    placeholder="https://sync.example.org"
+                    required
+                    prop:value=move || url.get()
+                    on:input=move |ev| url.set(event_target_value(&ev))
+                />
+            </label>
+            <label>
+                "API key"
+                <input
+                    type="password"
+                    name="api-key"
+                    autocomplete="off"
+                    placeholder="fsk_…"
+                    prop:value=move || key.get()
+                    on:input=move |ev| key.set(event_target_value(&ev))
+                />
+            </label>
+            <label>
+                "Parallel uploads"
+                <select
+                    name="concurrency"
+                    on:change=move |ev| {
+                        concurrency.set(event_target_value(&ev).parse().unwrap_or(2))
+                    }
+                    prop:value=move || concurrency.get().to_string()
+                >
+                    <option value="1">"1 (slow or unstable connection)"</option>
+                    <option value="2">"2 (default)"</option>
+                    <option value="3">"3"</option>
+                    <option value="4">"4 (fast connection)"</option>
+                </select>
+            </label>
+            <p class="muted small">
+                "The key is kept in this browser only and sent only to this server."
+            </p>
+            <button type="submit">"Save settings"</button>
+        </form>
+    }
+}
