@@ -1,0 +1,27 @@
+# finsync: two commands on a fresh machine — `make run` and `make test`.
+.PHONY: run test tools bench dist clean
+
+## Install what is missing (pinned), start Azurite + the reference server with a demo
+## population and key, serve the release app, and print the URL to open. Ctrl-C stops it all.
+run: tools
+	@scripts/run.sh
+
+## Lints, native tests, browser unit tests and the end-to-end suite.
+test: tools
+	@scripts/test.sh
+
+## Install the pinned tools (idempotent; also done by run and test).
+tools:
+	@scripts/tools.sh
+
+## Benchmarks; figures go to BENCHMARKS.md.
+bench: tools
+	@scripts/bench.sh
+
+## The static release bundle in dist/.
+dist: tools
+	@PATH="$$PWD/node_modules/.bin:$$PATH" trunk build --release
+
+clean:
+	cargo clean
+	rm -rf dist test-output .data
