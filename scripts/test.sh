@@ -17,7 +17,7 @@ step "native tests: core and server (the server's tests start their own Azurite)
 cargo test -p finsync-core -p finsync-server --quiet
 
 step "browser unit tests (wasm-bindgen-test, headless Chromium)"
-cargo test -p finsync --target wasm32-unknown-unknown --lib --quiet
+cargo test -p finsync --target wasm32-unknown-unknown --lib
 
 step "end-to-end: release app + server + Azurite in headless Chromium"
 trunk build --release

@@ -1,0 +1,1297 @@
+//! The state machine itself. See the module docs of [`super`] for the contract.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::api::{
+    CommitResults, CommitSessions, CreateUploadSessions, FindOrCreateEncounter, SessionStatus,
+    UploadItem, UploadSession, UploadSessions, MAX_FILE_NAME_BYTES, MAX_IMAGE_BYTES,
+};
+
+use crate::fingerprint::is_valid_key;
+
+use super::io::{
+    ApiRequest, ApiResponse, Command, CurrentEncounter, EncounterSummary, Event, HttpFailure,
+    ImageFailure, ImageSkip, Outcome, Progress, PutFailure, RequestId, RunState, SourceProblem,
+    Summary,
+};
+use super::plan::{Config, Plan, PlanError};
+use super::retry::{put_timeout_ms, stops_sync, Attempts, Decision, OpKind, SplitMix64};
+use super::state::{
+    EncounterStatus, Failure, FailureKind, ImageStatus, Persist, RemoteEncounter, SkipReason, Step,
+};
+
+/// The sync engine: a deterministic, sans-IO state machine. Feed it [`Event`]s with
+/// [`Engine::handle`], drain [`Engine::poll_command`], arm a timer at [`Engine::poll_timeout`].
+#[derive(Debug)]
+pub struct Engine {
+    population_id: i64,
+    config: Config,
+    encs: Vec<Enc>,
+    /// Index of the encounter being synced (encounters go one after another).
+    cur: usize,
+    phase: Phase,
+    paused: bool,
+    offline: bool,
+    now: u64,
+    next_request: u64,
+    inflight: BTreeMap<RequestId, Pending>,
+    out: VecDeque<Command>,
+    rng: SplitMix64,
+    counts: Counts,
+    images_total: usize,
+    bytes_total: u64,
+    encounters_done: usize,
+    last_progress: Option<Progress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Running,
+    Finished,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    complete: usize,
+    failed: usize,
+    skipped: usize,
+    bytes_done: u64,
+}
+
+impl Counts {
+    fn change(&mut self, status: &ImageStatus, size: u64, add: bool) {
+        let slot = match status {
+            ImageStatus::Complete { .. } => Some(&mut self.complete),
+            ImageStatus::Failed { .. } => Some(&mut self.failed),
+            ImageStatus::Skipped { .. } => Some(&mut self.skipped),
+            _ => None,
+        };
+        let bytes = slot.is_some() || *status == ImageStatus::Uploaded;
+        if add {
+            if let Some(n) = slot {
+                *n += 1;
+            }
+            if bytes {
+                self.bytes_done = self.bytes_done.saturating_add(size);
+            }
+        } else {
+            if let Some(n) = slot {
+                *n = n.saturating_sub(1);
+            }
+            if bytes {
+                self.bytes_done = self.bytes_done.saturating_sub(size);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Enc {
+    local_id: String,
+    fields: FindOrCreateEncounter,
+    remote: Option<RemoteEncounter>,
+    images: Vec<Img>,
+    status: EncounterStatus,
+    stage: Stage,
+    /// Set when the encounter itself failed (find-or-create, or the run stopped).
+    failure: Option<Failure>,
+    /// Image indices still to sync, in batches of `batch_size`.
+    batches: Vec<Vec<usize>>,
+}
+
+#[derive(Debug)]
+enum Stage {
+    NotStarted,
+    FindOrCreate(Op),
+    Sessions { batch: usize, op: Op },
+    Uploading { batch: usize },
+    Commit { batch: usize, op: Op },
+    Done,
+}
+
+impl Stage {
+    fn op(&mut self) -> Option<&mut Op> {
+        match self {
+            Stage::FindOrCreate(op) | Stage::Sessions { op, .. } | Stage::Commit { op, .. } => {
+                Some(op)
+            }
+            _ => None,
+        }
+    }
+
+    fn batch(&self) -> Option<usize> {
+        match self {
+            Stage::Sessions { batch, .. }
+            | Stage::Uploading { batch }
+            | Stage::Commit { batch, .. } => Some(*batch),
+            _ => None,
+        }
+    }
+}
+
+/// One request-level operation with its retry bookkeeping.
+#[derive(Debug)]
+struct Op {
+    attempts: Attempts,
+    state: OpState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpState {
+    Ready,
+    InFlight,
+    Waiting(u64),
+}
+
+impl Op {
+    fn new(kind: OpKind) -> Self {
+        Op {
+            attempts: Attempts::new(kind),
+            state: OpState::Ready,
+        }
+    }
+
+    /// Marks the op in flight if it may be sent now.
+    fn take_ready(&mut self, now: u64) -> bool {
+        let ready = match self.state {
+            OpState::Ready => true,
+            OpState::Waiting(t) => t <= now,
+            OpState::InFlight => false,
+        };
+        if ready {
+            self.state = OpState::InFlight;
+        }
+        ready
+    }
+}
+
+#[derive(Debug)]
+struct Img {
+    local_id: String,
+    file_name: String,
+    size: u64,
+    content_type: String,
+    key: String,
+    status: ImageStatus,
+    stage: ImgStage,
+    url: Option<String>,
+    put: Attempts,
+    refresh: Attempts,
+}
+
+/// Where an image of the current batch is in the upload pipeline (not persisted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImgStage {
+    /// Not in the current batch.
+    Idle,
+    AwaitSession,
+    ReadyPut,
+    PutInFlight,
+    PutWait {
+        until: u64,
+        refresh: bool,
+    },
+    ReadyRefresh,
+    RefreshInFlight,
+    RefreshWait(u64),
+    /// PUT done, waiting for the batch's commit.
+    Uploaded,
+    Committing,
+    /// In an end state for this run.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    enc: usize,
+    what: What,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum What {
+    FindOrCreate,
+    Sessions,
+    Commit,
+    Refresh { img: usize },
+    Put { img: usize },
+}
+
+/// Result of handling a failed stage request.
+enum Handled {
+    /// Will be retried (or the run stopped): nothing more to do now.
+    Later,
+    GaveUp(Failure),
+}
+
+fn failure_from(step: Step, kind: FailureKind, f: &HttpFailure, attempts: u8) -> Failure {
+    let (http_status, code, message) = match f {
+        HttpFailure::Network { detail } => (None, None, format!("network error: {detail}")),
+        HttpFailure::Timeout => (None, None, "timed out".to_owned()),
+        HttpFailure::Malformed { detail } => (None, None, format!("unreadable answer: {detail}")),
+        HttpFailure::Status {
+            status,
+            error,
+            azure_code,
+            message,
+        } => {
+            let code = error
+                .as_ref()
+                .map(|e| e.code.clone())
+                .or_else(|| azure_code.clone());
+            let text = error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .filter(|m| !m.is_empty())
+                .or_else(|| message.clone())
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            (Some(*status), code, text)
+        }
+    };
+    Failure {
+        step,
+        kind,
+        http_status,
+        code,
+        message,
+        attempts,
+    }
+}
+
+/// The server's file-name rule for upload sessions.
+pub(crate) fn valid_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_FILE_NAME_BYTES
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
+}
+
+fn bad_response(step: Step, message: &str, attempts: u8) -> Failure {
+    Failure {
+        step,
+        kind: FailureKind::BadResponse,
+        http_status: None,
+        code: None,
+        message: message.to_owned(),
+        attempts,
+    }
+}
+
+impl Engine {
+    /// Checks the plan and config; nothing is emitted before [`Event::Start`].
+    pub fn new(plan: Plan, config: Config) -> Result<Engine, PlanError> {
+        plan.validate(&config)?;
+        let mut counts = Counts::default();
+        let images_total = plan.encounters.iter().map(|e| e.images.len()).sum();
+        let bytes_total = plan
+            .encounters
+            .iter()
+            .flat_map(|e| &e.images)
+            .fold(0u64, |acc, i| acc.saturating_add(i.size));
+        let encs = plan
+            .encounters
+            .into_iter()
+            .map(|e| Enc {
+                local_id: e.local_id,
+                fields: e.fields,
+                remote: e.remote,
+                images: e
+                    .images
+                    .into_iter()
+                    .map(|i| {
+                        // Failed images of earlier runs are sent again (Retry).
+                        let status = match i.status {
+                            ImageStatus::Failed { .. } => ImageStatus::Pending,
+                            s => s,
+                        };
+                        counts.change(&status, i.size, true);
+                        Img {
+                            local_id: i.local_id,
+                            file_name: i.file_name,
+                            size: i.size,
+                            content_type: i.content_type,
+                            key: i.idempotency_key,
+                            status,
+                            stage: ImgStage::Idle,
+                            url: None,
+                            put: Attempts::new(OpKind::Put),
+                            refresh: Attempts::new(OpKind::Sessions),
+                        }
+                    })
+                    .collect(),
+                status: EncounterStatus::Pending,
+                stage: Stage::NotStarted,
+                failure: None,
+                batches: Vec::new(),
+            })
+            .collect();
+        Ok(Engine {
+            population_id: plan.population_id,
+            rng: SplitMix64::new(config.jitter_seed),
+            config,
+            encs,
+            cur: 0,
+            phase: Phase::Idle,
+            paused: false,
+            offline: false,
+            now: 0,
+            next_request: 1,
+            inflight: BTreeMap::new(),
+            out: VecDeque::new(),
+            counts,
+            images_total,
+            bytes_total,
+            encounters_done: 0,
+            last_progress: None,
+        })
+    }
+
+    /// Feeds one event. `now_ms` is the driver's monotonic clock (ms since any fixed epoch);
+    /// a value smaller than an earlier one is treated as the earlier one.
+    pub fn handle(&mut self, event: Event, now_ms: u64) {
+        self.now = self.now.max(now_ms);
+        if self.phase == Phase::Finished {
+            return;
+        }
+        match event {
+            Event::Start => {
+                if self.phase == Phase::Idle {
+                    self.phase = Phase::Running;
+                }
+            }
+            Event::ApiResponse { request_id, result } => {
+                let is_api = self
+                    .inflight
+                    .get(&request_id)
+                    .is_some_and(|p| !matches!(p.what, What::Put { .. }));
+                if let Some(p) = is_api.then(|| self.inflight.remove(&request_id)).flatten() {
+                    self.on_api(p, result);
+                }
+            }
+            Event::PutDone { request_id, result } => {
+                if let Some(Pending {
+                    enc,
+                    what: What::Put { img },
+                }) = self.inflight.get(&request_id).copied()
+                {
+                    self.inflight.remove(&request_id);
+                    self.on_put(enc, img, result);
+                }
+            }
+            Event::TimerFired => {}
+            Event::WentOffline => self.offline = true,
+            Event::WentOnline => self.offline = false,
+            Event::ConcurrencyChanged(n) => self.config.concurrency = n.clamp(1, 4),
+            Event::Pause => self.paused = true,
+            Event::Resume => self.paused = false,
+            Event::Cancel => {
+                self.finish(Outcome::Cancelled);
+                return;
+            }
+        }
+        self.drive();
+        if self.phase != Phase::Finished {
+            self.emit_progress();
+        }
+    }
+
+    /// The next command, in the order the driver must act on them.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.out.pop_front()
+    }
+
+    /// When to send [`Event::TimerFired`] (absolute, in the `now_ms` clock); `None` when no
+    /// timer is needed (nothing waiting, paused, offline or finished).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.phase != Phase::Running || !self.can_send() {
+            return None;
+        }
+        let enc = self.encs.get(self.cur)?;
+        let mut next: Option<u64> = None;
+        let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
+        match &enc.stage {
+            Stage::FindOrCreate(op) | Stage::Sessions { op, .. } | Stage::Commit { op, .. } => {
+                if let OpState::Waiting(t) = op.state {
+                    consider(t);
+                }
+            }
+            _ => {}
+        }
+        if let Some(b) = enc.stage.batch() {
+            for &i in enc.batches.get(b).map(Vec::as_slice).unwrap_or(&[]) {
+                match enc.images.get(i).map(|img| img.stage) {
+                    Some(ImgStage::PutWait { until, .. }) | Some(ImgStage::RefreshWait(until)) => {
+                        consider(until)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        next
+    }
+
+    /// The current progress snapshot.
+    pub fn progress(&self) -> Progress {
+        let state = match self.phase {
+            Phase::Idle => RunState::Idle,
+            Phase::Finished => RunState::Finished,
+            Phase::Running if self.paused => RunState::Paused,
+            Phase::Running if self.offline => RunState::Offline,
+            Phase::Running => RunState::Running,
+        };
+        let current = match self.phase {
+            Phase::Running => self.encs.get(self.cur).map(|e| CurrentEncounter {
+                index: self.cur,
+                local_id: e.local_id.clone(),
+                remote: e.remote.clone(),
+            }),
+            _ => None,
+        };
+        let c = self.counts;
+        Progress {
+            state,
+            encounters_done: self.encounters_done,
+            encounters_total: self.encs.len(),
+            images_done: c.complete + c.failed + c.skipped,
+            images_complete: c.complete,
+            images_failed: c.failed,
+            images_skipped: c.skipped,
+            images_total: self.images_total,
+            bytes_done: c.bytes_done,
+            bytes_total: self.bytes_total,
+            current,
+        }
+    }
+
+    /// `true` once [`Command::Finished`] was emitted.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    pub fn population_id(&self) -> i64 {
+        self.population_id
+    }
+
+    /// The config in force (concurrency reflects [`Event::ConcurrencyChanged`]).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ---- scheduling ---------------------------------------------------------------------
+
+    fn can_send(&self) -> bool {
+        !self.paused && !self.offline
+    }
+
+    fn drive(&mut self) {
+        while self.phase == Phase::Running {
+            if self.cur >= self.encs.len() {
+                self.finish(Outcome::Completed);
+                return;
+            }
+            if !self.step(self.cur) {
+                return;
+            }
+            self.cur += 1;
+        }
+    }
+
+    /// Advances encounter `e` as far as possible; `true` when it is done.
+    fn step(&mut self, e: usize) -> bool {
+        enum Action {
+            Prepare,
+            Send,
+            Uploads(usize),
+        }
+        loop {
+            if self.phase != Phase::Running {
+                return false;
+            }
+            let (now, can_send) = (self.now, self.can_send());
+            let action = match &mut self.encs[e].stage {
+                Stage::Done => return true,
+                Stage::NotStarted => Action::Prepare,
+                Stage::Uploading { batch } => Action::Uploads(*batch),
+                Stage::FindOrCreate(op) | Stage::Sessions { op, .. } | Stage::Commit { op, .. } => {
+                    if can_send && op.take_ready(now) {
+                        Action::Send
+                    } else {
+                        return false;
+                    }
+                }
+            };
+            match action {
+                Action::Prepare => self.prepare(e),
+                // Loops back: the op is in flight now, unless sending failed the encounter.
+                Action::Send => self.send_stage_request(e),
+                Action::Uploads(b) => {
+                    if !self.schedule_uploads(e, b) {
+                        return false;
+                    }
+                    self.batch_uploaded(e, b);
+                }
+            }
+        }
+    }
+
+    /// Skips what cannot be sent, splits the rest into batches, picks the first stage.
+    fn prepare(&mut self, e: usize) {
+        let mut skips = Vec::new();
+        let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+        for (i, img) in self.encs[e].images.iter().enumerate() {
+            if matches!(img.status, ImageStatus::Skipped { .. }) {
+                continue;
+            }
+            // The server refuses a whole batch for one bad item: keep those out.
+            let reason = if img.size == 0 {
+                Some(SkipReason::EmptyFile)
+            } else if img.size > MAX_IMAGE_BYTES {
+                Some(SkipReason::TooLarge { size: img.size })
+            } else if !valid_file_name(&img.file_name) {
+                Some(SkipReason::InvalidFileName)
+            } else if !is_valid_key(&img.key) {
+                Some(SkipReason::InvalidKey)
+            } else {
+                match owners.get(img.key.as_str()) {
+                    Some(owner) => Some(SkipReason::DuplicateOf {
+                        image: (*owner).to_owned(),
+                    }),
+                    None => {
+                        owners.insert(&img.key, &img.local_id);
+                        None
+                    }
+                }
+            };
+            if let Some(reason) = reason {
+                skips.push((i, reason));
+            }
+        }
+        for (i, reason) in skips {
+            self.set_status(e, i, ImageStatus::Skipped { reason });
+        }
+        let enc = &mut self.encs[e];
+        let work: Vec<usize> = (0..enc.images.len())
+            .filter(|&i| !enc.images[i].status.is_settled())
+            .collect();
+        enc.batches = work
+            .chunks(self.config.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect();
+        for &i in &work {
+            enc.images[i].stage = ImgStage::Idle;
+        }
+        // An encounter with nothing left to send is not created (all images skipped);
+        // one without any image is (creating it is the whole sync).
+        if enc.remote.is_none() && (!work.is_empty() || enc.images.is_empty()) {
+            enc.stage = Stage::FindOrCreate(Op::new(OpKind::FindOrCreate));
+        } else {
+            self.begin_batch(e, 0);
+        }
+    }
+
+    fn begin_batch(&mut self, e: usize, b: usize) {
+        let enc = &mut self.encs[e];
+        let Some(batch) = enc.batches.get(b) else {
+            self.finalize(e);
+            return;
+        };
+        let mut need_session = false;
+        for &i in batch {
+            let img = &mut enc.images[i];
+            if img.status == ImageStatus::Uploaded {
+                img.stage = ImgStage::Uploaded;
+            } else {
+                img.stage = ImgStage::AwaitSession;
+                img.url = None;
+                img.put = Attempts::new(OpKind::Put);
+                need_session = true;
+            }
+        }
+        enc.stage = if need_session {
+            Stage::Sessions {
+                batch: b,
+                op: Op::new(OpKind::Sessions),
+            }
+        } else {
+            Stage::Uploading { batch: b }
+        };
+    }
+
+    fn batch_images(&self, e: usize, b: usize) -> Vec<usize> {
+        self.encs[e].batches.get(b).cloned().unwrap_or_default()
+    }
+
+    /// Starts PUTs and SAS refreshes up to the concurrency; `true` when every image of the
+    /// batch is uploaded or done.
+    fn schedule_uploads(&mut self, e: usize, b: usize) -> bool {
+        let now = self.now;
+        let batch = self.batch_images(e, b);
+        let mut busy = 0usize;
+        for &i in &batch {
+            let img = &mut self.encs[e].images[i];
+            match img.stage {
+                ImgStage::PutWait { until, refresh } if until <= now => {
+                    img.stage = if refresh {
+                        ImgStage::ReadyRefresh
+                    } else {
+                        ImgStage::ReadyPut
+                    };
+                }
+                ImgStage::RefreshWait(until) if until <= now => img.stage = ImgStage::ReadyRefresh,
+                ImgStage::PutInFlight | ImgStage::RefreshInFlight => busy += 1,
+                _ => {}
+            }
+        }
+        if self.can_send() {
+            for &i in &batch {
+                if busy >= usize::from(self.config.concurrency) || self.phase != Phase::Running {
+                    break;
+                }
+                match self.encs[e].images[i].stage {
+                    ImgStage::ReadyPut => {
+                        self.send_put(e, i);
+                        busy += 1;
+                    }
+                    ImgStage::ReadyRefresh => {
+                        self.send_refresh(e, i);
+                        busy += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        batch.iter().all(|&i| {
+            matches!(
+                self.encs[e].images[i].stage,
+                ImgStage::Uploaded | ImgStage::Done
+            )
+        })
+    }
+
+    /// Every image of batch `b` is uploaded or done: commit the uploaded ones, or move on.
+    fn batch_uploaded(&mut self, e: usize, b: usize) {
+        let mut any = false;
+        for i in self.batch_images(e, b) {
+            let img = &mut self.encs[e].images[i];
+            if img.stage == ImgStage::Uploaded {
+                img.stage = ImgStage::Committing;
+                any = true;
+            }
+        }
+        if any {
+            self.encs[e].stage = Stage::Commit {
+                batch: b,
+                op: Op::new(OpKind::Commit),
+            };
+        } else {
+            self.begin_batch(e, b + 1);
+        }
+    }
+
+    fn finalize(&mut self, e: usize) {
+        let enc = &mut self.encs[e];
+        let (mut complete, mut failed, mut skipped) = (0, 0, 0);
+        for img in &enc.images {
+            match img.status {
+                ImageStatus::Complete { .. } => complete += 1,
+                ImageStatus::Failed { .. } => failed += 1,
+                ImageStatus::Skipped { .. } => skipped += 1,
+                _ => {}
+            }
+        }
+        let status = if let Some(f) = &enc.failure {
+            EncounterStatus::Failed {
+                failure: Some(f.clone()),
+            }
+        } else if failed == 0 && skipped == 0 {
+            EncounterStatus::Synced
+        } else if complete == 0 && failed > 0 {
+            EncounterStatus::Failed { failure: None }
+        } else {
+            EncounterStatus::Partial
+        };
+        enc.status = status.clone();
+        enc.stage = Stage::Done;
+        self.encounters_done += 1;
+        self.out
+            .push_back(Command::Persist(Persist::EncounterStatus {
+                encounter: enc.local_id.clone(),
+                status,
+            }));
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        if self.phase == Phase::Finished {
+            return;
+        }
+        self.phase = Phase::Finished;
+        self.inflight.clear();
+        let progress = self.progress();
+        self.last_progress = Some(progress.clone());
+        self.out.push_back(Command::Progress(progress.clone()));
+        let encounters = self
+            .encs
+            .iter()
+            .map(|e| EncounterSummary {
+                local_id: e.local_id.clone(),
+                remote: e.remote.clone(),
+                status: e.status.clone(),
+                images_complete: e
+                    .images
+                    .iter()
+                    .filter(|i| matches!(i.status, ImageStatus::Complete { .. }))
+                    .count(),
+                failed: e
+                    .images
+                    .iter()
+                    .filter_map(|i| match &i.status {
+                        ImageStatus::Failed { failure } => Some(ImageFailure {
+                            image: i.local_id.clone(),
+                            failure: failure.clone(),
+                        }),
+                        _ => None,
+                    })
+                    .collect(),
+                skipped: e
+                    .images
+                    .iter()
+                    .filter_map(|i| match &i.status {
+                        ImageStatus::Skipped { reason } => Some(ImageSkip {
+                            image: i.local_id.clone(),
+                            reason: reason.clone(),
+                        }),
+                        _ => None,
+                    })
+                    .collect(),
+            })
+            .collect();
+        self.out.push_back(Command::Finished(Summary {
+            outcome,
+            progress,
+            encounters,
+        }));
+    }
+
+    /// The API refused the key: fail the current encounter, stop.
+    fn stop(&mut self, failure: Failure) {
+        let e = self.cur;
+        if let Some(enc) = self.encs.get_mut(e) {
+            enc.failure = Some(failure.clone());
+            let open: Vec<usize> = (0..enc.images.len())
+                .filter(|&i| !enc.images[i].status.is_terminal())
+                .collect();
+            for i in open {
+                self.fail_image(e, i, failure.clone());
+            }
+            self.finalize(e);
+        }
+        self.finish(Outcome::Stopped { failure });
+    }
+
+    fn emit_progress(&mut self) {
+        let p = self.progress();
+        if self.last_progress.as_ref() != Some(&p) {
+            self.last_progress = Some(p.clone());
+            self.out.push_back(Command::Progress(p));
+        }
+    }
+
+    // ---- sending ------------------------------------------------------------------------
+
+    fn request_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        id
+    }
+
+    fn send_api(&mut self, e: usize, what: What, request: ApiRequest) {
+        let request_id = self.request_id();
+        self.inflight.insert(request_id, Pending { enc: e, what });
+        self.out.push_back(Command::ApiRequest {
+            request_id,
+            request,
+            timeout_ms: self.config.api_timeout_ms,
+        });
+    }
+
+    fn upload_item(img: &Img) -> UploadItem {
+        UploadItem {
+            idempotency_key: img.key.clone(),
+            file_name: img.file_name.clone(),
+            size: img.size,
+            content_type: img.content_type.clone(),
+        }
+    }
+
+    /// Sends the request of the encounter's stage (its op was just marked in flight).
+    fn send_stage_request(&mut self, e: usize) {
+        let enc = &self.encs[e];
+        match &enc.stage {
+            Stage::FindOrCreate(_) => {
+                let req = ApiRequest::FindOrCreateEncounter(enc.fields.clone());
+                self.send_api(e, What::FindOrCreate, req);
+            }
+            Stage::Sessions { batch, .. } => {
+                let b = *batch;
+                let Some(remote) = enc.remote.as_ref().map(|r| r.id) else {
+                    return self.lost_remote(e);
+                };
+                let items = self
+                    .batch_images(e, b)
+                    .into_iter()
+                    .map(|i| &self.encs[e].images[i])
+                    .filter(|img| img.stage == ImgStage::AwaitSession)
+                    .map(Self::upload_item)
+                    .collect();
+                let req = ApiRequest::CreateUploadSessions(CreateUploadSessions {
+                    encounter_id: remote,
+                    items,
+                });
+                self.send_api(e, What::Sessions, req);
+            }
+            Stage::Commit { batch, .. } => {
+                let idempotency_keys = self
+                    .batch_images(e, *batch)
+                    .into_iter()
+                    .map(|i| &self.encs[e].images[i])
+                    .filter(|img| img.stage == ImgStage::Committing)
+                    .map(|img| img.key.clone())
+                    .collect();
+                let req = ApiRequest::CommitSessions(CommitSessions { idempotency_keys });
+                self.send_api(e, What::Commit, req);
+            }
+            Stage::NotStarted | Stage::Uploading { .. } | Stage::Done => {}
+        }
+    }
+
+    /// Internal invariant broken (a batch stage without a remote encounter): fail the
+    /// encounter instead of panicking in the browser.
+    fn lost_remote(&mut self, e: usize) {
+        let failure = bad_response(Step::Sessions, "internal: no remote encounter id", 0);
+        self.encounter_failed(e, failure);
+    }
+
+    fn send_put(&mut self, e: usize, i: usize) {
+        let Some(url) = self.encs[e].images[i].url.clone() else {
+            let f = bad_response(
+                Step::Put,
+                "no upload URL",
+                self.encs[e].images[i].put.attempt(),
+            );
+            return self.fail_image(e, i, f);
+        };
+        if self.encs[e].images[i].status != ImageStatus::Uploading {
+            self.set_status(e, i, ImageStatus::Uploading);
+        }
+        let request_id = self.request_id();
+        self.inflight.insert(
+            request_id,
+            Pending {
+                enc: e,
+                what: What::Put { img: i },
+            },
+        );
+        let enc = &mut self.encs[e];
+        let img = &mut enc.images[i];
+        img.stage = ImgStage::PutInFlight;
+        self.out.push_back(Command::PutBlob {
+            request_id,
+            encounter: enc.local_id.clone(),
+            image: img.local_id.clone(),
+            url,
+            size: img.size,
+            content_type: img.content_type.clone(),
+            timeout_ms: put_timeout_ms(img.size),
+        });
+    }
+
+    fn send_refresh(&mut self, e: usize, i: usize) {
+        let Some(remote) = self.encs[e].remote.as_ref().map(|r| r.id) else {
+            return self.lost_remote(e);
+        };
+        self.encs[e].images[i].stage = ImgStage::RefreshInFlight;
+        let req = ApiRequest::CreateUploadSessions(CreateUploadSessions {
+            encounter_id: remote,
+            items: vec![Self::upload_item(&self.encs[e].images[i])],
+        });
+        self.send_api(e, What::Refresh { img: i }, req);
+    }
+
+    // ---- state changes ------------------------------------------------------------------
+
+    /// Changes an image's status and emits the write-ahead [`Persist`].
+    fn set_status(&mut self, e: usize, i: usize, status: ImageStatus) {
+        let enc = &mut self.encs[e];
+        let img = &mut enc.images[i];
+        if img.status == status {
+            return;
+        }
+        self.counts.change(&img.status, img.size, false);
+        self.counts.change(&status, img.size, true);
+        img.status = status.clone();
+        self.out.push_back(Command::Persist(Persist::ImageStatus {
+            encounter: enc.local_id.clone(),
+            image: img.local_id.clone(),
+            status,
+        }));
+    }
+
+    fn fail_image(&mut self, e: usize, i: usize, failure: Failure) {
+        self.set_status(e, i, ImageStatus::Failed { failure });
+        self.encs[e].images[i].stage = ImgStage::Done;
+    }
+
+    fn skip_image(&mut self, e: usize, i: usize, reason: SkipReason) {
+        self.set_status(e, i, ImageStatus::Skipped { reason });
+        self.encs[e].images[i].stage = ImgStage::Done;
+    }
+
+    /// The encounter failed as a whole: every image still to sync fails with it.
+    fn encounter_failed(&mut self, e: usize, failure: Failure) {
+        let open: Vec<usize> = (0..self.encs[e].images.len())
+            .filter(|&i| !self.encs[e].images[i].status.is_terminal())
+            .collect();
+        for i in open {
+            self.fail_image(e, i, failure.clone());
+        }
+        self.encs[e].failure = Some(failure);
+        self.finalize(e);
+    }
+
+    /// Fails every image of the current batch that is in `stage`.
+    fn fail_batch_images(&mut self, e: usize, stage: ImgStage, failure: &Failure) {
+        let b = self.encs[e].stage.batch().unwrap_or(usize::MAX);
+        for i in self.batch_images(e, b) {
+            if self.encs[e].images[i].stage == stage {
+                self.fail_image(e, i, failure.clone());
+            }
+        }
+    }
+
+    /// A stage request failed: retry, wait, stop the run, or give up.
+    fn stage_failure(&mut self, e: usize, f: &HttpFailure, step: Step) -> Handled {
+        let offline = self.offline;
+        let Some(op) = self.encs[e].stage.op() else {
+            return Handled::Later;
+        };
+        let attempts = op.attempts.attempt();
+        if stops_sync(f) {
+            self.stop(failure_from(step, FailureKind::Rejected, f, attempts));
+            return Handled::Later;
+        }
+        match op.attempts.on_failure(f, offline, &mut self.rng) {
+            Decision::Requeue => {
+                op.state = OpState::Ready;
+                Handled::Later
+            }
+            Decision::Retry { after_ms, .. } => {
+                op.state = OpState::Waiting(self.now.saturating_add(after_ms));
+                Handled::Later
+            }
+            Decision::GiveUp(kind) => Handled::GaveUp(failure_from(step, kind, f, attempts)),
+            Decision::RefreshSas => {
+                Handled::GaveUp(failure_from(step, FailureKind::Rejected, f, attempts))
+            }
+        }
+    }
+
+    fn stage_attempts(&mut self, e: usize) -> u8 {
+        self.encs[e]
+            .stage
+            .op()
+            .map_or(0, |op| op.attempts.attempt())
+    }
+
+    // ---- answers ------------------------------------------------------------------------
+
+    fn on_api(&mut self, p: Pending, result: Result<ApiResponse, HttpFailure>) {
+        if p.enc != self.cur || self.phase != Phase::Running {
+            return;
+        }
+        let e = p.enc;
+        match p.what {
+            What::FindOrCreate => self.on_find_or_create(e, result),
+            What::Sessions => self.on_sessions(e, result),
+            What::Commit => self.on_commit(e, result),
+            What::Refresh { img } => self.on_refresh(e, img, result),
+            What::Put { .. } => {}
+        }
+    }
+
+    fn on_find_or_create(&mut self, e: usize, result: Result<ApiResponse, HttpFailure>) {
+        if !matches!(self.encs[e].stage, Stage::FindOrCreate(_)) {
+            return;
+        }
+        match result {
+            Ok(ApiResponse::Encounter(r)) => {
+                let remote = RemoteEncounter {
+                    id: r.id,
+                    url: r.url,
+                };
+                self.encs[e].remote = Some(remote.clone());
+                self.out
+                    .push_back(Command::Persist(Persist::EncounterRemote {
+                        encounter: self.encs[e].local_id.clone(),
+                        remote,
+                    }));
+                self.begin_batch(e, 0);
+            }
+            Ok(_) => {
+                let attempts = self.stage_attempts(e);
+                let f = bad_response(Step::FindOrCreate, "answer is not an encounter", attempts);
+                self.encounter_failed(e, f);
+            }
+            Err(f) => {
+                if let Handled::GaveUp(failure) = self.stage_failure(e, &f, Step::FindOrCreate) {
+                    self.encounter_failed(e, failure);
+                }
+            }
+        }
+    }
+
+    fn on_sessions(&mut self, e: usize, result: Result<ApiResponse, HttpFailure>) {
+        let Stage::Sessions { batch: b, .. } = self.encs[e].stage else {
+            return;
+        };
+        let attempts = self.stage_attempts(e);
+        match result {
+            Ok(ApiResponse::Sessions(UploadSessions { sessions })) => {
+                for i in self.batch_images(e, b) {
+                    if self.encs[e].images[i].stage != ImgStage::AwaitSession {
+                        continue;
+                    }
+                    let key = &self.encs[e].images[i].key;
+                    let session = sessions.iter().find(|s| &s.idempotency_key == key);
+                    self.apply_session(e, i, session, Step::Sessions, attempts);
+                }
+            }
+            Ok(_) => {
+                let f = bad_response(Step::Sessions, "answer is not upload sessions", attempts);
+                self.fail_batch_images(e, ImgStage::AwaitSession, &f);
+            }
+            Err(f) => match self.stage_failure(e, &f, Step::Sessions) {
+                Handled::GaveUp(failure) => {
+                    self.fail_batch_images(e, ImgStage::AwaitSession, &failure)
+                }
+                Handled::Later => return,
+            },
+        }
+        if self.phase == Phase::Running {
+            self.encs[e].stage = Stage::Uploading { batch: b };
+        }
+    }
+
+    /// Applies the server's session for image `i` (from a batch or a refresh).
+    fn apply_session(
+        &mut self,
+        e: usize,
+        i: usize,
+        session: Option<&UploadSession>,
+        step: Step,
+        attempts: u8,
+    ) {
+        let Some(s) = session else {
+            let f = bad_response(step, "the answer has no session for this image", attempts);
+            return self.fail_image(e, i, f);
+        };
+        match (s.status, &s.upload_url) {
+            (SessionStatus::Complete, _) => {
+                self.set_status(e, i, ImageStatus::Complete { file_item_id: None });
+                self.encs[e].images[i].stage = ImgStage::Done;
+            }
+            (SessionStatus::Error, _) => {
+                let f = Failure {
+                    step,
+                    kind: FailureKind::ItemError,
+                    http_status: None,
+                    code: None,
+                    message: "the server reports the upload session in error".to_owned(),
+                    attempts,
+                };
+                self.fail_image(e, i, f);
+            }
+            (_, Some(url)) => {
+                let img = &mut self.encs[e].images[i];
+                img.url = Some(url.clone());
+                img.stage = ImgStage::ReadyPut;
+            }
+            (_, None) => {
+                let f = bad_response(step, "the session has no upload URL", attempts);
+                self.fail_image(e, i, f);
+            }
+        }
+    }
+
+    fn on_refresh(&mut self, e: usize, i: usize, result: Result<ApiResponse, HttpFailure>) {
+        if self.encs[e].images.get(i).map(|img| img.stage) != Some(ImgStage::RefreshInFlight) {
+            return;
+        }
+        let attempts = self.encs[e].images[i].refresh.attempt();
+        match result {
+            Ok(ApiResponse::Sessions(UploadSessions { sessions })) => {
+                let key = &self.encs[e].images[i].key;
+                let session = sessions.iter().find(|s| &s.idempotency_key == key);
+                self.apply_session(e, i, session, Step::SasRefresh, attempts);
+            }
+            Ok(_) => {
+                let f = bad_response(Step::SasRefresh, "answer is not upload sessions", attempts);
+                self.fail_image(e, i, f);
+            }
+            Err(f) => {
+                if stops_sync(&f) {
+                    let failure =
+                        failure_from(Step::SasRefresh, FailureKind::Rejected, &f, attempts);
+                    return self.stop(failure);
+                }
+                let offline = self.offline;
+                let img = &mut self.encs[e].images[i];
+                match img.refresh.on_failure(&f, offline, &mut self.rng) {
+                    Decision::Requeue => img.stage = ImgStage::ReadyRefresh,
+                    Decision::Retry { after_ms, .. } => {
+                        img.stage = ImgStage::RefreshWait(self.now.saturating_add(after_ms));
+                    }
+                    Decision::GiveUp(kind) => {
+                        let failure = failure_from(Step::SasRefresh, kind, &f, attempts);
+                        self.fail_image(e, i, failure);
+                    }
+                    Decision::RefreshSas => {
+                        let failure =
+                            failure_from(Step::SasRefresh, FailureKind::Rejected, &f, attempts);
+                        self.fail_image(e, i, failure);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_put(&mut self, e: usize, i: usize, result: Result<(), PutFailure>) {
+        if e != self.cur
+            || self.phase != Phase::Running
+            || self.encs[e].images.get(i).map(|img| img.stage) != Some(ImgStage::PutInFlight)
+        {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                self.set_status(e, i, ImageStatus::Uploaded);
+                self.encs[e].images[i].stage = ImgStage::Uploaded;
+            }
+            Err(PutFailure::Source { problem, detail }) => match problem {
+                SourceProblem::Missing => {
+                    self.skip_image(e, i, SkipReason::SourceMissing { detail })
+                }
+                SourceProblem::Changed => {
+                    self.skip_image(e, i, SkipReason::SourceChanged { detail })
+                }
+                SourceProblem::Unreadable => {
+                    let attempts = self.encs[e].images[i].put.attempt();
+                    let f = Failure {
+                        step: Step::Put,
+                        kind: FailureKind::SourceUnreadable,
+                        http_status: None,
+                        code: None,
+                        message: detail,
+                        attempts,
+                    };
+                    self.fail_image(e, i, f);
+                }
+            },
+            Err(PutFailure::Http(f)) => {
+                let offline = self.offline;
+                let now = self.now;
+                let img = &mut self.encs[e].images[i];
+                let attempts = img.put.attempt();
+                match img.put.on_failure(&f, offline, &mut self.rng) {
+                    Decision::Requeue => img.stage = ImgStage::ReadyPut,
+                    Decision::RefreshSas => {
+                        img.refresh = Attempts::new(OpKind::Sessions);
+                        img.stage = ImgStage::ReadyRefresh;
+                    }
+                    Decision::Retry {
+                        after_ms,
+                        refresh_first,
+                    } => {
+                        if refresh_first {
+                            img.refresh = Attempts::new(OpKind::Sessions);
+                        }
+                        img.stage = ImgStage::PutWait {
+                            until: now.saturating_add(after_ms),
+                            refresh: refresh_first,
+                        };
+                    }
+                    Decision::GiveUp(kind) => {
+                        let failure = failure_from(Step::Put, kind, &f, attempts);
+                        self.fail_image(e, i, failure);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_commit(&mut self, e: usize, result: Result<ApiResponse, HttpFailure>) {
+        let Stage::Commit { batch: b, .. } = self.encs[e].stage else {
+            return;
+        };
+        let attempts = self.stage_attempts(e);
+        match result {
+            Ok(ApiResponse::Commit(CommitResults { results })) => {
+                for i in self.batch_images(e, b) {
+                    if self.encs[e].images[i].stage != ImgStage::Committing {
+                        continue;
+                    }
+                    let key = &self.encs[e].images[i].key;
+                    let outcome = match results.iter().find(|r| &r.idempotency_key == key) {
+                        None => Err(bad_response(
+                            Step::Commit,
+                            "the answer has no result for this image",
+                            attempts,
+                        )),
+                        Some(r) => match r.status {
+                            SessionStatus::Complete | SessionStatus::Committed => {
+                                Ok(r.file_item_id)
+                            }
+                            SessionStatus::Error => Err(Failure {
+                                step: Step::Commit,
+                                kind: FailureKind::ItemError,
+                                http_status: None,
+                                code: r.error.as_ref().map(|e| e.code.clone()),
+                                message: r.error.as_ref().map_or_else(
+                                    || "commit failed".to_owned(),
+                                    |e| e.message.clone(),
+                                ),
+                                attempts,
+                            }),
+                            other => Err(bad_response(
+                                Step::Commit,
+                                &format!("commit left the session {other:?}"),
+                                attempts,
+                            )),
+                        },
+                    };
+                    match outcome {
+                        Ok(file_item_id) => {
+                            self.set_status(e, i, ImageStatus::Complete { file_item_id });
+                            self.encs[e].images[i].stage = ImgStage::Done;
+                        }
+                        Err(f) => self.fail_image(e, i, f),
+                    }
+                }
+            }
+            Ok(_) => {
+                let f = bad_response(Step::Commit, "answer is not commit results", attempts);
+                self.fail_batch_images(e, ImgStage::Committing, &f);
+            }
+            Err(f) => match self.stage_failure(e, &f, Step::Commit) {
+                Handled::GaveUp(failure) => {
+                    self.fail_batch_images(e, ImgStage::Committing, &failure)
+                }
+                Handled::Later => return,
+            },
+        }
+        if self.phase == Phase::Running {
+            self.begin_batch(e, b + 1);
+        }
+    }
+}

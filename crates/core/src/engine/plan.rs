@@ -1,0 +1,135 @@
+//! The engine's input: what to sync ([`Plan`]) and how ([`Config`]).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::api::{FindOrCreateEncounter, MAX_BATCH};
+
+use super::state::{ImageStatus, RemoteEncounter, SyncStore};
+
+/// Everything one sync run works on: the approved encounters of a population, in sync order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub population_id: i64,
+    pub encounters: Vec<PlanEncounter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanEncounter {
+    /// Local (IndexedDB) id; unique in the plan. [`super::Persist`] refers to it.
+    pub local_id: String,
+    /// What find-or-create sends.
+    pub fields: FindOrCreateEncounter,
+    /// Known from an earlier run: find-or-create is skipped.
+    #[serde(default)]
+    pub remote: Option<RemoteEncounter>,
+    pub images: Vec<PlanImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanImage {
+    /// Local id; unique within its encounter.
+    pub local_id: String,
+    pub file_name: String,
+    pub size: u64,
+    pub content_type: String,
+    /// [`crate::fingerprint::idempotency_key`].
+    pub idempotency_key: String,
+    /// Persisted state from earlier runs. `Complete` and `Skipped` images are not sent again,
+    /// `Uploaded` ones are committed without a new PUT, all others are (re)sent.
+    #[serde(default)]
+    pub status: ImageStatus,
+}
+
+impl Plan {
+    /// Overlays what earlier runs persisted: remote encounters and image statuses. Building a
+    /// plan from the materialized encounters and then calling this is how a sync resumes
+    /// after a crash and how **Retry** works (only images not complete/skipped are sent).
+    pub fn with_store(mut self, store: &SyncStore) -> Plan {
+        for enc in &mut self.encounters {
+            let Some(record) = store.encounters.get(&enc.local_id) else {
+                continue;
+            };
+            if let Some(remote) = &record.remote {
+                enc.remote = Some(remote.clone());
+            }
+            for img in &mut enc.images {
+                if let Some(status) = record.images.get(&img.local_id) {
+                    img.status = status.clone();
+                }
+            }
+        }
+        self
+    }
+}
+
+/// Tuning of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    /// Images of the current encounter in flight at once, 1..=4 (spec §3.1; default 2).
+    pub concurrency: u8,
+    /// Images per upload-session (and commit) request, 1..=[`MAX_BATCH`].
+    pub batch_size: usize,
+    /// Seed of the PUT-retry jitter; the driver draws it at random (e.g.
+    /// `crypto.getRandomValues`). A run is reproducible from it.
+    pub jitter_seed: u64,
+    /// Timeout of each sync-API request.
+    pub api_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            concurrency: 2,
+            batch_size: 25,
+            jitter_seed: 0,
+            api_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Why [`super::Engine::new`] refused a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PlanError {
+    #[error("concurrency must be 1 to 4, not {0}")]
+    Concurrency(u8),
+    #[error("batch size must be 1 to {MAX_BATCH}, not {0}")]
+    BatchSize(usize),
+    #[error("two encounters have the local id {0:?}")]
+    DuplicateEncounter(String),
+    #[error("encounter {encounter:?} has two images with the local id {image:?}")]
+    DuplicateImage { encounter: String, image: String },
+}
+
+impl Plan {
+    pub(crate) fn validate(&self, config: &Config) -> Result<(), PlanError> {
+        if !(1..=4).contains(&config.concurrency) {
+            return Err(PlanError::Concurrency(config.concurrency));
+        }
+        if !(1..=MAX_BATCH).contains(&config.batch_size) {
+            return Err(PlanError::BatchSize(config.batch_size));
+        }
+        let mut encounters = BTreeSet::new();
+        for enc in &self.encounters {
+            if !encounters.insert(enc.local_id.as_str()) {
+                return Err(PlanError::DuplicateEncounter(enc.local_id.clone()));
+            }
+            let mut images = BTreeSet::new();
+            for img in &enc.images {
+                if !images.insert(img.local_id.as_str()) {
+                    return Err(PlanError::DuplicateImage {
+                        encounter: enc.local_id.clone(),
+                        image: img.local_id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

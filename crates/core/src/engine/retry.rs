@@ -1,0 +1,517 @@
+//! Retry policy (spec decision 1) and PUT timeout (decision 2), plus the engine's tiny PRNG.
+//!
+//! | Operation                         | Attempts | Waits before attempt 2, 3         |
+//! |-----------------------------------|----------|-----------------------------------|
+//! | find-or-create encounter          | 2        | 0 ms                              |
+//! | create upload sessions (and SAS refresh) | 2 | 0 ms                              |
+//! | commit                            | 3        | 2 000 ms, 4 000 ms                |
+//! | blob PUT                          | 3        | 5 000 ms ± 50 %, 10 000 ms ± 50 % |
+//!
+//! * Retried: 5xx, network errors (no response) and timeouts. All four operations are
+//!   idempotent on the server (dedup, upserts, idempotent commit, PUT overwrites the temporary
+//!   blob), so a retry after a lost answer is safe.
+//! * Not retried: every 4xx — except an expired SAS on a PUT (403 `AuthenticationFailed` or a
+//!   message with "Signature not valid"): the engine fetches a fresh upload session for the image
+//!   once per attempt and PUTs again without using up the attempt. A second expiry in the same
+//!   attempt counts as a failed attempt, and the next attempt starts with a refresh.
+//! * Offline: a network error or timeout that arrives while the engine knows it is offline does
+//!   not use up an attempt; the request is sent again when the network is back.
+//! * The docs give no wait for the session retry ("1 retry on 5xx"): it is sent at once.
+//! * Jitter: a wait `w` becomes uniform in `[w - w/2, w + w/2]` (inclusive, whole ms), drawn from
+//!   [`SplitMix64`] seeded by the driver, so a run is reproducible from its seed.
+
+use serde::{Deserialize, Serialize};
+
+use super::io::HttpFailure;
+use super::state::FailureKind;
+
+/// The operations with a retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OpKind {
+    FindOrCreate,
+    /// Creating upload sessions, including the one-image refresh after an expired SAS.
+    Sessions,
+    Commit,
+    Put,
+}
+
+/// How often and how patiently an operation is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Attempts in total (first try included).
+    pub max_attempts: u8,
+    /// Wait before attempt `n + 2` is `waits_ms[n]`.
+    pub waits_ms: &'static [u64],
+    /// Whether waits are jittered by ±50 %.
+    pub jitter: bool,
+}
+
+impl OpKind {
+    pub const fn policy(self) -> Policy {
+        match self {
+            OpKind::FindOrCreate | OpKind::Sessions => Policy {
+                max_attempts: 2,
+                waits_ms: &[0],
+                jitter: false,
+            },
+            OpKind::Commit => Policy {
+                max_attempts: 3,
+                waits_ms: &[2_000, 4_000],
+                jitter: false,
+            },
+            OpKind::Put => Policy {
+                max_attempts: 3,
+                waits_ms: &[5_000, 10_000],
+                jitter: true,
+            },
+        }
+    }
+}
+
+/// PUT timeout: 60 s plus 10 s per MiB of body, pro rata, rounded up to the millisecond.
+pub fn put_timeout_ms(size: u64) -> u64 {
+    const MIB: u128 = 1024 * 1024;
+    let extra = (size as u128 * 10_000).div_ceil(MIB);
+    60_000u64.saturating_add(u64::try_from(extra).unwrap_or(u64::MAX))
+}
+
+/// What kind of failure an [`HttpFailure`] is, as far as retrying goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// No answer: network error or timeout.
+    NoAnswer,
+    /// 5xx.
+    ServerError,
+    /// 403 from Azure saying the SAS is no longer valid.
+    SasExpired,
+    /// Any other non-2xx answer.
+    Refused,
+    /// A 2xx answer that could not be decoded.
+    Malformed,
+}
+
+pub fn classify(failure: &HttpFailure) -> FailureClass {
+    match failure {
+        HttpFailure::Network { .. } | HttpFailure::Timeout => FailureClass::NoAnswer,
+        HttpFailure::Malformed { .. } => FailureClass::Malformed,
+        HttpFailure::Status { status, .. } if (500..=599).contains(status) => {
+            FailureClass::ServerError
+        }
+        HttpFailure::Status {
+            status: 403,
+            error,
+            azure_code,
+            message,
+        } => {
+            let code_says = |c: &str| c.eq_ignore_ascii_case("AuthenticationFailed");
+            let text_says = |m: &str| m.contains("Signature not valid");
+            let expired = azure_code.as_deref().is_some_and(code_says)
+                || error.as_ref().is_some_and(|e| code_says(&e.code))
+                || error.as_ref().is_some_and(|e| text_says(&e.message))
+                || message.as_deref().is_some_and(text_says);
+            if expired {
+                FailureClass::SasExpired
+            } else {
+                FailureClass::Refused
+            }
+        }
+        HttpFailure::Status { .. } => FailureClass::Refused,
+    }
+}
+
+/// `true` when an answer of the sync API (not the blob store) means the key is not accepted
+/// (401 invalid key, 403 access denied): nothing else can succeed, the run stops.
+pub fn stops_sync(failure: &HttpFailure) -> bool {
+    matches!(
+        failure,
+        HttpFailure::Status {
+            status: 401 | 403,
+            ..
+        }
+    )
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The failure came while offline: send the same attempt again once online.
+    Requeue,
+    /// PUT only: fetch a fresh SAS for the image, then PUT again in the same attempt.
+    RefreshSas,
+    /// Start the next attempt after `after_ms`; with `refresh_first` the SAS is refreshed
+    /// before the PUT (its URL is known to be expired).
+    Retry { after_ms: u64, refresh_first: bool },
+    /// No more attempts.
+    GiveUp(FailureKind),
+}
+
+/// Attempt bookkeeping of one operation (one request, or one image's PUT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempts {
+    kind: OpKind,
+    attempt: u8,
+    refreshed: bool,
+}
+
+impl Attempts {
+    pub fn new(kind: OpKind) -> Self {
+        Attempts {
+            kind,
+            attempt: 1,
+            refreshed: false,
+        }
+    }
+
+    /// The current attempt, 1-based.
+    pub fn attempt(&self) -> u8 {
+        self.attempt
+    }
+
+    /// Decides after a failure of the current attempt. `offline` is whether the engine knows
+    /// the network is down; `rng` draws the jitter.
+    pub fn on_failure(
+        &mut self,
+        failure: &HttpFailure,
+        offline: bool,
+        rng: &mut SplitMix64,
+    ) -> Decision {
+        match classify(failure) {
+            FailureClass::NoAnswer if offline => Decision::Requeue,
+            FailureClass::NoAnswer | FailureClass::ServerError => self.next(rng, false),
+            FailureClass::SasExpired if self.kind == OpKind::Put => {
+                if self.refreshed {
+                    self.next(rng, true)
+                } else {
+                    self.refreshed = true;
+                    Decision::RefreshSas
+                }
+            }
+            FailureClass::SasExpired | FailureClass::Refused => {
+                Decision::GiveUp(FailureKind::Rejected)
+            }
+            FailureClass::Malformed => Decision::GiveUp(FailureKind::BadResponse),
+        }
+    }
+
+    fn next(&mut self, rng: &mut SplitMix64, refresh_first: bool) -> Decision {
+        let policy = self.kind.policy();
+        if self.attempt >= policy.max_attempts {
+            return Decision::GiveUp(FailureKind::RetriesExhausted);
+        }
+        let base = policy
+            .waits_ms
+            .get(usize::from(self.attempt) - 1)
+            .copied()
+            .unwrap_or(0);
+        let after_ms = if policy.jitter {
+            jittered(base, rng)
+        } else {
+            base
+        };
+        self.attempt += 1;
+        // The next attempt's one refresh is spent up front when the URL is known to be bad.
+        self.refreshed = refresh_first;
+        Decision::Retry {
+            after_ms,
+            refresh_first,
+        }
+    }
+}
+
+/// `base` ± 50 %, uniform over whole milliseconds, bounds included.
+pub fn jittered(base: u64, rng: &mut SplitMix64) -> u64 {
+    let half = base / 2;
+    base - half + rng.below(2 * half + 1)
+}
+
+/// SplitMix64 (Vigna): tiny, fast, good enough for jitter, and trivially reproducible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform-ish in `0..n` (multiply-shift; bias below 2^-40 for the ranges used here);
+    /// `0` when `n == 0`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// `true` with probability `num / den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ApiError;
+
+    fn s503() -> HttpFailure {
+        HttpFailure::status(503)
+    }
+
+    fn net() -> HttpFailure {
+        HttpFailure::Network {
+            detail: "reset".into(),
+        }
+    }
+
+    fn expired() -> HttpFailure {
+        HttpFailure::Status {
+            status: 403,
+            error: None,
+            azure_code: Some("AuthenticationFailed".into()),
+            message: Some("Signature not valid in the specified time frame".into()),
+        }
+    }
+
+    /// Decisions for a run of identical failures until the policy gives up.
+    fn sequence(kind: OpKind, failure: &HttpFailure, seed: u64) -> Vec<Decision> {
+        let mut a = Attempts::new(kind);
+        let mut rng = SplitMix64::new(seed);
+        let mut out = Vec::new();
+        loop {
+            let d = a.on_failure(failure, false, &mut rng);
+            out.push(d);
+            if matches!(d, Decision::GiveUp(_)) || out.len() > 10 {
+                return out;
+            }
+        }
+    }
+
+    fn retry(after_ms: u64) -> Decision {
+        Decision::Retry {
+            after_ms,
+            refresh_first: false,
+        }
+    }
+
+    #[test]
+    fn sessions_and_find_or_create_retry_once_at_once() {
+        for kind in [OpKind::Sessions, OpKind::FindOrCreate] {
+            for f in [
+                s503(),
+                HttpFailure::status(502),
+                net(),
+                HttpFailure::Timeout,
+            ] {
+                assert_eq!(
+                    sequence(kind, &f, 1),
+                    vec![retry(0), Decision::GiveUp(FailureKind::RetriesExhausted)]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn commits_try_three_times_waiting_2s_then_4s() {
+        for f in [s503(), net(), HttpFailure::Timeout] {
+            assert_eq!(
+                sequence(OpKind::Commit, &f, 1),
+                vec![
+                    retry(2_000),
+                    retry(4_000),
+                    Decision::GiveUp(FailureKind::RetriesExhausted)
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn puts_try_three_times_with_jittered_waits_in_bounds() {
+        let mut seen = [(u64::MAX, 0u64); 2];
+        for seed in 0..2_000 {
+            let seq = sequence(OpKind::Put, &s503(), seed);
+            assert_eq!(seq.len(), 3, "{seq:?}");
+            assert_eq!(seq[2], Decision::GiveUp(FailureKind::RetriesExhausted));
+            for (i, (lo, hi)) in [(2_500, 7_500), (5_000, 15_000)].into_iter().enumerate() {
+                let Decision::Retry {
+                    after_ms,
+                    refresh_first: false,
+                } = seq[i]
+                else {
+                    panic!("{seq:?}")
+                };
+                assert!((lo..=hi).contains(&after_ms), "seed {seed}: {after_ms}");
+                seen[i] = (seen[i].0.min(after_ms), seen[i].1.max(after_ms));
+            }
+        }
+        // The whole range is used, not a corner of it.
+        assert!(seen[0].0 < 2_600 && seen[0].1 > 7_400, "{seen:?}");
+        assert!(seen[1].0 < 5_200 && seen[1].1 > 14_800, "{seen:?}");
+        // Deterministic given the seed.
+        assert_eq!(
+            sequence(OpKind::Put, &s503(), 42),
+            sequence(OpKind::Put, &s503(), 42)
+        );
+    }
+
+    #[test]
+    fn client_errors_are_not_retried() {
+        for kind in [
+            OpKind::FindOrCreate,
+            OpKind::Sessions,
+            OpKind::Commit,
+            OpKind::Put,
+        ] {
+            for status in [400, 401, 404, 409, 413, 429] {
+                assert_eq!(
+                    sequence(kind, &HttpFailure::status(status), 1),
+                    vec![Decision::GiveUp(FailureKind::Rejected)]
+                );
+            }
+            let bad = HttpFailure::Malformed {
+                detail: "not json".into(),
+            };
+            assert_eq!(
+                sequence(kind, &bad, 1),
+                vec![Decision::GiveUp(FailureKind::BadResponse)]
+            );
+        }
+        // A plain 403 on a PUT (e.g. CannotVerifyCopySource) is not an expired SAS.
+        let forbidden = HttpFailure::Status {
+            status: 403,
+            error: None,
+            azure_code: Some("AuthorizationPermissionMismatch".into()),
+            message: None,
+        };
+        assert_eq!(
+            sequence(OpKind::Put, &forbidden, 1),
+            vec![Decision::GiveUp(FailureKind::Rejected)]
+        );
+    }
+
+    #[test]
+    fn expired_sas_refreshes_once_per_attempt() {
+        let mut a = Attempts::new(OpKind::Put);
+        let mut rng = SplitMix64::new(3);
+        assert_eq!(
+            a.on_failure(&expired(), false, &mut rng),
+            Decision::RefreshSas
+        );
+        assert_eq!(a.attempt(), 1);
+        // Expired again within the same attempt: the attempt is used up, the next one starts
+        // with a refresh.
+        let Decision::Retry {
+            after_ms,
+            refresh_first: true,
+        } = a.on_failure(&expired(), false, &mut rng)
+        else {
+            panic!()
+        };
+        assert!((2_500..=7_500).contains(&after_ms));
+        assert_eq!(a.attempt(), 2);
+        // Attempt 2 already spent its refresh up front.
+        assert!(matches!(
+            a.on_failure(&expired(), false, &mut rng),
+            Decision::Retry {
+                refresh_first: true,
+                ..
+            }
+        ));
+        assert_eq!(a.attempt(), 3);
+        assert_eq!(
+            a.on_failure(&expired(), false, &mut rng),
+            Decision::GiveUp(FailureKind::RetriesExhausted)
+        );
+
+        // A 5xx after a refresh starts a fresh attempt whose refresh is available again.
+        let mut a = Attempts::new(OpKind::Put);
+        assert_eq!(
+            a.on_failure(&expired(), false, &mut rng),
+            Decision::RefreshSas
+        );
+        assert!(matches!(
+            a.on_failure(&s503(), false, &mut rng),
+            Decision::Retry {
+                refresh_first: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            a.on_failure(&expired(), false, &mut rng),
+            Decision::RefreshSas
+        );
+
+        // Recognised by code or by message, from Azure or in an API error body.
+        let by_message = HttpFailure::Status {
+            status: 403,
+            error: None,
+            azure_code: None,
+            message: Some("Signature not valid in the specified time frame".into()),
+        };
+        let by_body = HttpFailure::Status {
+            status: 403,
+            error: Some(ApiError {
+                code: "AuthenticationFailed".into(),
+                message: String::new(),
+            }),
+            azure_code: None,
+            message: None,
+        };
+        for f in [by_message, by_body] {
+            assert_eq!(classify(&f), FailureClass::SasExpired);
+        }
+        // Only PUTs refresh; an API 403 is a refusal.
+        assert_eq!(
+            sequence(OpKind::Sessions, &expired(), 1),
+            vec![Decision::GiveUp(FailureKind::Rejected)]
+        );
+    }
+
+    #[test]
+    fn offline_failures_do_not_use_attempts() {
+        let mut a = Attempts::new(OpKind::Commit);
+        let mut rng = SplitMix64::new(0);
+        for _ in 0..10 {
+            assert_eq!(a.on_failure(&net(), true, &mut rng), Decision::Requeue);
+            assert_eq!(
+                a.on_failure(&HttpFailure::Timeout, true, &mut rng),
+                Decision::Requeue
+            );
+        }
+        assert_eq!(a.attempt(), 1);
+        // A real answer while "offline" is still an answer.
+        assert_eq!(a.on_failure(&s503(), true, &mut rng), retry(2_000));
+    }
+
+    #[test]
+    fn put_timeout_is_60s_plus_10s_per_mib() {
+        assert_eq!(put_timeout_ms(0), 60_000);
+        assert_eq!(put_timeout_ms(1), 60_001);
+        assert_eq!(put_timeout_ms(1024 * 1024), 70_000);
+        assert_eq!(put_timeout_ms(3 * 1024 * 1024 / 2), 75_000);
+        assert_eq!(put_timeout_ms(25 * 1024 * 1024), 310_000);
+        assert!(put_timeout_ms(u64::MAX) > 60_000); // no overflow
+    }
+
+    #[test]
+    fn auth_refusals_stop_the_sync() {
+        assert!(stops_sync(&HttpFailure::status(401)));
+        assert!(stops_sync(&HttpFailure::status(403)));
+        assert!(!stops_sync(&HttpFailure::status(404)));
+        assert!(!stops_sync(&HttpFailure::Timeout));
+    }
+
+    #[test]
+    fn splitmix64_matches_the_reference() {
+        // Reference values of Vigna's splitmix64.c seeded with 1234567.
+        let mut r = SplitMix64::new(1_234_567);
+        assert_eq!(r.next_u64(), 6_457_827_717_110_365_317);
+        assert_eq!(r.next_u64(), 3_203_168_211_198_807_973);
+        assert_eq!(r.next_u64(), 9_817_491_932_198_370_423);
+        assert_eq!(SplitMix64::new(9).below(0), 0);
+    }
+}

@@ -1,0 +1,730 @@
+//! Scripted unit tests of the engine: one behaviour each, with hand-written answers. The
+//! randomised end-to-end checks live in `sim`.
+
+use super::*;
+use crate::api::{
+    ApiError, CommitResult, CommitResults, EncounterRef, FindOrCreateEncounter, SessionStatus,
+    UploadSession, UploadSessions,
+};
+
+fn fields(day: &str) -> FindOrCreateEncounter {
+    FindOrCreateEncounter {
+        date: day.into(),
+        time: None,
+        location_name: "Haro Strait".into(),
+        gps: None,
+        photographer: "J Smith".into(),
+        notes: None,
+    }
+}
+
+/// A valid v1 key derived from the image id (hex of its bytes, zero-padded).
+fn key(id: &str) -> String {
+    let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("v1-{hex:0>40}")
+}
+
+fn image(id: &str, size: u64) -> PlanImage {
+    PlanImage {
+        local_id: id.into(),
+        file_name: format!("{id}.jpg"),
+        size,
+        content_type: "image/jpeg".into(),
+        idempotency_key: key(id),
+        status: ImageStatus::Pending,
+    }
+}
+
+fn encounter(id: &str, images: &[&str]) -> PlanEncounter {
+    PlanEncounter {
+        local_id: id.into(),
+        fields: fields("2024-07-15"),
+        remote: None,
+        images: images.iter().map(|i| image(i, 1_000)).collect(),
+    }
+}
+
+fn plan(encounters: Vec<PlanEncounter>) -> Plan {
+    Plan {
+        population_id: 1,
+        encounters,
+    }
+}
+
+fn config(concurrency: u8) -> Config {
+    Config {
+        concurrency,
+        batch_size: 10,
+        jitter_seed: 7,
+        api_timeout_ms: 30_000,
+    }
+}
+
+/// The engine plus a clock; every call returns the commands the event produced.
+struct H {
+    e: Engine,
+    now: u64,
+}
+
+impl H {
+    fn new(plan: Plan, config: Config) -> H {
+        H {
+            e: Engine::new(plan, config).unwrap(),
+            now: 0,
+        }
+    }
+
+    fn ev(&mut self, ev: Event) -> Vec<Command> {
+        self.e.handle(ev, self.now);
+        std::iter::from_fn(|| self.e.poll_command()).collect()
+    }
+
+    fn start(&mut self) -> Vec<Command> {
+        self.ev(Event::Start)
+    }
+
+    fn answer(&mut self, id: RequestId, r: Result<ApiResponse, HttpFailure>) -> Vec<Command> {
+        self.ev(Event::ApiResponse {
+            request_id: id,
+            result: r,
+        })
+    }
+
+    fn put_done(&mut self, id: RequestId, r: Result<(), PutFailure>) -> Vec<Command> {
+        self.ev(Event::PutDone {
+            request_id: id,
+            result: r,
+        })
+    }
+
+    /// Advances the clock to the engine's timer and fires it.
+    fn fire(&mut self) -> Vec<Command> {
+        let t = self.e.poll_timeout().expect("a timer");
+        assert!(t >= self.now);
+        self.now = t;
+        self.ev(Event::TimerFired)
+    }
+}
+
+fn apis(cmds: &[Command]) -> Vec<(RequestId, ApiRequest)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::ApiRequest {
+                request_id,
+                request,
+                ..
+            } => Some((*request_id, request.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn one_api(cmds: &[Command]) -> (RequestId, ApiRequest) {
+    let a = apis(cmds);
+    assert_eq!(a.len(), 1, "{cmds:#?}");
+    a.into_iter().next().unwrap()
+}
+
+/// (request id, image id, url)
+fn puts(cmds: &[Command]) -> Vec<(RequestId, String, String)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::PutBlob {
+                request_id,
+                image,
+                url,
+                ..
+            } => Some((*request_id, image.clone(), url.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn persists(cmds: &[Command]) -> Vec<Persist> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Persist(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finished(cmds: &[Command]) -> Option<Summary> {
+    cmds.iter().find_map(|c| match c {
+        Command::Finished(s) => Some(s.clone()),
+        _ => None,
+    })
+}
+
+fn encounter_ref(id: i64) -> Result<ApiResponse, HttpFailure> {
+    Ok(ApiResponse::Encounter(EncounterRef {
+        id,
+        created: true,
+        url: format!("/encounters/{id}"),
+    }))
+}
+
+fn session(key: &str, status: SessionStatus) -> UploadSession {
+    UploadSession {
+        idempotency_key: key.into(),
+        session_id: 1,
+        status,
+        upload_url: (status != SessionStatus::Complete).then(|| format!("https://blob/{key}")),
+        expires_at: None,
+    }
+}
+
+/// Sessions answer: every key pending with a URL, except those listed as complete.
+fn sessions_for(req: &ApiRequest, complete: &[String]) -> Result<ApiResponse, HttpFailure> {
+    let ApiRequest::CreateUploadSessions(r) = req else {
+        panic!("{req:?}")
+    };
+    Ok(ApiResponse::Sessions(UploadSessions {
+        sessions: r
+            .items
+            .iter()
+            .map(|i| {
+                let done = complete.contains(&i.idempotency_key);
+                session(
+                    &i.idempotency_key,
+                    if done {
+                        SessionStatus::Complete
+                    } else {
+                        SessionStatus::Pending
+                    },
+                )
+            })
+            .collect(),
+    }))
+}
+
+fn commit_all(req: &ApiRequest) -> Result<ApiResponse, HttpFailure> {
+    let ApiRequest::CommitSessions(r) = req else {
+        panic!("{req:?}")
+    };
+    Ok(ApiResponse::Commit(CommitResults {
+        results: r
+            .idempotency_keys
+            .iter()
+            .enumerate()
+            .map(|(n, k)| CommitResult {
+                idempotency_key: k.clone(),
+                status: SessionStatus::Complete,
+                file_item_id: Some(100 + n as i64),
+                error: None,
+            })
+            .collect(),
+    }))
+}
+
+fn expired() -> PutFailure {
+    PutFailure::Http(HttpFailure::Status {
+        status: 403,
+        error: None,
+        azure_code: Some("AuthenticationFailed".into()),
+        message: Some("Signature not valid in the specified time frame".into()),
+    })
+}
+
+fn s503() -> HttpFailure {
+    HttpFailure::status(503)
+}
+
+fn position(cmds: &[Command], pred: impl Fn(&Command) -> bool) -> usize {
+    cmds.iter().position(pred).expect("command present")
+}
+
+#[test]
+fn happy_path_runs_the_documented_steps_in_order() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a", "b", "c"])]), config(2));
+    assert!(h.e.poll_command().is_none(), "nothing before Start");
+    let cmds = h.start();
+    let (id, req) = one_api(&cmds);
+    assert!(matches!(req, ApiRequest::FindOrCreateEncounter(_)));
+
+    // The remote id is persisted before the session request that uses it.
+    let cmds = h.answer(id, encounter_ref(7));
+    let p = position(&cmds, |c| {
+        matches!(c, Command::Persist(Persist::EncounterRemote { .. }))
+    });
+    let s = position(&cmds, |c| matches!(c, Command::ApiRequest { .. }));
+    assert!(p < s);
+    let (id, req) = one_api(&cmds);
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!()
+    };
+    assert_eq!(r.encounter_id, 7);
+    assert_eq!(r.items.len(), 3);
+
+    // "a" is already on the server: no PUT. The others go out two at a time.
+    let cmds = h.answer(id, sessions_for(&req, &[key("a")]));
+    assert!(persists(&cmds).contains(&Persist::ImageStatus {
+        encounter: "e1".into(),
+        image: "a".into(),
+        status: ImageStatus::Complete { file_item_id: None },
+    }));
+    let ps = puts(&cmds);
+    assert_eq!(
+        ps.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["b", "c"]
+    );
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        Command::PutBlob {
+            timeout_ms: 60_010,
+            ..
+        }
+    )));
+
+    let cmds = h.put_done(ps[0].0, Ok(()));
+    assert!(apis(&cmds).is_empty(), "commit waits for the whole batch");
+    let cmds = h.put_done(ps[1].0, Ok(()));
+    let up = position(&cmds, |c| {
+        matches!(
+            c,
+            Command::Persist(Persist::ImageStatus {
+                status: ImageStatus::Uploaded,
+                ..
+            })
+        )
+    });
+    let commit = position(&cmds, |c| matches!(c, Command::ApiRequest { .. }));
+    assert!(up < commit, "uploaded is persisted before the commit");
+    let (id, req) = one_api(&cmds);
+    assert_eq!(
+        req,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("b"), key("c")]
+        })
+    );
+    let cmds = h.answer(id, commit_all(&req));
+    let summary = finished(&cmds).expect("finished");
+    assert_eq!(summary.outcome, Outcome::Completed);
+    assert_eq!(summary.encounters[0].status, EncounterStatus::Synced);
+    assert_eq!(summary.progress.images_complete, 3);
+    assert_eq!(summary.progress.bytes_done, 3_000);
+    assert!(persists(&cmds).contains(&Persist::EncounterStatus {
+        encounter: "e1".into(),
+        status: EncounterStatus::Synced
+    }));
+    assert!(matches!(cmds.last(), Some(Command::Finished(_))));
+    // Nothing after Finished.
+    assert!(h.ev(Event::Start).is_empty());
+}
+
+#[test]
+fn resume_skips_find_or_create_and_commits_uploaded_images_directly() {
+    let mut enc = encounter("e1", &["a", "b", "c"]);
+    enc.images[0].status = ImageStatus::Uploaded;
+    enc.images[1].status = ImageStatus::Complete {
+        file_item_id: Some(3),
+    };
+    let mut store = SyncStore::default();
+    store.apply(&Persist::EncounterRemote {
+        encounter: "e1".into(),
+        remote: RemoteEncounter {
+            id: 9,
+            url: "/e/9".into(),
+        },
+    });
+    let p = plan(vec![enc]).with_store(&store);
+    let mut h = H::new(p, config(2));
+    let (id, req) = one_api(&h.start());
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(r.encounter_id, 9);
+    assert_eq!(r.items.len(), 1, "only c needs a session");
+    let cmds = h.answer(id, sessions_for(&req, &[]));
+    let ps = puts(&cmds);
+    assert_eq!(ps.len(), 1);
+    let (id, req) = one_api(&h.put_done(ps[0].0, Ok(())));
+    assert_eq!(
+        req,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("a"), key("c")]
+        })
+    );
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    assert_eq!(s.encounters[0].status, EncounterStatus::Synced);
+}
+
+#[test]
+fn concurrency_limits_puts_and_changes_apply_to_a_running_sync() {
+    let names = ["a", "b", "c", "d", "e"];
+    let mut h = H::new(plan(vec![encounter("e1", &names)]), config(1));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let cmds = h.answer(id, sessions_for(&req, &[]));
+    let first = puts(&cmds);
+    assert_eq!(first.len(), 1);
+    let more = puts(&h.ev(Event::ConcurrencyChanged(3)));
+    assert_eq!(more.len(), 2, "two more slots");
+    // Out of range is clamped.
+    let fourth = puts(&h.ev(Event::ConcurrencyChanged(9)));
+    assert_eq!(fourth.len(), 1);
+    assert_eq!(h.e.config().concurrency, 4);
+    // Lowering it lets in-flight PUTs finish but starts no new one until below the limit.
+    assert!(puts(&h.ev(Event::ConcurrencyChanged(1))).is_empty());
+    assert!(puts(&h.put_done(first[0].0, Ok(()))).is_empty());
+    assert!(puts(&h.put_done(more[0].0, Ok(()))).is_empty());
+    assert!(puts(&h.put_done(more[1].0, Ok(()))).is_empty());
+    assert_eq!(puts(&h.put_done(fourth[0].0, Ok(()))).len(), 1);
+}
+
+#[test]
+fn expired_sas_is_refreshed_then_puts_back_off_with_jitter_and_give_up() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+
+    // 403 expired: a one-image session request, at once, then a PUT to the fresh URL.
+    let (id, req) = one_api(&h.put_done(ps[0].0, Err(expired())));
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!()
+    };
+    assert_eq!(r.items.len(), 1);
+    let fresh = Ok(ApiResponse::Sessions(UploadSessions {
+        sessions: vec![UploadSession {
+            upload_url: Some("https://blob/k-a?fresh".into()),
+            ..session(&key("a"), SessionStatus::Pending)
+        }],
+    }));
+    let ps = puts(&h.answer(id, fresh));
+    assert_eq!(ps[0].2, "https://blob/k-a?fresh");
+
+    // Then 503 three times in total for this attempt count: waits 5 s ± 50 %, 10 s ± 50 %.
+    let t0 = h.now;
+    assert!(puts(&h.put_done(ps[0].0, Err(PutFailure::Http(s503())))).is_empty());
+    let t = h.e.poll_timeout().unwrap();
+    assert!((t0 + 2_500..=t0 + 7_500).contains(&t), "{t}");
+    let ps = puts(&h.fire());
+    assert_eq!(ps.len(), 1);
+    let t1 = h.now;
+    h.put_done(ps[0].0, Err(PutFailure::Http(s503())));
+    let t = h.e.poll_timeout().unwrap();
+    assert!((t1 + 5_000..=t1 + 15_000).contains(&t), "{t}");
+    let ps = puts(&h.fire());
+    let cmds = h.put_done(ps[0].0, Err(PutFailure::Http(s503())));
+    assert!(apis(&cmds).is_empty(), "nothing uploaded: no commit");
+    let s = finished(&cmds).unwrap();
+    let f = &s.encounters[0].failed[0].failure;
+    assert_eq!(
+        (f.step, f.kind, f.http_status, f.attempts),
+        (Step::Put, FailureKind::RetriesExhausted, Some(503), 3)
+    );
+    assert_eq!(
+        s.encounters[0].status,
+        EncounterStatus::Failed { failure: None }
+    );
+}
+
+#[test]
+fn commit_retries_after_2s_then_4s_then_fails_the_batch() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    let (id, _) = one_api(&h.put_done(ps[0].0, Ok(())));
+    let t0 = h.now;
+    assert!(apis(&h.answer(id, Err(HttpFailure::Timeout))).is_empty());
+    assert_eq!(h.e.poll_timeout(), Some(t0 + 2_000));
+    let (id, _) = one_api(&h.fire());
+    h.answer(id, Err(s503()));
+    assert_eq!(h.e.poll_timeout(), Some(t0 + 6_000));
+    let (id, _) = one_api(&h.fire());
+    let cmds = h.answer(id, Err(s503()));
+    let s = finished(&cmds).unwrap();
+    assert_eq!(s.encounters[0].failed[0].failure.step, Step::Commit);
+    assert_eq!(s.encounters[0].failed[0].failure.attempts, 3);
+}
+
+#[test]
+fn offline_holds_requests_and_failures_while_offline_use_no_attempt() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    let (id, _) = one_api(&h.put_done(ps[0].0, Ok(())));
+    h.ev(Event::WentOffline);
+    assert_eq!(h.e.progress().state, RunState::Offline);
+    // The commit in flight fails for lack of network: held, no timer, attempt kept.
+    let cmds = h.answer(
+        id,
+        Err(HttpFailure::Network {
+            detail: "offline".into(),
+        }),
+    );
+    assert!(apis(&cmds).is_empty());
+    assert_eq!(h.e.poll_timeout(), None);
+    h.now += 600_000;
+    let (id, _) = one_api(&h.ev(Event::WentOnline));
+    // Still three attempts left: 503, 503, 503 → waits 2 s and 4 s before failing.
+    h.answer(id, Err(s503()));
+    let (id, _) = one_api(&h.fire());
+    h.answer(id, Err(s503()));
+    let (id, _) = one_api(&h.fire());
+    let s = finished(&h.answer(id, Err(s503()))).unwrap();
+    assert_eq!(s.encounters[0].failed[0].failure.attempts, 3);
+}
+
+#[test]
+fn pause_holds_new_requests_resume_continues_cancel_ends() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a", "b"])]), config(1));
+    let (id, _) = one_api(&h.start());
+    h.ev(Event::Pause);
+    let cmds = h.answer(id, encounter_ref(1));
+    assert!(apis(&cmds).is_empty(), "paused: no session request");
+    assert!(!persists(&cmds).is_empty(), "answers are still handled");
+    assert_eq!(h.e.progress().state, RunState::Paused);
+    let (id, req) = one_api(&h.ev(Event::Resume));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    assert_eq!(ps.len(), 1);
+    let cmds = h.ev(Event::Cancel);
+    let s = finished(&cmds).unwrap();
+    assert_eq!(s.outcome, Outcome::Cancelled);
+    assert!(
+        h.put_done(ps[0].0, Ok(())).is_empty(),
+        "late answers ignored"
+    );
+    assert!(h.e.is_finished());
+}
+
+#[test]
+fn an_api_key_refusal_stops_the_run() {
+    let mut h = H::new(
+        plan(vec![encounter("e1", &["a"]), encounter("e2", &["b"])]),
+        config(2),
+    );
+    let (id, _) = one_api(&h.start());
+    let cmds = h.answer(
+        id,
+        Err(HttpFailure::Status {
+            status: 403,
+            error: Some(ApiError {
+                code: "accessDenied".into(),
+                message: "browser sync is off".into(),
+            }),
+            azure_code: None,
+            message: None,
+        }),
+    );
+    let s = finished(&cmds).unwrap();
+    let Outcome::Stopped { failure } = &s.outcome else {
+        panic!("{s:?}")
+    };
+    assert_eq!(failure.code.as_deref(), Some("accessDenied"));
+    assert!(matches!(
+        s.encounters[0].status,
+        EncounterStatus::Failed { failure: Some(_) }
+    ));
+    assert_eq!(s.encounters[1].status, EncounterStatus::Pending);
+}
+
+#[test]
+fn find_or_create_retries_once_then_fails_the_encounter_and_moves_on() {
+    let mut h = H::new(
+        plan(vec![encounter("e1", &["a"]), encounter("e2", &["b"])]),
+        config(2),
+    );
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, Err(s503())));
+    assert!(matches!(req, ApiRequest::FindOrCreateEncounter(_)));
+    let cmds = h.answer(id, Err(s503()));
+    assert!(persists(&cmds).iter().any(|p| matches!(
+        p,
+        Persist::ImageStatus { image, status: ImageStatus::Failed { failure }, .. }
+            if image == "a" && failure.step == Step::FindOrCreate
+    )));
+    let (_, req) = one_api(&cmds);
+    assert!(
+        matches!(req, ApiRequest::FindOrCreateEncounter(_)),
+        "e2 starts"
+    );
+}
+
+#[test]
+fn skips_are_reported_and_make_the_encounter_partial() {
+    let names = [
+        "a", "big", "dup", "gone", "noname", "empty", "path", "badkey",
+    ];
+    let mut enc = encounter("e1", &names);
+    enc.images[1].size = crate::api::MAX_IMAGE_BYTES + 1;
+    enc.images[2].idempotency_key = key("a");
+    enc.images[4].file_name = String::new();
+    enc.images[5].size = 0;
+    enc.images[6].file_name = "../x.jpg".into();
+    enc.images[7].idempotency_key = "k-7".into();
+    let mut h = H::new(plan(vec![enc]), config(4));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!()
+    };
+    assert_eq!(r.items.len(), 2, "{r:?}");
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    h.put_done(
+        ps[1].0,
+        Err(PutFailure::Source {
+            problem: SourceProblem::Missing,
+            detail: "NotFoundError".into(),
+        }),
+    );
+    let (id, req) = one_api(&h.put_done(ps[0].0, Ok(())));
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    let e = &s.encounters[0];
+    assert_eq!(e.status, EncounterStatus::Partial);
+    assert_eq!(e.images_complete, 1);
+    let reasons: Vec<_> = e.skipped.iter().map(|s| s.reason.clone()).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            SkipReason::TooLarge {
+                size: crate::api::MAX_IMAGE_BYTES + 1
+            },
+            SkipReason::DuplicateOf { image: "a".into() },
+            SkipReason::SourceMissing {
+                detail: "NotFoundError".into()
+            },
+            SkipReason::InvalidFileName,
+            SkipReason::EmptyFile,
+            SkipReason::InvalidFileName,
+            SkipReason::InvalidKey,
+        ]
+    );
+    assert_eq!(s.progress.images_done, 8);
+}
+
+#[test]
+fn odd_answers_fail_images_without_panicking() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a", "b", "c"])]), config(4));
+    let (id, _) = one_api(&h.start());
+    let (id, _) = one_api(&h.answer(id, encounter_ref(1)));
+    // Only "a" is answered; "b" comes back in error; "c" is missing.
+    let answer = Ok(ApiResponse::Sessions(UploadSessions {
+        sessions: vec![
+            session(&key("a"), SessionStatus::Pending),
+            session(&key("b"), SessionStatus::Error),
+        ],
+    }));
+    let ps = puts(&h.answer(id, answer));
+    assert_eq!(ps.len(), 1);
+    let (id, _) = one_api(&h.put_done(ps[0].0, Ok(())));
+    // A commit answered with the wrong shape.
+    let s = finished(&h.answer(id, encounter_ref(5))).unwrap();
+    let kinds: Vec<_> = s.encounters[0]
+        .failed
+        .iter()
+        .map(|f| (f.image.as_str(), f.failure.step, f.failure.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("a", Step::Commit, FailureKind::BadResponse),
+            ("b", Step::Sessions, FailureKind::ItemError),
+            ("c", Step::Sessions, FailureKind::BadResponse),
+        ]
+    );
+    // Unknown request ids are ignored.
+    assert!(h.answer(RequestId(999), encounter_ref(1)).is_empty());
+}
+
+#[test]
+fn retry_from_the_store_sends_only_failed_images() {
+    let p = plan(vec![encounter("e1", &["a", "b"])]);
+    let mut store = SyncStore::default();
+    let mut h = H::new(p.clone(), config(2));
+    let mut record = |cmds: Vec<Command>| {
+        for c in &cmds {
+            if let Command::Persist(x) = c {
+                store.apply(x);
+            }
+        }
+        cmds
+    };
+    let (id, _) = one_api(&record(h.start()));
+    let (id, req) = one_api(&record(h.answer(id, encounter_ref(4))));
+    let ps = puts(&record(h.answer(id, sessions_for(&req, &[]))));
+    record(h.put_done(ps[1].0, Err(PutFailure::Http(HttpFailure::status(400)))));
+    let (id, req) = one_api(&record(h.put_done(ps[0].0, Ok(()))));
+    let s = finished(&record(h.answer(id, commit_all(&req)))).unwrap();
+    assert_eq!(s.encounters[0].status, EncounterStatus::Partial);
+    assert!(matches!(store.image("e1", "b"), ImageStatus::Failed { .. }));
+
+    // Retry: a new engine from the persisted state sends "b" only, to the same encounter.
+    let mut h = H::new(p.with_store(&store), config(2));
+    assert_eq!(h.e.progress().images_complete, 1);
+    let (id, req) = one_api(&h.start());
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!((r.encounter_id, r.items.len()), (4, 1));
+    assert_eq!(r.items[0].idempotency_key, key("b"));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    let (id, req) = one_api(&h.put_done(ps[0].0, Ok(())));
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    assert_eq!(s.encounters[0].status, EncounterStatus::Synced);
+}
+
+#[test]
+fn batches_are_sessioned_uploaded_and_committed_one_after_another() {
+    let mut h = H::new(
+        plan(vec![encounter("e1", &["a", "b", "c"])]),
+        Config {
+            batch_size: 2,
+            ..config(4)
+        },
+    );
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    assert_eq!(ps.len(), 2);
+    h.put_done(ps[0].0, Ok(()));
+    let (id, req) = one_api(&h.put_done(ps[1].0, Ok(())));
+    assert!(matches!(req, ApiRequest::CommitSessions(_)));
+    let (id, req) = one_api(&h.answer(id, commit_all(&req)));
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!()
+    };
+    assert_eq!(r.items[0].idempotency_key, key("c"));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    let (id, req) = one_api(&h.put_done(ps[0].0, Ok(())));
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    assert_eq!(s.encounters[0].status, EncounterStatus::Synced);
+}
+
+#[test]
+fn bad_plans_and_configs_are_refused() {
+    let ok = plan(vec![encounter("e1", &["a"])]);
+    assert_eq!(
+        Engine::new(ok.clone(), config(0)).unwrap_err(),
+        PlanError::Concurrency(0)
+    );
+    assert_eq!(
+        Engine::new(ok.clone(), config(5)).unwrap_err(),
+        PlanError::Concurrency(5)
+    );
+    let big = Config {
+        batch_size: crate::api::MAX_BATCH + 1,
+        ..config(2)
+    };
+    assert!(matches!(Engine::new(ok, big), Err(PlanError::BatchSize(_))));
+    let dup = plan(vec![encounter("e1", &["a"]), encounter("e1", &["b"])]);
+    assert!(matches!(
+        Engine::new(dup, config(2)),
+        Err(PlanError::DuplicateEncounter(_))
+    ));
+    let dup = plan(vec![encounter("e1", &["a", "a"])]);
+    assert!(matches!(
+        Engine::new(dup, config(2)),
+        Err(PlanError::DuplicateImage { .. })
+    ));
+}
+
+#[test]
+fn an_empty_plan_finishes_at_start() {
+    let mut h = H::new(plan(vec![]), config(2));
+    let s = finished(&h.start()).unwrap();
+    assert_eq!(s.outcome, Outcome::Completed);
+}
