@@ -1,13 +1,20 @@
 //! IndexedDB: the app's only persistent state (database `finsync`).
 //!
-//! Schema (explicit versioned upgrades; see ARCHITECTURE.md):
+//! Schema (explicit versioned upgrades, one step per version; see ARCHITECTURE.md):
 //!
 //! | version | change |
 //! |---|---|
-//! | 1 | object stores `settings` (out-of-line key `"settings"`) and `files` (key path `idempotencyKey`) |
+//! | 1 | `settings` (out-of-line key `"settings"`), `files` (key path `idempotencyKey`) |
+//! | 2 | `files` dropped (its facts moved to the two stores below; the server still knows every committed key, so nothing is re-uploaded); `encounters` (key path `localId`: an encounter's fields and images as planned for sync), `encounterSync` (key path `localId`: remote id and status), `imageSync` (key path `[encounter, image]`: one image's sync status) |
 //!
-//! Every write awaits `commit()`: indexed_db_futures rolls a transaction back otherwise.
+//! The engine's write-ahead [`Persist`] changes go to `encounterSync`/`imageSync` in one
+//! transaction per batch ([`Store::persist`]). Every write awaits `commit()`:
+//! indexed_db_futures rolls a transaction back otherwise.
 
+use finsync_core::engine::{
+    EncounterRecord, EncounterStatus, ImageStatus, Persist, PlanEncounter, RemoteEncounter,
+    SyncStore,
+};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
@@ -16,9 +23,11 @@ use serde::{Deserialize, Serialize};
 
 /// Name of the app's database.
 pub const DB_NAME: &str = "finsync";
-const DB_VERSION: u32 = 1;
+const DB_VERSION: u32 = 2;
 const SETTINGS: &str = "settings";
-const FILES: &str = "files";
+const ENCOUNTERS: &str = "encounters";
+const ENCOUNTER_SYNC: &str = "encounterSync";
+const IMAGE_SYNC: &str = "imageSync";
 const SETTINGS_KEY: &str = "settings";
 
 /// A storage failure, shown to the person as is.
@@ -62,40 +71,40 @@ impl Default for Settings {
     }
 }
 
-/// Where one file stands, as last persisted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum FileStatus {
-    Pending,
-    Uploading,
-    Uploaded,
-    Complete,
-    Failed,
-}
-
-impl FileStatus {
-    pub fn label(self) -> &'static str {
-        match self {
-            FileStatus::Pending => "Pending",
-            FileStatus::Uploading => "Uploading",
-            FileStatus::Uploaded => "Uploaded",
-            FileStatus::Complete => "Complete",
-            FileStatus::Failed => "Error",
-        }
-    }
-}
-
-/// One image's sync record, keyed by its idempotency key.
+/// An encounter as planned for sync, with where its files came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileRecord {
-    pub idempotency_key: String,
+pub struct StoredEncounter {
+    pub local_id: String,
+    pub population_id: i64,
+    /// The engine's plan for it (fields and images; image statuses live in `imageSync`).
+    pub plan: PlanEncounter,
+    /// Per image (same order as `plan.images`): path below the picked folder and lastModified,
+    /// to find the file again and notice when it changed.
+    pub sources: Vec<ImageSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSource {
     pub relative_path: String,
-    pub size: u64,
     pub last_modified: f64,
-    pub status: FileStatus,
-    pub error: Option<String>,
-    pub encounter_id: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EncounterSyncRow {
+    local_id: String,
+    remote: Option<RemoteEncounter>,
+    status: EncounterStatus,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageSyncRow {
+    encounter: String,
+    image: String,
+    status: ImageStatus,
 }
 
 /// An open database.
@@ -110,11 +119,22 @@ impl Store {
         let db = Database::open(name)
             .with_version(DB_VERSION)
             .with_on_upgrade_needed(|ev, db| {
-                // Versioned upgrades: each step runs once, in order.
-                if ev.old_version() < 1.0 {
+                let old = ev.old_version();
+                if old < 1.0 {
                     db.create_object_store(SETTINGS).build()?;
-                    db.create_object_store(FILES)
-                        .with_key_path(KeyPath::from("idempotencyKey"))
+                }
+                if old < 2.0 {
+                    if old >= 1.0 {
+                        db.delete_object_store("files")?;
+                    }
+                    db.create_object_store(ENCOUNTERS)
+                        .with_key_path(KeyPath::from("localId"))
+                        .build()?;
+                    db.create_object_store(ENCOUNTER_SYNC)
+                        .with_key_path(KeyPath::from("localId"))
+                        .build()?;
+                    db.create_object_store(IMAGE_SYNC)
+                        .with_key_path(KeyPath::from(["encounter", "image"]))
                         .build()?;
                 }
                 Ok(())
@@ -147,26 +167,114 @@ impl Store {
         Ok(())
     }
 
-    pub async fn files(&self) -> Result<Vec<FileRecord>, StoreError> {
-        let tx = self.db.transaction(FILES).build()?;
-        let store = tx.object_store(FILES)?;
-        let records = store.get_all::<FileRecord>().serde()?.await?;
-        Ok(records.collect::<Result<Vec<_>, _>>()?)
+    /// Every planned encounter.
+    pub async fn encounters(&self) -> Result<Vec<StoredEncounter>, StoreError> {
+        let tx = self.db.transaction(ENCOUNTERS).build()?;
+        let store = tx.object_store(ENCOUNTERS)?;
+        let rows = store.get_all::<StoredEncounter>().serde()?.await?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Writes many records in one transaction (one commit per batch, not per file).
-    pub async fn put_files(&self, records: &[FileRecord]) -> Result<(), StoreError> {
-        if records.is_empty() {
+    /// Saves (replaces) planned encounters in one transaction.
+    pub async fn put_encounters(&self, encounters: &[StoredEncounter]) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(ENCOUNTERS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        let store = tx.object_store(ENCOUNTERS)?;
+        for e in encounters {
+            store.put(e.clone()).serde()?.await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The persisted sync state of every encounter, in the engine's model.
+    pub async fn sync_state(&self) -> Result<SyncStore, StoreError> {
+        let tx = self.db.transaction([ENCOUNTER_SYNC, IMAGE_SYNC]).build()?;
+        let encounters = tx
+            .object_store(ENCOUNTER_SYNC)?
+            .get_all::<EncounterSyncRow>()
+            .serde()?
+            .await?;
+        let images = tx
+            .object_store(IMAGE_SYNC)?
+            .get_all::<ImageSyncRow>()
+            .serde()?
+            .await?;
+        let mut state = SyncStore::default();
+        for row in encounters {
+            let row = row?;
+            state.encounters.insert(
+                row.local_id,
+                EncounterRecord {
+                    remote: row.remote,
+                    status: row.status,
+                    images: Default::default(),
+                },
+            );
+        }
+        for row in images {
+            let row = row?;
+            state
+                .encounters
+                .entry(row.encounter)
+                .or_default()
+                .images
+                .insert(row.image, row.status);
+        }
+        Ok(state)
+    }
+
+    /// Makes the engine's write-ahead changes durable: all of them in one transaction, which
+    /// has committed when this returns `Ok`.
+    pub async fn persist(&self, changes: &[Persist]) -> Result<(), StoreError> {
+        if changes.is_empty() {
             return Ok(());
         }
         let tx = self
             .db
-            .transaction(FILES)
+            .transaction([ENCOUNTER_SYNC, IMAGE_SYNC])
             .with_mode(TransactionMode::Readwrite)
             .build()?;
-        let store = tx.object_store(FILES)?;
-        for r in records {
-            store.put(r.clone()).serde()?.await?;
+        let enc_store = tx.object_store(ENCOUNTER_SYNC)?;
+        let img_store = tx.object_store(IMAGE_SYNC)?;
+        for change in changes {
+            match change {
+                Persist::ImageStatus {
+                    encounter,
+                    image,
+                    status,
+                } => {
+                    img_store
+                        .put(ImageSyncRow {
+                            encounter: encounter.clone(),
+                            image: image.clone(),
+                            status: status.clone(),
+                        })
+                        .serde()?
+                        .await?;
+                }
+                Persist::EncounterRemote { encounter, .. }
+                | Persist::EncounterStatus { encounter, .. } => {
+                    let current: Option<EncounterSyncRow> =
+                        enc_store.get(encounter.clone()).serde()?.await?;
+                    let mut row = current.unwrap_or(EncounterSyncRow {
+                        local_id: encounter.clone(),
+                        remote: None,
+                        status: EncounterStatus::Pending,
+                    });
+                    match change {
+                        Persist::EncounterRemote { remote, .. } => {
+                            row.remote = Some(remote.clone())
+                        }
+                        Persist::EncounterStatus { status, .. } => row.status = status.clone(),
+                        Persist::ImageStatus { .. } => {}
+                    }
+                    enc_store.put(row).serde()?.await?;
+                }
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -176,6 +284,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use finsync_core::api::FindOrCreateEncounter;
+    use finsync_core::engine::PlanImage;
     use wasm_bindgen_test::*;
 
     wasm_bindgen_test_configure!(run_in_browser);
@@ -185,18 +295,6 @@ mod tests {
             let _ = req.await;
         }
         Store::open(name).await.expect("open test database")
-    }
-
-    fn record(key: &str, status: FileStatus) -> FileRecord {
-        FileRecord {
-            idempotency_key: key.into(),
-            relative_path: format!("survey/{key}.jpg"),
-            size: 1234,
-            last_modified: 1.7e12,
-            status,
-            error: None,
-            encounter_id: Some(7),
-        }
     }
 
     #[wasm_bindgen_test]
@@ -215,24 +313,99 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
-    async fn files_are_upserted_by_key() {
-        let store = fresh("finsync-test-files").await;
+    async fn persisted_changes_rebuild_the_engine_store() {
+        let store = fresh("finsync-test-sync").await;
+        let changes = vec![
+            Persist::EncounterRemote {
+                encounter: "e1".into(),
+                remote: RemoteEncounter {
+                    id: 9,
+                    url: "/encounters/9".into(),
+                },
+            },
+            Persist::ImageStatus {
+                encounter: "e1".into(),
+                image: "a.jpg".into(),
+                status: ImageStatus::Uploaded,
+            },
+            Persist::ImageStatus {
+                encounter: "e1".into(),
+                image: "b.jpg".into(),
+                status: ImageStatus::Pending,
+            },
+        ];
+        store.persist(&changes).await.unwrap();
         store
-            .put_files(&[
-                record("a", FileStatus::Pending),
-                record("b", FileStatus::Pending),
+            .persist(&[
+                Persist::ImageStatus {
+                    encounter: "e1".into(),
+                    image: "a.jpg".into(),
+                    status: ImageStatus::Complete {
+                        file_item_id: Some(3),
+                    },
+                },
+                Persist::EncounterStatus {
+                    encounter: "e1".into(),
+                    status: EncounterStatus::Partial,
+                },
             ])
             .await
             .unwrap();
-        store
-            .put_files(&[record("a", FileStatus::Complete)])
-            .await
-            .unwrap();
-        let mut files = store.files().await.unwrap();
-        files.sort_by(|x, y| x.idempotency_key.cmp(&y.idempotency_key));
-        assert_eq!(files.len(), 2);
-        assert_eq!(files[0].status, FileStatus::Complete);
-        assert_eq!(files[1].status, FileStatus::Pending);
-        assert_eq!(files[1].relative_path, "survey/b.jpg");
+        // The same changes applied to the engine's reference model give the same state.
+        let mut expected = SyncStore::default();
+        for c in &changes {
+            expected.apply(c);
+        }
+        expected.apply(&Persist::ImageStatus {
+            encounter: "e1".into(),
+            image: "a.jpg".into(),
+            status: ImageStatus::Complete {
+                file_item_id: Some(3),
+            },
+        });
+        expected.apply(&Persist::EncounterStatus {
+            encounter: "e1".into(),
+            status: EncounterStatus::Partial,
+        });
+        drop(store);
+        let again = Store::open("finsync-test-sync").await.unwrap();
+        assert_eq!(again.sync_state().await.unwrap(), expected);
+    }
+
+    #[wasm_bindgen_test]
+    async fn encounters_are_replaced_by_local_id() {
+        let store = fresh("finsync-test-encounters").await;
+        let enc = |n: usize| StoredEncounter {
+            local_id: "folder:Haro".into(),
+            population_id: 1,
+            plan: PlanEncounter {
+                local_id: "folder:Haro".into(),
+                fields: FindOrCreateEncounter {
+                    date: "2024-07-15".into(),
+                    time: None,
+                    location_name: "Haro".into(),
+                    gps: None,
+                    photographer: "Jane".into(),
+                    notes: None,
+                },
+                remote: None,
+                images: (0..n)
+                    .map(|i| PlanImage {
+                        local_id: format!("{i}.jpg"),
+                        file_name: format!("{i}.jpg"),
+                        size: 10,
+                        content_type: "image/jpeg".into(),
+                        idempotency_key: format!("k{i}"),
+                        status: ImageStatus::Pending,
+                    })
+                    .collect(),
+            },
+            sources: vec![],
+        };
+        store.put_encounters(&[enc(2)]).await.unwrap();
+        store.put_encounters(&[enc(3)]).await.unwrap();
+        let all = store.encounters().await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].plan.images.len(), 3);
     }
 }

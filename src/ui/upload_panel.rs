@@ -1,25 +1,51 @@
-//! The Upload button, the progress bar and the outcome of the last run.
+//! The Upload button, Pause/Resume/Cancel, the progress bar and the outcome of the last run.
 
 use leptos::prelude::*;
 
 use super::human_bytes;
-use crate::upload::Summary;
+
+/// The outcome of a run, as shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub uploaded: usize,
+    pub already_complete: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub encounter_url: Option<String>,
+    /// Set when the run stopped early (key rejected, cancelled).
+    pub stopped: Option<String>,
+}
+
+/// Where a running sync stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunProgress {
+    pub images_done: usize,
+    pub images_total: usize,
+    pub bytes_done: f64,
+    pub bytes_total: f64,
+    pub paused: bool,
+    pub offline: bool,
+}
 
 #[component]
 pub fn UploadPanel(
     can_upload: Signal<bool>,
     busy: Signal<bool>,
     phase: Signal<String>,
-    bytes: Signal<(f64, f64)>,
-    summary: Signal<Option<Summary>>,
+    progress: Signal<RunProgress>,
+    summary: Signal<Option<RunSummary>>,
     error: Signal<Option<String>>,
     image_count: Signal<usize>,
     on_upload: Callback<()>,
+    on_pause: Callback<bool>,
+    on_cancel: Callback<()>,
 ) -> impl IntoView {
     let percent = move || {
-        let (sent, total) = bytes.get();
-        if total > 0.0 {
-            (sent / total * 100.0).clamp(0.0, 100.0)
+        let p = progress.get();
+        if p.bytes_total > 0.0 {
+            (p.bytes_done / p.bytes_total * 100.0).clamp(0.0, 100.0)
+        } else if p.images_total > 0 {
+            p.images_done as f64 / p.images_total as f64 * 100.0
         } else {
             0.0
         }
@@ -35,38 +61,85 @@ pub fn UploadPanel(
                     disabled=move || !can_upload.get() || busy.get()
                     on:click=move |_| on_upload.run(())
                 >
-                    {move || if busy.get() { "Uploading…".to_string() } else { format!("Upload {} images", image_count.get()) }}
+                    {move || {
+                        if busy.get() {
+                            "Uploading…".to_string()
+                        } else {
+                            format!("Upload {} images", image_count.get())
+                        }
+                    }}
                 </button>
-                <span class="muted" data-testid="phase">{move || phase.get()}</span>
+                <Show when=move || busy.get()>
+                    <button
+                        type="button"
+                        data-testid="pause"
+                        on:click=move |_| on_pause.run(!progress.get_untracked().paused)
+                    >
+                        {move || if progress.get().paused { "Resume" } else { "Pause" }}
+                    </button>
+                    <button type="button" data-testid="cancel" on:click=move |_| on_cancel.run(())>
+                        "Cancel"
+                    </button>
+                </Show>
+                <span class="muted" data-testid="phase">
+                    {move || phase.get()}
+                </span>
             </div>
-            <Show when=move || { busy.get() || bytes.get().1 > 0.0 }>
+            <Show when=move || { busy.get() || progress.get().images_total > 0 }>
                 <div
                     class="progress"
                     role="progressbar"
-                    aria-label="Bytes uploaded"
+                    aria-label="Upload progress"
                     aria-valuemin="0"
                     aria-valuemax="100"
                     aria-valuenow=move || format!("{:.0}", percent())
                 >
                     <div class="progress-fill" style=move || format!("width: {:.1}%", percent())></div>
                 </div>
-                <p class="small muted">
+                <p class="small muted" data-testid="progress-text">
                     {move || {
-                        let (s, t) = bytes.get();
-                        format!("{} of {}", human_bytes(s), human_bytes(t))
+                        let p = progress.get();
+                        let state = if p.offline {
+                            " · offline: waiting for the network"
+                        } else if p.paused {
+                            " · paused"
+                        } else {
+                            ""
+                        };
+                        format!(
+                            "{} of {} images · {} of {}{state}",
+                            p.images_done,
+                            p.images_total,
+                            human_bytes(p.bytes_done),
+                            human_bytes(p.bytes_total),
+                        )
                     }}
                 </p>
             </Show>
-            {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="error">{e}</p> })}
-            {move || summary.get().map(|s| view! {
-                <p class="summary" data-testid="summary">
-                    {format!(
-                        "{} uploaded, {} already on the server, {} failed.",
-                        s.uploaded, s.already_complete, s.failed
-                    )}
-                    {s.encounter_url.map(|u| view! { " " <a href=u target="_blank" rel="noopener">"View the encounter on the server"</a> })}
-                </p>
-            })}
+            {move || {
+                error.get().map(|e| view! { <p class="error" role="alert" data-testid="error">{e}</p> })
+            }}
+            {move || {
+                summary
+                    .get()
+                    .map(|s| {
+                        view! {
+                            <p class="summary" data-testid="summary">
+                                {format!(
+                                    "{} uploaded, {} already on the server, {} failed.",
+                                    s.uploaded,
+                                    s.already_complete,
+                                    s.failed,
+                                )}
+                                {(s.skipped > 0).then(|| format!(" {} skipped.", s.skipped))}
+                                {s.stopped.map(|m| view! { " " <span class="error">{m}</span> })}
+                                {s.encounter_url.map(|u| view! {
+                                    " " <a href=u target="_blank" rel="noopener">"View the encounter on the server"</a>
+                                })}
+                            </p>
+                        }
+                    })
+            }}
         </section>
     }
 }

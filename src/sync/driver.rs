@@ -1,0 +1,347 @@
+//! Runs the sans-IO engine in the browser.
+//!
+//! One loop: feed an event to the engine, drain its commands, make every `Persist` durable in
+//! IndexedDB (one transaction per drain) **before** starting any request of that drain (the
+//! engine's write-ahead contract), start API calls and PUTs as futures in a
+//! `FuturesUnordered` (the engine already caps PUTs at the concurrency), re-arm the one timer,
+//! then wait for whichever comes first: a request ending, the timer, or a control message
+//! (pause, resume, cancel, concurrency, online/offline).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use finsync_core::engine::{
+    ApiRequest, ApiResponse, Command, Config, Engine, Event, HttpFailure, Persist, Plan, PlanError,
+    Progress, PutFailure, SourceProblem, Summary,
+};
+use futures::future::{self, Either, LocalBoxFuture};
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+use super::timer::{now_ms, sleep};
+use crate::api::{CallError, Client};
+use crate::blob_put::{put_blob, PutError};
+use crate::store::{Store, StoreError};
+
+/// What the person (or the browser) asks of a running sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Cancel,
+    Concurrency(u8),
+    Online,
+    Offline,
+}
+
+/// Why a run could not go on. Failures of single images are not errors: they are in the
+/// [`Summary`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DriverError {
+    #[error("the sync plan is not valid: {0}")]
+    Plan(#[from] PlanError),
+    #[error("could not save sync progress, so the sync stopped to stay safe: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Where the driver gets each image's bytes.
+pub trait FileSource {
+    /// The file of `image` in `encounter`, or why it cannot be used.
+    fn file(&self, encounter: &str, image: &str) -> Result<web_sys::File, (SourceProblem, String)>;
+}
+
+/// A UI callback.
+pub type Notify<T> = Box<dyn Fn(&T)>;
+
+/// Callbacks for the UI. None of them may block.
+pub struct Observer {
+    pub progress: Notify<Progress>,
+    /// Called after each batch of changes is durable.
+    pub persisted: Notify<[Persist]>,
+    /// Bytes of the PUTs in flight (for a smooth progress bar between engine updates).
+    pub in_flight_bytes: Notify<f64>,
+}
+
+/// What one run syncs, and with what.
+pub struct Job {
+    pub plan: Plan,
+    pub config: Config,
+    pub client: Client,
+    pub store: Store,
+    pub files: Rc<dyn FileSource>,
+}
+
+/// The two ends of a run's control channel: the UI keeps a clone of `tx`.
+pub struct Controls {
+    pub tx: futures::channel::mpsc::UnboundedSender<Control>,
+    pub rx: futures::channel::mpsc::UnboundedReceiver<Control>,
+}
+
+impl Controls {
+    pub fn new() -> Controls {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        Controls { tx, rx }
+    }
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Controls::new()
+    }
+}
+
+fn map_call_error(e: CallError) -> HttpFailure {
+    match e {
+        CallError::Network(detail) => HttpFailure::Network { detail },
+        CallError::Api { status, error } => HttpFailure::Status {
+            status,
+            error: Some(error),
+            azure_code: None,
+            message: None,
+        },
+        CallError::Http { status } => HttpFailure::status(status),
+        CallError::BadResponse(detail) => HttpFailure::Malformed { detail },
+    }
+}
+
+fn map_put_error(e: PutError) -> PutFailure {
+    PutFailure::Http(match e {
+        PutError::Network | PutError::Aborted => HttpFailure::Network {
+            detail: e.to_string(),
+        },
+        PutError::Timeout => HttpFailure::Timeout,
+        PutError::Status { status, code } => HttpFailure::Status {
+            status,
+            error: None,
+            azure_code: code,
+            message: None,
+        },
+        PutError::Browser(detail) => HttpFailure::Network { detail },
+    })
+}
+
+async fn with_timeout<T>(
+    fut: impl std::future::Future<Output = Result<T, HttpFailure>>,
+    timeout_ms: u64,
+) -> Result<T, HttpFailure> {
+    let fut = std::pin::pin!(fut);
+    match future::select(fut, sleep(timeout_ms)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(HttpFailure::Timeout),
+    }
+}
+
+fn api_call(
+    client: Client,
+    request_id: finsync_core::engine::RequestId,
+    request: ApiRequest,
+    timeout_ms: u64,
+) -> LocalBoxFuture<'static, Event> {
+    async move {
+        let call = async {
+            match &request {
+                ApiRequest::FindOrCreateEncounter(r) => {
+                    client.find_or_create(r).await.map(ApiResponse::Encounter)
+                }
+                ApiRequest::CreateUploadSessions(r) => {
+                    client.create_sessions(r).await.map(ApiResponse::Sessions)
+                }
+                ApiRequest::CommitSessions(r) => client.commit(r).await.map(ApiResponse::Commit),
+            }
+            .map_err(map_call_error)
+        };
+        Event::ApiResponse {
+            request_id,
+            result: with_timeout(call, timeout_ms).await,
+        }
+    }
+    .boxed_local()
+}
+
+/// Watches the browser's online/offline events for as long as it lives.
+struct OnlineWatch {
+    _online: Closure<dyn FnMut()>,
+    _offline: Closure<dyn FnMut()>,
+}
+
+fn watch_online(tx: futures::channel::mpsc::UnboundedSender<Control>) -> Option<OnlineWatch> {
+    let window = web_sys::window()?;
+    let on = {
+        let tx = tx.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            let _ = tx.unbounded_send(Control::Online);
+        })
+    };
+    let off = Closure::<dyn FnMut()>::new(move || {
+        let _ = tx.unbounded_send(Control::Offline);
+    });
+    window
+        .add_event_listener_with_callback("online", on.as_ref().unchecked_ref())
+        .ok()?;
+    window
+        .add_event_listener_with_callback("offline", off.as_ref().unchecked_ref())
+        .ok()?;
+    Some(OnlineWatch {
+        _online: on,
+        _offline: off,
+    })
+}
+
+impl Drop for OnlineWatch {
+    fn drop(&mut self) {
+        if let Some(w) = web_sys::window() {
+            let _ = w.remove_event_listener_with_callback(
+                "online",
+                self._online.as_ref().unchecked_ref(),
+            );
+            let _ = w.remove_event_listener_with_callback(
+                "offline",
+                self._offline.as_ref().unchecked_ref(),
+            );
+        }
+    }
+}
+
+/// Runs one sync of `plan` to its end. `control` carries Pause/Resume/Cancel/concurrency;
+/// the driver adds the browser's online/offline events itself.
+pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Summary, DriverError> {
+    let Job {
+        plan,
+        config,
+        client,
+        store,
+        files,
+    } = job;
+    let Controls {
+        tx: control_tx,
+        rx: mut control,
+    } = controls;
+    let stored = store.sync_state().await?;
+    let mut engine = Engine::new(plan.with_store(&stored), config)?;
+    let _watch = watch_online(control_tx);
+    let offline = web_sys::window()
+        .map(|w| !w.navigator().on_line())
+        .unwrap_or(false);
+    if offline {
+        engine.handle(Event::WentOffline, now_ms());
+    }
+    engine.handle(Event::Start, now_ms());
+
+    let mut inflight: FuturesUnordered<LocalBoxFuture<'static, Event>> = FuturesUnordered::new();
+    let sent: Rc<RefCell<HashMap<u64, f64>>> = Rc::new(RefCell::new(HashMap::new()));
+    loop {
+        // Drain, persist (write-ahead), then start what the engine asked for.
+        let mut persist = Vec::new();
+        let mut starts = Vec::new();
+        let mut finished = None;
+        while let Some(cmd) = engine.poll_command() {
+            match cmd {
+                Command::Persist(p) => persist.push(p),
+                Command::Progress(p) => (observer.progress)(&p),
+                Command::Finished(s) => finished = Some(s),
+                other => starts.push(other),
+            }
+        }
+        if !persist.is_empty() {
+            store.persist(&persist).await?;
+            (observer.persisted)(&persist);
+        }
+        if let Some(summary) = finished {
+            // Whatever is still in flight is dropped here, which aborts it.
+            return Ok(summary);
+        }
+        for cmd in starts {
+            match cmd {
+                Command::ApiRequest {
+                    request_id,
+                    request,
+                    timeout_ms,
+                } => inflight.push(api_call(client.clone(), request_id, request, timeout_ms)),
+                Command::PutBlob {
+                    request_id,
+                    encounter,
+                    image,
+                    url,
+                    content_type,
+                    timeout_ms,
+                    ..
+                } => {
+                    let file = files.file(&encounter, &image);
+                    let sent = sent.clone();
+                    inflight.push(
+                        async move {
+                            let result = match file {
+                                Err((problem, detail)) => {
+                                    Err(PutFailure::Source { problem, detail })
+                                }
+                                Ok(file) => {
+                                    let progress = {
+                                        let sent = sent.clone();
+                                        move |n: f64| {
+                                            sent.borrow_mut().insert(request_id.0, n);
+                                        }
+                                    };
+                                    let timeout = timeout_ms.min(u32::MAX as u64) as u32;
+                                    let r = put_blob(&url, &file, &content_type, timeout, progress)
+                                        .await
+                                        .map_err(map_put_error);
+                                    sent.borrow_mut().remove(&request_id.0);
+                                    r
+                                }
+                            };
+                            Event::PutDone { request_id, result }
+                        }
+                        .boxed_local(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        (observer.in_flight_bytes)(&sent.borrow().values().sum());
+
+        // Wait for the next event.
+        let deadline = engine.poll_timeout();
+        let next_request = async {
+            if inflight.is_empty() {
+                future::pending::<Event>().await
+            } else {
+                inflight.next().await.unwrap_or(Event::TimerFired)
+            }
+        };
+        let timer = async {
+            match deadline {
+                Some(at) => {
+                    sleep(at.saturating_sub(now_ms())).await;
+                    Event::TimerFired
+                }
+                None => future::pending::<Event>().await,
+            }
+        };
+        let ctl = async {
+            match control.next().await {
+                Some(Control::Pause) => Event::Pause,
+                Some(Control::Resume) => Event::Resume,
+                Some(Control::Cancel) => Event::Cancel,
+                Some(Control::Concurrency(n)) => Event::ConcurrencyChanged(n),
+                Some(Control::Online) => Event::WentOnline,
+                Some(Control::Offline) => Event::WentOffline,
+                // Nobody can send controls any more: keep going without them.
+                None => future::pending::<Event>().await,
+            }
+        };
+        let ev = {
+            let a = std::pin::pin!(next_request);
+            let b = std::pin::pin!(timer);
+            let c = std::pin::pin!(ctl);
+            match future::select(a, future::select(b, c)).await {
+                Either::Left((ev, _)) => ev,
+                Either::Right((Either::Left((ev, _)), _)) => ev,
+                Either::Right((Either::Right((ev, _)), _)) => ev,
+            }
+        };
+        engine.handle(ev, now_ms());
+    }
+}
