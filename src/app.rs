@@ -17,10 +17,12 @@ use crate::api::{self, Client};
 use crate::files::{self, Picked};
 use crate::store::{Settings, Store, StoredEncounter};
 use crate::sync::driver::{self, Control, Observer};
+use crate::sync::lock;
 use crate::sync::plan::{plan_folder, PickedFiles};
 use crate::ui::connection::{Connection, ConnectionBar};
 use crate::ui::file_table::{FileRow, FileTable};
 use crate::ui::folder_picker::FolderPicker;
+use crate::ui::resume_banner::{Interrupted, ResumeBanner};
 use crate::ui::settings_form::SettingsForm;
 use crate::ui::upload_panel::{RunProgress, RunSummary, UploadPanel};
 
@@ -70,6 +72,38 @@ pub fn App() -> impl IntoView {
     let error: RwSignal<Option<String>> = RwSignal::new(None);
     let control: StoredValue<Option<mpsc::UnboundedSender<Control>>, LocalStorage> =
         StoredValue::new_local(None);
+    // Folders whose handle IndexedDB remembers (File System Access only).
+    let reopenable: RwSignal<HashSet<String>> = RwSignal::new(HashSet::new());
+    let interrupted = Signal::derive(move || {
+        let st = statuses.get();
+        let reopen = reopenable.get();
+        encounters.with(|encs| {
+            encs.iter().find_map(|e| {
+                let total = e.plan.images.len();
+                let left = e
+                    .plan
+                    .images
+                    .iter()
+                    .filter(|i| {
+                        !st.get(&(e.local_id.clone(), i.local_id.clone()))
+                            .is_some_and(ImageStatus::is_settled)
+                    })
+                    .count();
+                let folder = e
+                    .sources
+                    .first()
+                    .and_then(|s| s.relative_path.split('/').next())
+                    .unwrap_or(&e.plan.fields.location_name)
+                    .to_string();
+                (left > 0).then(|| Interrupted {
+                    can_reopen: reopen.contains(&folder),
+                    folder,
+                    left,
+                    total,
+                })
+            })
+        })
+    });
 
     let check_server = move || {
         let s = settings.get_untracked();
@@ -121,8 +155,21 @@ pub fn App() -> impl IntoView {
             },
         };
         settings.set(initial);
+        spawn_local(async {
+            lock::request_persistence().await;
+        });
         match (s.encounters().await, s.sync_state().await) {
             (Ok(encs), Ok(state)) => {
+                if files::has_directory_picker() {
+                    let mut known = HashSet::new();
+                    for e in &encs {
+                        let root = e.local_id.trim_start_matches("folder:").to_string();
+                        if let Ok(Some(_)) = s.handle(&root).await {
+                            known.insert(root);
+                        }
+                    }
+                    reopenable.set(known);
+                }
                 encounters.set(encs);
                 statuses.set(
                     state
@@ -163,8 +210,15 @@ pub fn App() -> impl IntoView {
         spawn_local(async move {
             phase.set("Reading the folder…".into());
             match files::pick_directory().await {
-                Ok(p) => {
+                Ok((p, handle)) => {
                     phase.set(String::new());
+                    if let Some(st) = store.get_untracked() {
+                        if st.save_handle(&p.root, &handle).await.is_ok() {
+                            reopenable.update(|r| {
+                                r.insert(p.root.clone());
+                            });
+                        }
+                    }
                     picked.set(Some(p));
                 }
                 Err(files::PickError::Cancelled) => phase.set(String::new()),
@@ -179,7 +233,7 @@ pub fn App() -> impl IntoView {
         picked.set(Some(files::from_file_list(&list)));
     });
 
-    let on_upload = Callback::new(move |_| {
+    let start_upload = move || {
         let (Some(st), Some(p)) = (store.get_untracked(), picked.get_untracked()) else {
             return;
         };
@@ -197,6 +251,14 @@ pub fn App() -> impl IntoView {
         summary.set(None);
         progress.set(RunProgress::default());
         spawn_local(async move {
+            let Some(_lock) = lock::try_acquire().await else {
+                error.set(Some(
+                    "Another tab of finsync is syncing right now. Let it finish, or close it and try again here."
+                        .into(),
+                ));
+                busy.set(false);
+                return;
+            };
             let _leave_guard = LeaveGuard::new();
             run_upload(
                 st,
@@ -214,6 +276,39 @@ pub fn App() -> impl IntoView {
             .await;
             control.set_value(None);
             busy.set(false);
+        });
+    };
+    let on_upload = Callback::new(move |_| start_upload());
+    let on_resume = Callback::new(move |_| {
+        let Some(i) = interrupted.get_untracked() else {
+            return;
+        };
+        let Some(st) = store.get_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            let handle = match st.handle(&i.folder).await {
+                Ok(Some(h)) => h,
+                _ => {
+                    error.set(Some(format!(
+                        "Select the folder “{}” again to resume.",
+                        i.folder
+                    )));
+                    return;
+                }
+            };
+            phase.set("Opening the folder again…".into());
+            match files::reopen(handle.unchecked_into()).await {
+                Ok(p) => {
+                    phase.set(String::new());
+                    picked.set(Some(p));
+                    start_upload();
+                }
+                Err(e) => {
+                    phase.set(String::new());
+                    error.set(Some(e.to_string()));
+                }
+            }
         });
     });
     let on_pause = Callback::new(move |pause: bool| {
@@ -312,6 +407,7 @@ pub fn App() -> impl IntoView {
             </p>
         </header>
         <ConnectionBar connection=connection.into() />
+        <ResumeBanner interrupted=interrupted busy=busy.into() on_resume=on_resume />
         <main class="layout">
             <SettingsForm settings=settings.into() on_save=on_save />
             <div class="stack">

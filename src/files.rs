@@ -87,14 +87,32 @@ pub fn has_directory_picker() -> bool {
         .unwrap_or(false)
 }
 
-/// Asks for a folder with `showDirectoryPicker` and walks it.
-pub async fn pick_directory() -> Result<Picked, PickError> {
+/// Asks for a folder with `showDirectoryPicker` and walks it. Also returns the handle, which
+/// IndexedDB can keep to find the folder again after a reload.
+pub async fn pick_directory() -> Result<(Picked, FileSystemDirectoryHandle), PickError> {
     let window = web_sys::window().ok_or_else(|| PickError::Failed("no window".into()))?;
     let promise = window.show_directory_picker().map_err(js_error)?;
     let handle: FileSystemDirectoryHandle = JsFuture::from(promise)
         .await
         .map_err(js_error)?
         .unchecked_into();
+    Ok((walk(handle.clone()).await?, handle))
+}
+
+/// Walks a remembered folder again, asking for read permission first (the browser shows a
+/// prompt; this must run inside a click handler).
+pub async fn reopen(handle: FileSystemDirectoryHandle) -> Result<Picked, PickError> {
+    let descriptor = web_sys::FileSystemHandlePermissionDescriptor::new();
+    descriptor.set_mode(web_sys::FileSystemPermissionMode::Read);
+    let state = JsFuture::from(handle.request_permission_with_descriptor(&descriptor))
+        .await
+        .map_err(js_error)?;
+    if state.as_string().as_deref() != Some("granted") {
+        return Err(PickError::Failed(format!(
+            "permission to read “{}” was not granted; choose the folder again",
+            handle.name()
+        )));
+    }
     walk(handle).await
 }
 

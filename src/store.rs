@@ -6,6 +6,7 @@
 //! |---|---|
 //! | 1 | `settings` (out-of-line key `"settings"`), `files` (key path `idempotencyKey`) |
 //! | 2 | `files` dropped (its facts moved to the two stores below; the server still knows every committed key, so nothing is re-uploaded); `encounters` (key path `localId`: an encounter's fields and images as planned for sync), `encounterSync` (key path `localId`: remote id and status), `imageSync` (key path `[encounter, image]`: one image's sync status) |
+//! | 3 | `blocks` (out-of-line key: idempotency key → staged block IDs of a block upload), `handles` (out-of-line key: folder name → its `FileSystemDirectoryHandle`, to find the files again after a reload) |
 //!
 //! The engine's write-ahead [`Persist`] changes go to `encounterSync`/`imageSync` in one
 //! transaction per batch ([`Store::persist`]). Every write awaits `commit()`:
@@ -21,13 +22,17 @@ use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyPath;
 use serde::{Deserialize, Serialize};
 
+use crate::blob_put::BlockState;
+
 /// Name of the app's database.
 pub const DB_NAME: &str = "finsync";
-const DB_VERSION: u32 = 2;
+const DB_VERSION: u32 = 3;
 const SETTINGS: &str = "settings";
 const ENCOUNTERS: &str = "encounters";
 const ENCOUNTER_SYNC: &str = "encounterSync";
 const IMAGE_SYNC: &str = "imageSync";
+const BLOCKS: &str = "blocks";
+const HANDLES: &str = "handles";
 const SETTINGS_KEY: &str = "settings";
 
 /// A storage failure, shown to the person as is.
@@ -137,6 +142,10 @@ impl Store {
                         .with_key_path(KeyPath::from(["encounter", "image"]))
                         .build()?;
                 }
+                if old < 3.0 {
+                    db.create_object_store(BLOCKS).build()?;
+                    db.create_object_store(HANDLES).build()?;
+                }
                 Ok(())
             })
             .await?;
@@ -165,6 +174,62 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Staged blocks of the block upload for `key`, if one was started.
+    pub async fn block_state(&self, key: &str) -> Result<Option<BlockState>, StoreError> {
+        let tx = self.db.transaction(BLOCKS).build()?;
+        Ok(tx
+            .object_store(BLOCKS)?
+            .get(key.to_string())
+            .serde()?
+            .await?)
+    }
+
+    pub async fn save_block_state(&self, key: &str, state: &BlockState) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(BLOCKS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(BLOCKS)?
+            .put(state.clone())
+            .with_key(key.to_string())
+            .serde()?
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Remembers a folder's `FileSystemDirectoryHandle` (structured-cloned by IndexedDB).
+    pub async fn save_handle(
+        &self,
+        name: &str,
+        handle: &wasm_bindgen::JsValue,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(HANDLES)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(HANDLES)?
+            .put(handle.clone())
+            .with_key(name.to_string())
+            .primitive()?
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The remembered handle of a folder, if any.
+    pub async fn handle(&self, name: &str) -> Result<Option<wasm_bindgen::JsValue>, StoreError> {
+        let tx = self.db.transaction(HANDLES).build()?;
+        let v: Option<wasm_bindgen::JsValue> = tx
+            .object_store(HANDLES)?
+            .get(name.to_string())
+            .primitive()?
+            .await?;
+        Ok(v.filter(|v| !v.is_undefined() && !v.is_null()))
     }
 
     /// Every planned encounter.
@@ -370,6 +435,18 @@ mod tests {
         drop(store);
         let again = Store::open("finsync-test-sync").await.unwrap();
         assert_eq!(again.sync_state().await.unwrap(), expected);
+    }
+
+    #[wasm_bindgen_test]
+    async fn block_state_round_trips() {
+        let store = fresh("finsync-test-blocks").await;
+        assert_eq!(store.block_state("v1-k").await.unwrap(), None);
+        let st = BlockState {
+            block_size: 8,
+            staged: vec![0, 2, 1],
+        };
+        store.save_block_state("v1-k", &st).await.unwrap();
+        assert_eq!(store.block_state("v1-k").await.unwrap(), Some(st));
     }
 
     #[wasm_bindgen_test]

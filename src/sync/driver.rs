@@ -23,7 +23,7 @@ use wasm_bindgen::JsCast;
 
 use super::timer::{now_ms, sleep};
 use crate::api::{CallError, Client};
-use crate::blob_put::{put_blob, PutError};
+use crate::blob_put::{put_blob, put_blocks, BlockLog, BlockState, PutError, BLOCK_THRESHOLD};
 use crate::store::{Store, StoreError};
 
 /// What the person (or the browser) asks of a running sync.
@@ -119,8 +119,29 @@ fn map_put_error(e: PutError) -> PutFailure {
             azure_code: code,
             message: None,
         },
-        PutError::Browser(detail) => HttpFailure::Network { detail },
+        PutError::Browser(detail) | PutError::Persist(detail) => HttpFailure::Network { detail },
     })
+}
+
+/// Block progress of one image, kept in IndexedDB under its idempotency key.
+struct StoredBlocks {
+    store: Store,
+    key: String,
+}
+
+impl BlockLog for StoredBlocks {
+    fn load(&self) -> LocalBoxFuture<'_, Option<BlockState>> {
+        async move { self.store.block_state(&self.key).await.ok().flatten() }.boxed_local()
+    }
+    fn save(&self, state: BlockState) -> LocalBoxFuture<'_, Result<(), String>> {
+        async move {
+            self.store
+                .save_block_state(&self.key, &state)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .boxed_local()
+    }
 }
 
 async fn with_timeout<T>(
@@ -220,6 +241,19 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
         rx: mut control,
     } = controls;
     let stored = store.sync_state().await?;
+    let keys: HashMap<(String, String), String> = plan
+        .encounters
+        .iter()
+        .flat_map(|e| {
+            e.images.iter().map(move |i| {
+                (
+                    (e.local_id.clone(), i.local_id.clone()),
+                    i.idempotency_key.clone(),
+                )
+            })
+        })
+        .collect();
+    let block_parallelism = config.concurrency as usize;
     let mut engine = Engine::new(plan.with_store(&stored), config)?;
     let _watch = watch_online(control_tx);
     let offline = web_sys::window()
@@ -271,6 +305,12 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 } => {
                     let file = files.file(&encounter, &image);
                     let sent = sent.clone();
+                    let blocks =
+                        keys.get(&(encounter.clone(), image.clone()))
+                            .map(|k| StoredBlocks {
+                                store: store.clone(),
+                                key: k.clone(),
+                            });
                     inflight.push(
                         async move {
                             let result = match file {
@@ -285,9 +325,24 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                                         }
                                     };
                                     let timeout = timeout_ms.min(u32::MAX as u64) as u32;
-                                    let r = put_blob(&url, &file, &content_type, timeout, progress)
-                                        .await
-                                        .map_err(map_put_error);
+                                    let r = match blocks {
+                                        Some(log) if file.size() as u64 > BLOCK_THRESHOLD => {
+                                            put_blocks(
+                                                &url,
+                                                &file,
+                                                &content_type,
+                                                block_parallelism,
+                                                &log,
+                                                progress,
+                                            )
+                                            .await
+                                        }
+                                        _ => {
+                                            put_blob(&url, &file, &content_type, timeout, progress)
+                                                .await
+                                        }
+                                    }
+                                    .map_err(map_put_error);
                                     sent.borrow_mut().remove(&request_id.0);
                                     r
                                 }

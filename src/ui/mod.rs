@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod file_table;
 pub mod folder_picker;
+pub mod resume_banner;
 pub mod settings_form;
 pub mod upload_panel;
 

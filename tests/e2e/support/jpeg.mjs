@@ -99,3 +99,23 @@ export function makeJpeg({ width = 160, height = 120, seed = 1, quality = 85, ex
   if (!exif) return encoded;
   return Buffer.concat([encoded.subarray(0, 2), exifSegment(exif), encoded.subarray(2)]);
 }
+
+/** A valid JPEG of about `totalBytes`: a small picture padded with APP15 segments of random
+ *  bytes (decoders skip APPn segments), for block-upload tests without encoding megapixels. */
+export function makeBigJpeg(totalBytes, seed = 7) {
+  const small = makeJpeg({ seed, width: 64, height: 48 });
+  const segments = [];
+  let size = small.length;
+  let x = seed >>> 0 || 1;
+  while (size < totalBytes) {
+    const n = Math.min(65533, totalBytes - size - 4);
+    if (n <= 0) break;
+    const seg = Buffer.alloc(n + 4);
+    seg.writeUInt16BE(0xffef, 0);
+    seg.writeUInt16BE(n + 2, 2);
+    for (let i = 4; i < seg.length; i += 4) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; seg.writeUInt32LE(x, Math.min(i, seg.length - 4)); }
+    segments.push(seg);
+    size += seg.length;
+  }
+  return Buffer.concat([small.subarray(0, 2), ...segments, small.subarray(2)]);
+}
