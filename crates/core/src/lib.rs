@@ -8,13 +8,25 @@
 //!   string-to-sign), used by the server and, for storage connections, by the app.
 //! * [`engine`] — the sync engine as a sans-IO state machine (events in, commands out).
 //! * [`normalize`] — text normalisation used by encounter dedup.
+//! * [`calendar`] — local dates and times without a clock (proleptic Gregorian arithmetic).
+//! * [`metadata`] — EXIF/IPTC/PNG metadata from a byte prefix of an image file (discovery).
+//! * [`rules`] — per-field fallback chains of sources (EXIF, IPTC, folder/file-name patterns,
+//!   manual) that give each value with the source it came from.
+//! * [`grouping`] — images → encounter drafts by a strategy, with confidence and completeness.
+//! * [`manifest`] — versioned manifests, photographer resolution, approval, and
+//!   materialisation into the encounter records kept in IndexedDB.
 //!
 //! Nothing in this crate does I/O, reads a clock or draws random numbers: times and keys are
 //! passed in. That keeps it testable natively and usable from WASM.
 
 pub mod api;
+pub mod calendar;
 pub mod engine;
 pub mod fingerprint;
+pub mod grouping;
+pub mod manifest;
 pub mod media;
+pub mod metadata;
 pub mod normalize;
+pub mod rules;
 pub mod sas;
