@@ -1,14 +1,19 @@
 //! finsync, the browser app. Read ARCHITECTURE.md first.
 //!
 //! * [`ui`] — Leptos components: render state, emit intents, do no I/O.
-//! * [`app`] — the root component: owns the state and runs intents through the adapters.
+//! * [`app`] — the shell (header, status bar, navigation) and the state pages share.
+//! * [`pages`] — one component per page (Sync, Settings, Activity log); they own their state
+//!   and run intents through the adapters.
+//! * [`activity`] — the local activity log (never holds secrets).
 //! * Browser adapters: [`store`] (IndexedDB), [`files`] (folder access), [`api`] (sync API
 //!   over HTTP), [`blob_put`] (PUT a File to a SAS URL), [`sync`] (plans and the driver that runs the core engine).
 
+pub mod activity;
 pub mod api;
 pub mod app;
 pub mod blob_put;
 pub mod files;
+pub mod pages;
 pub mod store;
 pub mod sync;
 pub mod ui;

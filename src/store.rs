@@ -7,6 +7,7 @@
 //! | 1 | `settings` (out-of-line key `"settings"`), `files` (key path `idempotencyKey`) |
 //! | 2 | `files` dropped (its facts moved to the two stores below; the server still knows every committed key, so nothing is re-uploaded); `encounters` (key path `localId`: an encounter's fields and images as planned for sync), `encounterSync` (key path `localId`: remote id and status), `imageSync` (key path `[encounter, image]`: one image's sync status) |
 //! | 3 | `blocks` (out-of-line key: idempotency key → staged block IDs of a block upload), `handles` (out-of-line key: folder name → its `FileSystemDirectoryHandle`, to find the files again after a reload) |
+//! | 4 | `activity` (auto-increment key: the activity log); for discovery: `scanJobs` (key path `id`), `scanFiles` (key path `[jobId, relativePath]`, index `byJob`), `manifests` (key path `id`), `reviewRecords` (key path `[manifestId, localId]`, index `byManifest`) |
 //!
 //! The engine's write-ahead [`Persist`] changes go to `encounterSync`/`imageSync` in one
 //! transaction per batch ([`Store::persist`]). Every write awaits `commit()`:
@@ -26,13 +27,19 @@ use crate::blob_put::BlockState;
 
 /// Name of the app's database.
 pub const DB_NAME: &str = "finsync";
-const DB_VERSION: u32 = 3;
+const DB_VERSION: u32 = 4;
 const SETTINGS: &str = "settings";
 const ENCOUNTERS: &str = "encounters";
 const ENCOUNTER_SYNC: &str = "encounterSync";
 const IMAGE_SYNC: &str = "imageSync";
 const BLOCKS: &str = "blocks";
 const HANDLES: &str = "handles";
+const ACTIVITY: &str = "activity";
+/// Discovery stores (schema v4).
+pub const SCAN_JOBS: &str = "scanJobs";
+pub const SCAN_FILES: &str = "scanFiles";
+pub const MANIFESTS: &str = "manifests";
+pub const REVIEW_RECORDS: &str = "reviewRecords";
 const SETTINGS_KEY: &str = "settings";
 
 /// A storage failure, shown to the person as is.
@@ -146,6 +153,27 @@ impl Store {
                     db.create_object_store(BLOCKS).build()?;
                     db.create_object_store(HANDLES).build()?;
                 }
+                if old < 4.0 {
+                    db.create_object_store(ACTIVITY)
+                        .with_auto_increment(true)
+                        .build()?;
+                    db.create_object_store(SCAN_JOBS)
+                        .with_key_path(KeyPath::from("id"))
+                        .build()?;
+                    db.create_object_store(SCAN_FILES)
+                        .with_key_path(KeyPath::from(["jobId", "relativePath"]))
+                        .build()?
+                        .create_index("byJob", KeyPath::from("jobId"))
+                        .build()?;
+                    db.create_object_store(MANIFESTS)
+                        .with_key_path(KeyPath::from("id"))
+                        .build()?;
+                    db.create_object_store(REVIEW_RECORDS)
+                        .with_key_path(KeyPath::from(["manifestId", "localId"]))
+                        .build()?
+                        .create_index("byManifest", KeyPath::from("manifestId"))
+                        .build()?;
+                }
                 Ok(())
             })
             .await?;
@@ -174,6 +202,39 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The underlying database, for adapters that add their own queries (discovery).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Appends one activity-log entry.
+    pub async fn add_activity(&self, entry: &crate::activity::Entry) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(ACTIVITY)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(ACTIVITY)?
+            .add(entry.clone())
+            .serde()?
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every activity-log entry, newest first.
+    pub async fn activity(&self) -> Result<Vec<crate::activity::Entry>, StoreError> {
+        let tx = self.db.transaction(ACTIVITY).build()?;
+        let rows = tx
+            .object_store(ACTIVITY)?
+            .get_all::<crate::activity::Entry>()
+            .serde()?
+            .await?;
+        let mut all = rows.collect::<Result<Vec<_>, _>>()?;
+        all.reverse();
+        Ok(all)
     }
 
     /// Staged blocks of the block upload for `key`, if one was started.

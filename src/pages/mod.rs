@@ -1,0 +1,77 @@
+//! Pages, chosen by the URL hash (`#/sync`, `#/settings`, `#/activity`), and the few window
+//! helpers the shell needs (events, intervals).
+
+pub mod activity;
+pub mod settings;
+pub mod sync;
+
+use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Sync,
+    Settings,
+    Activity,
+}
+
+impl Page {
+    pub fn hash(self) -> &'static str {
+        match self {
+            Page::Sync => "#/sync",
+            Page::Settings => "#/settings",
+            Page::Activity => "#/activity",
+        }
+    }
+
+    fn parse(hash: &str) -> Page {
+        match hash {
+            "#/settings" => Page::Settings,
+            "#/activity" => Page::Activity,
+            _ => Page::Sync,
+        }
+    }
+
+    /// The page the address bar names now.
+    pub fn from_hash() -> Page {
+        let hash = web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .unwrap_or_default();
+        Page::parse(&hash)
+    }
+}
+
+/// Calls `f` on every `event` of the window, for the life of the app.
+pub fn on_window_event(event: &str, f: impl Fn() + 'static) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let cb = Closure::<dyn FnMut()>::new(f);
+    if window
+        .add_event_listener_with_callback(event, cb.as_ref().unchecked_ref())
+        .is_ok()
+    {
+        // Lives as long as the page: the app never unmounts its shell.
+        cb.forget();
+    }
+}
+
+/// Calls `f` every `ms` milliseconds, for the life of the app.
+pub fn every(ms: i32, f: impl Fn() + 'static) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let cb = Closure::<dyn FnMut()>::new(f);
+    if window
+        .set_interval_with_callback_and_timeout_and_arguments_0(cb.as_ref().unchecked_ref(), ms)
+        .is_ok()
+    {
+        cb.forget();
+    }
+}
+
+/// Keeps `page` equal to the address bar's hash (links, back and forward buttons).
+pub fn follow_hash(page: RwSignal<Page>) {
+    on_window_event("hashchange", move || page.set(Page::from_hash()));
+}

@@ -1,0 +1,122 @@
+//! Settings: server, key and parallel uploads; how much this browser stores and whether it
+//! may evict it; and "forget this browser".
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::app::AppState;
+use crate::ui::human_bytes;
+use crate::ui::settings_form::SettingsForm;
+
+#[derive(Debug, Clone, PartialEq)]
+struct StorageInfo {
+    usage: f64,
+    quota: f64,
+    persisted: bool,
+}
+
+async fn storage_info() -> Option<StorageInfo> {
+    let storage = web_sys::window()?.navigator().storage();
+    let estimate = JsFuture::from(storage.estimate().ok()?).await.ok()?;
+    let get = |k: &str| {
+        js_sys::Reflect::get(&estimate, &k.into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
+    let persisted = JsFuture::from(storage.persisted().ok()?)
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Some(StorageInfo {
+        usage: get("usage"),
+        quota: get("quota"),
+        persisted,
+    })
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let info: RwSignal<Option<StorageInfo>> = RwSignal::new(None);
+    let confirm_forget = RwSignal::new(false);
+    // Refresh the storage figures whenever the page is shown.
+    Effect::new(move |_| {
+        if state.page.get() == crate::pages::Page::Settings {
+            spawn_local(async move { info.set(storage_info().await) });
+        }
+    });
+    let on_save = Callback::new(move |s| state.save_settings(s));
+    let forget = move |_| {
+        spawn_local(async move {
+            // Close our connection first, or the deletion waits for it forever.
+            state.store.set(None);
+            let result =
+                match indexed_db_futures::database::Database::delete_by_name(crate::store::DB_NAME)
+                {
+                    Ok(req) => req.await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+            match result {
+                Ok(()) => {
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.location().set_hash("#/sync");
+                        let _ = w.location().reload();
+                    }
+                }
+                Err(e) => state
+                    .error
+                    .set(Some(format!("could not clear this browser's data: {e}"))),
+            }
+        });
+    };
+    view! {
+        <div class="layout page">
+            <SettingsForm settings=state.settings.into() on_save=on_save />
+            <div class="stack">
+                <section class="card" aria-labelledby="storage-heading">
+                    <h2 id="storage-heading">"Storage in this browser"</h2>
+                    {move || match info.get() {
+                        None => view! { <p class="muted">"Storage figures are not available in this browser."</p> }.into_any(),
+                        Some(i) => view! {
+                            <p data-testid="storage-usage">
+                                {format!("{} used of {} available to this site.", human_bytes(i.usage), human_bytes(i.quota))}
+                            </p>
+                            <p data-testid="storage-persisted">
+                                {if i.persisted {
+                                    "Persistent: the browser will not clear finsync's data to free space."
+                                } else {
+                                    "Not persistent: under storage pressure the browser may clear finsync's data. Bookmarking the page or installing it usually makes the browser grant persistence."
+                                }}
+                            </p>
+                        }.into_any(),
+                    }}
+                </section>
+                <section class="card" aria-labelledby="forget-heading">
+                    <h2 id="forget-heading">"Forget this browser"</h2>
+                    <p class="muted">
+                        "Deletes everything finsync keeps here: settings and API key, planned encounters, sync progress and the activity log. Nothing on the server and none of your photos are touched."
+                    </p>
+                    <Show
+                        when=move || confirm_forget.get()
+                        fallback=move || view! {
+                            <button type="button" data-testid="forget" on:click=move |_| confirm_forget.set(true)>
+                                "Forget this browser…"
+                            </button>
+                        }
+                    >
+                        <p class="error" role="alert">"This cannot be undone. Unfinished syncs will have to start from their folders again."</p>
+                        <div class="row">
+                            <button type="button" class="danger" data-testid="forget-confirm" on:click=forget>
+                                "Delete all local data"
+                            </button>
+                            <button type="button" on:click=move |_| confirm_forget.set(false)>"Keep it"</button>
+                        </div>
+                    </Show>
+                </section>
+            </div>
+        </div>
+    }
+}
