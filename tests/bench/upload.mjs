@@ -1,0 +1,153 @@
+// Upload benchmark, everything side by side in one headless Chromium against one Azurite:
+//   A. finsync (the real app: fingerprints, sessions, PUTs, commits) at concurrency 4
+//   B. a hand-written pool of 4 bare fetch PUTs to SAS URLs of the same kind
+//   C. @azure/storage-blob uploadData, 4 files in flight
+// over N × 5 MiB JPEGs; then one big file: finsync's 8 MiB blocks vs the SDK's defaults; and
+// the renderer's memory growth during finsync's runs. Prints one JSON object.
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import os from 'node:os';
+import { startStack, launchBrowser, ROOT } from '../e2e/support/env.mjs';
+import { makeBigJpeg } from '../e2e/support/jpeg.mjs';
+
+const N = Number(process.env.BENCH_FILES || 200);
+const FILE_BYTES = 5 * 1024 * 1024;
+const BIG_BYTES = Number(process.env.BENCH_BIG_BYTES || 1024 * 1024 * 1024);
+const DATA = process.env.BENCH_DATA || path.join(os.tmpdir(), 'finsync-bench-data');
+const MiB = 1024 * 1024;
+
+function ensureData() {
+  const many = path.join(DATA, `many-${N}`);
+  if (!existsSync(path.join(many, `IMG_${N - 1}.jpg`))) {
+    mkdirSync(many, { recursive: true });
+    for (let i = 0; i < N; i++) writeFileSync(path.join(many, `IMG_${i}.jpg`), makeBigJpeg(FILE_BYTES, i + 1));
+  }
+  const big = path.join(DATA, `big-${BIG_BYTES}`);
+  if (!existsSync(path.join(big, 'BIG.jpg'))) {
+    mkdirSync(big, { recursive: true });
+    writeFileSync(path.join(big, 'BIG.jpg'), makeBigJpeg(BIG_BYTES, 4242));
+  }
+  return { many, big };
+}
+
+async function api(stack, route, body) {
+  const r = await fetch(`${stack.appUrl}${route}`, {
+    method: 'POST', headers: { Authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${route}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+/** Fresh SAS URLs (new sessions) for `names` of `size` bytes in a throwaway encounter. */
+async function sasUrls(stack, label, names, size) {
+  const enc = await api(stack, '/api/v1/encounters/find-or-create', { date: '2000-01-01', locationName: label, photographer: 'bench' });
+  const urls = [];
+  for (let i = 0; i < names.length; i += 100) {
+    const items = names.slice(i, i + 100).map((n, j) => ({
+      idempotencyKey: 'v1-' + Buffer.from(`${label}-${i + j}`).toString('hex').padEnd(40, '0').slice(0, 40),
+      fileName: n, size, contentType: 'image/jpeg' }));
+    const s = await api(stack, '/api/v1/upload-sessions', { encounterId: enc.id, items });
+    urls.push(...s.sessions.map(x => x.uploadUrl));
+  }
+  return urls;
+}
+
+function rendererRss(browserPid) {
+  // Sum of VmRSS of this browser's renderer processes (kB → bytes).
+  let total = 0;
+  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+    if (!m || !m[3].includes('--type=renderer') || !m[3].includes('finsync-bench-profile')) continue;
+    try {
+      const st = readFileSync(`/proc/${m[1]}/status`, 'utf8');
+      total += Number(/VmRSS:\s+(\d+)/.exec(st)[1]) * 1024;
+    } catch { /* gone */ }
+  }
+  return total;
+}
+
+const { many, big } = ensureData();
+const names = Array.from({ length: N }, (_, i) => `IMG_${i}.jpg`);
+const stack = await startStack();
+const { chromium } = await import('playwright-core');
+const profile = path.join(os.tmpdir(), `finsync-bench-profile-${process.pid}`);
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--enable-precise-memory-info'],
+});
+const page = ctx.pages()[0] || await ctx.newPage();
+const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB };
+try {
+  await page.goto(stack.appUrl);
+  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+  await page.selectOption('select[name=concurrency]', '4');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
+  const sdk = execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'), [path.join(ROOT, 'tests/bench/sdk-entry.mjs'), '--bundle', '--format=iife', '--minify', '--log-level=error'], { encoding: 'utf8' });
+  await page.addScriptTag({ content: sdk });
+  await page.evaluate(() => {
+    for (const id of ['bench-many', 'bench-big']) {
+      const i = document.createElement('input'); i.type = 'file'; i.multiple = true; i.id = id; i.hidden = true; document.body.append(i);
+    }
+  });
+  await page.setInputFiles('#bench-many', names.map(n => path.join(many, n)));
+  await page.setInputFiles('#bench-big', path.join(big, 'BIG.jpg'));
+
+  const memory = { baseline: rendererRss(), peak: 0 };
+  const sampler = setInterval(() => { memory.peak = Math.max(memory.peak, rendererRss()); }, 250);
+
+  // A. finsync
+  let t0 = Date.now();
+  await page.getByTestId('folder-input').setInputFiles(many);
+  await page.getByTestId('upload').click();
+  await page.getByTestId('summary').waitFor({ timeout: 600000 });
+  const summaryA = await page.getByTestId('summary').textContent();
+  if (!summaryA.startsWith(`${N} uploaded`)) throw new Error(`finsync run: ${summaryA}`);
+  results.finsyncSeconds = (Date.now() - t0) / 1000;
+
+  // B. bare fetch pool
+  let urls = await sasUrls(stack, 'bench-pool', names, FILE_BYTES);
+  results.poolSeconds = await page.evaluate(async (urls) => {
+    const files = document.getElementById('bench-many').files;
+    const t = performance.now(); let next = 0;
+    const worker = async () => { while (next < files.length) { const i = next++;
+      const r = await fetch(urls[i], { method: 'PUT', body: files[i], headers: { 'x-ms-blob-type': 'BlockBlob' } });
+      if (r.status !== 201) throw new Error(`PUT ${r.status}`); } };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    return (performance.now() - t) / 1000;
+  }, urls);
+
+  // C. Azure SDK, 4 files in flight
+  urls = await sasUrls(stack, 'bench-sdk', names, FILE_BYTES);
+  results.sdkSeconds = await page.evaluate(async (urls) => {
+    const files = [...document.getElementById('bench-many').files];
+    const t = performance.now(); await window.sdkUploadFiles(urls, files, 4); return (performance.now() - t) / 1000;
+  }, urls);
+
+  // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults.
+  t0 = Date.now();
+  await page.getByTestId('folder-input').setInputFiles(big);
+  await page.getByTestId('upload').click();
+  await page.getByTestId('summary').filter({ hasText: /^1 uploaded/ }).waitFor({ timeout: 600000 });
+  results.finsyncBigSeconds = (Date.now() - t0) / 1000;
+  clearInterval(sampler);
+  results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;
+  const [bigUrl] = await sasUrls(stack, 'bench-sdk-big', ['BIG.jpg'], BIG_BYTES);
+  results.sdkBigSeconds = await page.evaluate(async (url) => {
+    const file = document.getElementById('bench-big').files[0];
+    const t = performance.now(); await window.sdkUploadOne(url, file); return (performance.now() - t) / 1000;
+  }, bigUrl);
+} finally {
+  await ctx.close();
+  await stack.stop();
+}
+const mbps = (bytes, s) => bytes / MiB / s;
+results.finsyncMiBps = mbps(N * FILE_BYTES, results.finsyncSeconds);
+results.poolMiBps = mbps(N * FILE_BYTES, results.poolSeconds);
+results.sdkMiBps = mbps(N * FILE_BYTES, results.sdkSeconds);
+results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
+results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
+console.log(JSON.stringify(results));
