@@ -353,6 +353,41 @@ impl Store {
         Ok(state)
     }
 
+    /// Reset (spec §5): every given encounter and its images back to pending, forgetting the
+    /// remote encounter, so the next Sync re-checks everything with the server. Deletes
+    /// nothing on the server.
+    pub async fn reset_encounters(&self, encounters: &[StoredEncounter]) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction([ENCOUNTER_SYNC, IMAGE_SYNC])
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        let enc_store = tx.object_store(ENCOUNTER_SYNC)?;
+        let img_store = tx.object_store(IMAGE_SYNC)?;
+        for e in encounters {
+            enc_store
+                .put(EncounterSyncRow {
+                    local_id: e.local_id.clone(),
+                    remote: None,
+                    status: EncounterStatus::Pending,
+                })
+                .serde()?
+                .await?;
+            for i in &e.plan.images {
+                img_store
+                    .put(ImageSyncRow {
+                        encounter: e.local_id.clone(),
+                        image: i.local_id.clone(),
+                        status: ImageStatus::Pending,
+                    })
+                    .serde()?
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Makes the engine's write-ahead changes durable: all of them in one transaction, which
     /// has committed when this returns `Ok`.
     pub async fn persist(&self, changes: &[Persist]) -> Result<(), StoreError> {

@@ -3,35 +3,12 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
 
 use crate::activity::{to_csv, Category, Entry};
 use crate::app::AppState;
-use crate::pages::Page;
+use crate::pages::{download, Page};
 
 const PAGE: usize = 50;
-
-fn download(name: &str, mime: &str, text: &str) {
-    let parts = js_sys::Array::of1(&text.into());
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type(mime);
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts) else {
-        return;
-    };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
-        return;
-    };
-    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-        if let Ok(a) = doc.create_element("a") {
-            let _ = a.set_attribute("href", &url);
-            let _ = a.set_attribute("download", name);
-            if let Ok(a) = a.dyn_into::<web_sys::HtmlElement>() {
-                a.click();
-            }
-        }
-    }
-    let _ = web_sys::Url::revoke_object_url(&url);
-}
 
 fn time_label(ms: f64) -> String {
     let d = js_sys::Date::new(&ms.into());

@@ -1,13 +1,17 @@
-//! The Sync page: pick a folder, upload it through the sync engine, watch progress, resume
-//! an interrupted sync. It carries out the intents its components emit through the browser
-//! adapters and the sync driver.
+//! The Sync page: the population card with its counts and Reset, the folder to upload, the
+//! run's progress (images, bytes, throughput, ETA, current encounter) with Pause/Resume/Cancel,
+//! errors grouped by encounter with Retry, and the banner that resumes an interrupted sync.
+//! It carries out the intents its components emit through the adapters and the sync driver.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use finsync_core::api::KeyStatus;
-use finsync_core::engine::{Config, ImageStatus, Outcome, Persist, Plan};
+use finsync_core::engine::{
+    Config, EncounterStatus, ImageStatus, Outcome, Persist, Plan, Progress, RunState, SkipReason,
+    SyncStore,
+};
 use futures::channel::mpsc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,17 +22,18 @@ use crate::activity::{self, Category};
 use crate::api::Client;
 use crate::app::AppState;
 use crate::files::{self, Picked};
-use crate::store::{Settings, Store, StoredEncounter};
+use crate::store::StoredEncounter;
 use crate::sync::driver::{self, Control, Observer};
 use crate::sync::lock;
 use crate::sync::plan::{plan_folder, PickedFiles};
+use crate::sync::timer::now_ms;
 use crate::ui::connection::Connection;
-use crate::ui::file_table::{FileRow, FileTable};
+use crate::ui::error_list::{problems_csv, EncounterProblems, ErrorList, ImageProblem};
+use crate::ui::file_table::{status_detail, FileRow, FileTable};
 use crate::ui::folder_picker::FolderPicker;
+use crate::ui::population_card::{Counts, PopulationCard};
 use crate::ui::resume_banner::{Interrupted, ResumeBanner};
 use crate::ui::upload_panel::{RunProgress, RunSummary, UploadPanel};
-
-type StatusMap = HashMap<(String, String), ImageStatus>;
 
 /// Asks the browser to warn before the tab is closed, for as long as it lives.
 struct LeaveGuard(Closure<dyn FnMut(web_sys::BeforeUnloadEvent)>);
@@ -59,30 +64,172 @@ impl Drop for LeaveGuard {
     }
 }
 
+/// The Sync page's state. Every field is a signal, so handlers copy it freely.
+#[derive(Clone, Copy)]
+struct Page {
+    app: AppState,
+    picked: RwSignal<Option<Picked>, LocalStorage>,
+    encounters: RwSignal<Vec<StoredEncounter>>,
+    sync: RwSignal<SyncStore>,
+    busy: RwSignal<bool>,
+    phase: RwSignal<String>,
+    progress: RwSignal<RunProgress>,
+    summary: RwSignal<Option<RunSummary>>,
+    control: StoredValue<Option<mpsc::UnboundedSender<Control>>, LocalStorage>,
+    /// Folders whose handle IndexedDB remembers (File System Access only).
+    reopenable: RwSignal<HashSet<String>>,
+}
+
+impl Page {
+    fn send(self, c: Control) {
+        self.control.with_value(|tx| {
+            if let Some(tx) = tx {
+                let _ = tx.unbounded_send(c);
+            }
+        });
+    }
+
+    fn status(self, encounter: &str, image: &str) -> Option<ImageStatus> {
+        self.sync.with(|s| {
+            s.encounters
+                .get(encounter)
+                .and_then(|e| e.images.get(image))
+                .cloned()
+        })
+    }
+
+    /// Starts a sync of the picked folder, if the key is ready and no other tab syncs.
+    fn start(self) {
+        let app = self.app;
+        let (Some(store), Some(picked)) = (app.store.get_untracked(), self.picked.get_untracked())
+        else {
+            return;
+        };
+        let population = match app.connection.get_untracked() {
+            Connection::Reachable(s) if s.key_status == KeyStatus::Ready => s.population,
+            _ => None,
+        };
+        let Some(population) = population else {
+            app.error
+                .set(Some("The API key is not ready: check Settings.".into()));
+            return;
+        };
+        ask_notification_permission();
+        self.busy.set(true);
+        app.error.set(None);
+        self.summary.set(None);
+        self.progress.set(RunProgress::default());
+        spawn_local(async move {
+            let Some(_lock) = lock::try_acquire().await else {
+                app.error.set(Some(
+                    "Another tab of finsync is syncing right now. Let it finish, or close it and try again here."
+                        .into(),
+                ));
+                self.busy.set(false);
+                return;
+            };
+            let _leave_guard = LeaveGuard::new();
+            let started = now_ms();
+            run(self, store, picked, population.id).await;
+            self.control.set_value(None);
+            self.busy.set(false);
+            if now_ms().saturating_sub(started) > 60_000 {
+                notify_done(self.summary.get_untracked());
+            }
+        });
+    }
+}
+
+fn ask_notification_permission() {
+    if web_sys::Notification::permission() == web_sys::NotificationPermission::Default {
+        let _ = web_sys::Notification::request_permission();
+    }
+}
+
+fn notify_done(summary: Option<RunSummary>) {
+    if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+        return;
+    }
+    let Some(s) = summary else { return };
+    let opts = web_sys::NotificationOptions::new();
+    opts.set_body(&format!(
+        "{} uploaded, {} already on the server, {} failed.",
+        s.uploaded, s.already_complete, s.failed
+    ));
+    let _ = web_sys::Notification::new_with_options("finsync: sync finished", &opts);
+}
+
+fn folder_of(e: &StoredEncounter) -> String {
+    e.sources
+        .first()
+        .and_then(|s| s.relative_path.split('/').next())
+        .unwrap_or(&e.plan.fields.location_name)
+        .to_string()
+}
+
+fn encounter_label(e: &StoredEncounter) -> String {
+    format!(
+        "{} · {} · {}",
+        e.plan.fields.date, e.plan.fields.location_name, e.plan.fields.photographer
+    )
+}
+
 #[component]
 pub fn SyncPage() -> impl IntoView {
-    let AppState {
-        store,
-        settings,
-        connection,
-        error,
-        ..
-    } = expect_context::<AppState>();
-    let picked: RwSignal<Option<Picked>, LocalStorage> = RwSignal::new_local(None);
-    let encounters: RwSignal<Vec<StoredEncounter>> = RwSignal::new(Vec::new());
-    let statuses: RwSignal<StatusMap> = RwSignal::new(HashMap::new());
-    let busy = RwSignal::new(false);
-    let phase = RwSignal::new(String::new());
-    let progress = RwSignal::new(RunProgress::default());
-    let summary: RwSignal<Option<RunSummary>> = RwSignal::new(None);
-    let control: StoredValue<Option<mpsc::UnboundedSender<Control>>, LocalStorage> =
-        StoredValue::new_local(None);
-    // Folders whose handle IndexedDB remembers (File System Access only).
-    let reopenable: RwSignal<HashSet<String>> = RwSignal::new(HashSet::new());
+    let app = expect_context::<AppState>();
+    let page = Page {
+        app,
+        picked: RwSignal::new_local(None),
+        encounters: RwSignal::new(Vec::new()),
+        sync: RwSignal::new(SyncStore::default()),
+        busy: RwSignal::new(false),
+        phase: RwSignal::new(String::new()),
+        progress: RwSignal::new(RunProgress::default()),
+        summary: RwSignal::new(None),
+        control: StoredValue::new_local(None),
+        reopenable: RwSignal::new(HashSet::new()),
+    };
+
+    // Load this page's stored state once the database is open: planned encounters, their
+    // sync state, and which folders can be reopened without asking.
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        let Some(s) = app.store.get() else {
+            return false;
+        };
+        spawn_local(async move {
+            match (s.encounters().await, s.sync_state().await) {
+                (Ok(encs), Ok(state)) => {
+                    if files::has_directory_picker() {
+                        let mut known = HashSet::new();
+                        for e in &encs {
+                            let root = folder_of(e);
+                            if let Ok(Some(_)) = s.handle(&root).await {
+                                known.insert(root);
+                            }
+                        }
+                        page.reopenable.set(known);
+                    }
+                    page.encounters.set(encs);
+                    page.sync.set(state);
+                }
+                (Err(e), _) | (_, Err(e)) => app.error.set(Some(e.to_string())),
+            }
+        });
+        true
+    });
+
+    // A concurrency change in Settings applies to a running sync at once.
+    Effect::new(move |_| {
+        let n = app.settings.with(|s| s.concurrency);
+        page.send(Control::Concurrency(n));
+    });
+
     let interrupted = Signal::derive(move || {
-        let st = statuses.get();
-        let reopen = reopenable.get();
-        encounters.with(|encs| {
+        let reopen = page.reopenable.get();
+        page.encounters.with(|encs| {
             encs.iter().find_map(|e| {
                 let total = e.plan.images.len();
                 let left = e
@@ -90,16 +237,12 @@ pub fn SyncPage() -> impl IntoView {
                     .images
                     .iter()
                     .filter(|i| {
-                        !st.get(&(e.local_id.clone(), i.local_id.clone()))
-                            .is_some_and(ImageStatus::is_settled)
+                        !page
+                            .status(&e.local_id, &i.local_id)
+                            .is_some_and(|s| s.is_settled())
                     })
                     .count();
-                let folder = e
-                    .sources
-                    .first()
-                    .and_then(|s| s.relative_path.split('/').next())
-                    .unwrap_or(&e.plan.fields.location_name)
-                    .to_string();
+                let folder = folder_of(e);
                 (left > 0).then(|| Interrupted {
                     can_reopen: reopen.contains(&folder),
                     folder,
@@ -110,185 +253,208 @@ pub fn SyncPage() -> impl IntoView {
         })
     });
 
-    // Load this page's stored state once the database is open: planned encounters, their
-    // sync state, and which folders can be reopened without asking.
-    Effect::new(move |done: Option<bool>| {
-        if done == Some(true) {
-            return true;
-        }
-        let Some(s) = store.get() else {
-            return false;
-        };
-        spawn_local(async move {
-            match (s.encounters().await, s.sync_state().await) {
-                (Ok(encs), Ok(state)) => {
-                    if files::has_directory_picker() {
-                        let mut known = HashSet::new();
-                        for e in &encs {
-                            let root = e.local_id.trim_start_matches("folder:").to_string();
-                            if let Ok(Some(_)) = s.handle(&root).await {
-                                known.insert(root);
-                            }
-                        }
-                        reopenable.set(known);
+    let counts = Signal::derive(move || {
+        let mut c = Counts::default();
+        page.encounters.with(|encs| {
+            for e in encs {
+                let mut all_done = true;
+                for i in &e.plan.images {
+                    if matches!(
+                        page.status(&e.local_id, &i.local_id),
+                        Some(ImageStatus::Complete { .. })
+                    ) {
+                        c.images_synced += 1;
+                    } else {
+                        all_done = false;
+                        c.images_pending += 1;
                     }
-                    encounters.set(encs);
-                    statuses.set(
-                        state
-                            .encounters
-                            .into_iter()
-                            .flat_map(|(e, rec)| {
-                                rec.images
-                                    .into_iter()
-                                    .map(move |(i, st)| ((e.clone(), i), st))
-                            })
-                            .collect(),
-                    );
                 }
-                (Err(e), _) | (_, Err(e)) => error.set(Some(e.to_string())),
+                let synced = page.sync.with(|s| {
+                    matches!(
+                        s.encounters.get(&e.local_id).map(|r| &r.status),
+                        Some(EncounterStatus::Synced)
+                    )
+                }) || (all_done && !e.plan.images.is_empty());
+                if synced {
+                    c.encounters_synced += 1;
+                } else {
+                    c.encounters_pending += 1;
+                }
             }
         });
-        true
+        c
     });
 
-    // A concurrency change in Settings applies to a running sync at once.
-    Effect::new(move |_| {
-        let n = settings.with(|s| s.concurrency);
-        control.with_value(|c| {
-            if let Some(c) = c {
-                let _ = c.unbounded_send(Control::Concurrency(n));
-            }
-        });
+    let problems = Signal::derive(move || {
+        page.encounters.with(|encs| {
+            encs.iter()
+                .filter_map(|e| {
+                    let mut g = EncounterProblems {
+                        encounter: encounter_label(e),
+                        state: page.sync.with(|s| match s.encounters.get(&e.local_id).map(|r| &r.status) {
+                            Some(EncounterStatus::Partial) => "partial",
+                            Some(EncounterStatus::Failed { .. }) => "failed",
+                            _ => "",
+                        }),
+                        actionable: Vec::new(),
+                        skipped: Vec::new(),
+                    };
+                    for (img, src) in e.plan.images.iter().zip(&e.sources) {
+                        let status = page.status(&e.local_id, &img.local_id);
+                        let problem = ImageProblem {
+                            path: src.relative_path.clone(),
+                            message: status_detail(&status).unwrap_or_default(),
+                        };
+                        match status {
+                            Some(ImageStatus::Failed { .. }) => g.actionable.push(problem),
+                            // Missing or changed files are worth acting on too: select the
+                            // folder again.
+                            Some(ImageStatus::Skipped {
+                                reason: SkipReason::SourceMissing { .. } | SkipReason::SourceChanged { .. },
+                            }) => g.actionable.push(problem),
+                            Some(ImageStatus::Skipped { .. }) => g.skipped.push(problem),
+                            _ => {}
+                        }
+                    }
+                    (!g.actionable.is_empty() || !g.skipped.is_empty()).then_some(g)
+                })
+                .collect::<Vec<_>>()
+        })
     });
 
     let on_choose = Callback::new(move |_| {
         spawn_local(async move {
-            phase.set("Reading the folder…".into());
+            page.phase.set("Reading the folder…".into());
             match files::pick_directory().await {
                 Ok((p, handle)) => {
-                    phase.set(String::new());
-                    if let Some(st) = store.get_untracked() {
+                    page.phase.set(String::new());
+                    if let Some(st) = app.store.get_untracked() {
                         if st.save_handle(&p.root, &handle).await.is_ok() {
-                            reopenable.update(|r| {
+                            page.reopenable.update(|r| {
                                 r.insert(p.root.clone());
                             });
                         }
                     }
-                    picked.set(Some(p));
+                    page.picked.set(Some(p));
                 }
-                Err(files::PickError::Cancelled) => phase.set(String::new()),
+                Err(files::PickError::Cancelled) => page.phase.set(String::new()),
                 Err(e) => {
-                    phase.set(String::new());
-                    error.set(Some(e.to_string()));
+                    page.phase.set(String::new());
+                    app.error.set(Some(e.to_string()));
                 }
             }
         });
     });
     let on_file_list = UnsyncCallback::new(move |list: web_sys::FileList| {
-        picked.set(Some(files::from_file_list(&list)));
+        page.picked.set(Some(files::from_file_list(&list)));
     });
-
-    let start_upload = move || {
-        let (Some(st), Some(p)) = (store.get_untracked(), picked.get_untracked()) else {
-            return;
-        };
-        let population = match connection.get_untracked() {
-            Connection::Reachable(s) if s.key_status == KeyStatus::Ready => s.population,
-            _ => None,
-        };
-        let Some(population) = population else {
-            error.set(Some("The API key is not ready: check Settings.".into()));
-            return;
-        };
-        let s = settings.get_untracked();
-        busy.set(true);
-        error.set(None);
-        summary.set(None);
-        progress.set(RunProgress::default());
-        spawn_local(async move {
-            let Some(_lock) = lock::try_acquire().await else {
-                error.set(Some(
-                    "Another tab of finsync is syncing right now. Let it finish, or close it and try again here."
-                        .into(),
-                ));
-                busy.set(false);
-                return;
-            };
-            let _leave_guard = LeaveGuard::new();
-            run_upload(
-                st,
-                p,
-                population.id,
-                s,
-                encounters,
-                statuses,
-                phase,
-                progress,
-                summary,
-                error,
-                control,
-            )
-            .await;
-            control.set_value(None);
-            busy.set(false);
-        });
-    };
-    let on_upload = Callback::new(move |_| start_upload());
-    let on_resume = Callback::new(move |_| {
-        let Some(i) = interrupted.get_untracked() else {
-            return;
-        };
-        let Some(st) = store.get_untracked() else {
+    let on_upload = Callback::new(move |_| page.start());
+    let reopen_and_start = move |folder: String| {
+        let Some(st) = app.store.get_untracked() else {
             return;
         };
         spawn_local(async move {
-            let handle = match st.handle(&i.folder).await {
+            let handle = match st.handle(&folder).await {
                 Ok(Some(h)) => h,
                 _ => {
-                    error.set(Some(format!(
-                        "Select the folder “{}” again to resume.",
-                        i.folder
+                    app.error.set(Some(format!(
+                        "Select the folder “{folder}” again to continue."
                     )));
                     return;
                 }
             };
-            phase.set("Opening the folder again…".into());
+            page.phase.set("Opening the folder again…".into());
             match files::reopen(handle.unchecked_into()).await {
                 Ok(p) => {
-                    phase.set(String::new());
-                    picked.set(Some(p));
-                    start_upload();
+                    page.phase.set(String::new());
+                    page.picked.set(Some(p));
+                    page.start();
                 }
                 Err(e) => {
-                    phase.set(String::new());
-                    error.set(Some(e.to_string()));
+                    page.phase.set(String::new());
+                    app.error.set(Some(e.to_string()));
                 }
             }
         });
+    };
+    let on_resume = Callback::new(move |_| {
+        if let Some(i) = interrupted.get_untracked() {
+            reopen_and_start(i.folder);
+        }
+    });
+    let on_retry = Callback::new(move |_| {
+        // Retry = sync again: the engine re-sends only what is not Complete.
+        let failed_folder = page.encounters.with_untracked(|encs| {
+            encs.iter()
+                .find(|e| {
+                    e.plan.images.iter().any(|i| {
+                        matches!(
+                            page.status(&e.local_id, &i.local_id),
+                            Some(ImageStatus::Failed { .. } | ImageStatus::Skipped { .. })
+                        )
+                    })
+                })
+                .map(folder_of)
+        });
+        let Some(folder) = failed_folder else { return };
+        if page
+            .picked
+            .with_untracked(|p| p.as_ref().is_some_and(|p| p.root == folder))
+        {
+            page.start();
+        } else if page.reopenable.with_untracked(|r| r.contains(&folder)) {
+            reopen_and_start(folder);
+        } else {
+            app.error.set(Some(format!(
+                "Select the folder “{folder}” again below, then press Retry or Upload."
+            )));
+        }
+    });
+    let on_reset = Callback::new(move |_| {
+        let Some(st) = app.store.get_untracked() else {
+            return;
+        };
+        let encs = page.encounters.get_untracked();
+        spawn_local(async move {
+            match st.reset_encounters(&encs).await {
+                Ok(()) => {
+                    activity::log(
+                        &st,
+                        Category::Sync,
+                        "Reset",
+                        &format!("{} encounters back to pending", encs.len()),
+                        true,
+                    )
+                    .await;
+                    match st.sync_state().await {
+                        Ok(s) => page.sync.set(s),
+                        Err(e) => app.error.set(Some(e.to_string())),
+                    }
+                    page.summary.set(None);
+                }
+                Err(e) => app.error.set(Some(e.to_string())),
+            }
+        });
+    });
+    let on_export = Callback::new(move |_| {
+        crate::pages::download(
+            "finsync-errors.csv",
+            "text/csv",
+            &problems_csv(&problems.get_untracked()),
+        );
     });
     let on_pause = Callback::new(move |pause: bool| {
-        control.with_value(|c| {
-            if let Some(c) = c {
-                let _ = c.unbounded_send(if pause {
-                    Control::Pause
-                } else {
-                    Control::Resume
-                });
-            }
+        page.send(if pause {
+            Control::Pause
+        } else {
+            Control::Resume
         });
-        progress.update(|p| p.paused = pause);
+        page.progress.update(|p| p.paused = pause);
     });
-    let on_cancel = Callback::new(move |_| {
-        control.with_value(|c| {
-            if let Some(c) = c {
-                let _ = c.unbounded_send(Control::Cancel);
-            }
-        });
-    });
+    let on_cancel = Callback::new(move |_| page.send(Control::Cancel));
 
     let rows = Signal::derive(move || {
-        let statuses = statuses.get();
-        let encs = encounters.get();
+        let encs = page.encounters.get();
         // Latest plan of each path: (encounter, image id, size, lastModified).
         let mut planned: HashMap<String, (String, String, u64, f64)> = HashMap::new();
         for e in &encs {
@@ -307,11 +473,14 @@ pub fn SyncPage() -> impl IntoView {
         let status_of = |path: &str, size: u64, modified: Option<f64>| {
             planned.get(path).and_then(|(e, i, psize, pmod)| {
                 let same = *psize == size && modified.is_none_or(|m| m == *pmod);
-                same.then(|| statuses.get(&(e.clone(), i.clone())).cloned())
-                    .flatten()
+                if same {
+                    page.status(e, i)
+                } else {
+                    None
+                }
             })
         };
-        match picked.get() {
+        match page.picked.get() {
             Some(p) => p
                 .images
                 .iter()
@@ -336,7 +505,7 @@ pub fn SyncPage() -> impl IntoView {
         }
     });
     let picked_summary = move || {
-        picked.with(|p| {
+        page.picked.with(|p| {
             p.as_ref().map(|p| {
                 format!(
                     "{}: {} images; skipped {} hidden/system, {} RAW, {} other files.",
@@ -349,71 +518,83 @@ pub fn SyncPage() -> impl IntoView {
             })
         })
     };
-    let key_ready = move || matches!(connection.get(), Connection::Reachable(ref s) if s.key_status == KeyStatus::Ready);
-    let image_count =
-        Signal::derive(move || picked.with(|p| p.as_ref().map_or(0, |p| p.images.len())));
+    let key_ready = move || matches!(app.connection.get(), Connection::Reachable(ref s) if s.key_status == KeyStatus::Ready);
+    let population_name = Signal::derive(move || match app.connection.get() {
+        Connection::Reachable(s) => s.population.map(|p| p.name),
+        _ => None,
+    });
+    let image_count = Signal::derive(move || {
+        page.picked
+            .with(|p| p.as_ref().map_or(0, |p| p.images.len()))
+    });
     let can_upload = Signal::derive(move || key_ready() && image_count.get() > 0);
 
     view! {
-        <ResumeBanner interrupted=interrupted busy=busy.into() on_resume=on_resume />
+        <ResumeBanner interrupted=interrupted busy=page.busy.into() on_resume=on_resume />
         <div class="stack page">
+            <PopulationCard
+                name=population_name
+                counts=counts
+                syncing=page.busy.into()
+                on_reset=on_reset
+            >
+                <ErrorList
+                    groups=problems
+                    busy=page.busy.into()
+                    on_retry=on_retry
+                    on_export=on_export
+                />
+            </PopulationCard>
             <FolderPicker
                 has_picker=files::has_directory_picker()
-                disabled=busy.into()
+                disabled=page.busy.into()
                 on_choose=on_choose
                 on_file_list=on_file_list
             />
             <UploadPanel
                 can_upload=can_upload
-                busy=busy.into()
-                phase=phase.into()
-                progress=progress.into()
-                summary=summary.into()
-                error=error.into()
+                busy=page.busy.into()
+                phase=page.phase.into()
+                progress=page.progress.into()
+                summary=page.summary.into()
+                error=app.error.into()
                 image_count=image_count
                 on_upload=on_upload
                 on_pause=on_pause
                 on_cancel=on_cancel
             />
             <section class="card" aria-labelledby="files-heading">
-                <h2 id="files-heading">"Images"</h2>
-                <p class="muted" data-testid="picked-summary">
-                    {move || {
-                        picked_summary()
-                            .unwrap_or_else(|| "Files synced from this browser earlier:".into())
-                    }}
-                </p>
-                <FileTable rows=rows />
+                <details open>
+                    <summary>
+                        <h2 id="files-heading" class="inline">"Images"</h2>
+                    </summary>
+                    <p class="muted" data-testid="picked-summary">
+                        {move || {
+                            picked_summary()
+                                .unwrap_or_else(|| "Files synced from this browser earlier:".into())
+                        }}
+                    </p>
+                    <FileTable rows=rows />
+                </details>
             </section>
         </div>
     }
 }
 
 /// Plans the picked folder, then syncs it with the engine. Everything it learns goes to the
-/// signals; nothing is returned.
-#[allow(clippy::too_many_arguments)]
-async fn run_upload(
-    store: Store,
-    picked: Picked,
-    population_id: i64,
-    settings: Settings,
-    encounters: RwSignal<Vec<StoredEncounter>>,
-    statuses: RwSignal<StatusMap>,
-    phase: RwSignal<String>,
-    progress: RwSignal<RunProgress>,
-    summary: RwSignal<Option<RunSummary>>,
-    error: RwSignal<Option<String>>,
-    control: StoredValue<Option<mpsc::UnboundedSender<Control>>, LocalStorage>,
-) {
-    phase.set("Fingerprinting files…".into());
+/// page's signals; nothing is returned.
+async fn run(page: Page, store: crate::store::Store, picked: Picked, population_id: i64) {
+    let app = page.app;
+    let settings = app.settings.get_untracked();
+    page.phase.set("Fingerprinting files…".into());
     let (planned, unreadable) = plan_folder(&picked, population_id, |i, n| {
         if i % 25 == 0 {
-            phase.set(format!("Fingerprinting files… {i} of {n}"));
+            page.phase.set(format!("Fingerprinting files… {i} of {n}"));
         }
     })
     .await;
     if !unreadable.is_empty() {
-        error.set(Some(format!(
+        app.error.set(Some(format!(
             "{} file(s) could not be read and were left out: {}",
             unreadable.len(),
             unreadable
@@ -424,20 +605,21 @@ async fn run_upload(
         )));
     }
     if let Err(e) = store.put_encounters(std::slice::from_ref(&planned)).await {
-        error.set(Some(e.to_string()));
+        app.error.set(Some(e.to_string()));
         return;
     }
-    encounters.update(|v| {
+    page.encounters.update(|v| {
         v.retain(|e| e.local_id != planned.local_id);
         v.push(planned.clone());
     });
     let state = match store.sync_state().await {
         Ok(s) => s,
         Err(e) => {
-            error.set(Some(e.to_string()));
+            app.error.set(Some(e.to_string()));
             return;
         }
     };
+    let server = settings.server_url.trim_end_matches('/').to_string();
     let plan = Plan {
         population_id,
         encounters: vec![planned.plan.clone()],
@@ -445,8 +627,9 @@ async fn run_upload(
     .with_store(&state);
     let images: Vec<_> = plan.encounters.iter().flat_map(|e| &e.images).collect();
     if images.iter().all(|i| i.status.is_settled()) {
-        phase.set("Nothing to upload: every file is already on the server.".into());
-        summary.set(Some(RunSummary {
+        page.phase
+            .set("Nothing to upload: every file is already on the server.".into());
+        page.summary.set(Some(RunSummary {
             already_complete: images
                 .iter()
                 .filter(|i| matches!(i.status, ImageStatus::Complete { .. }))
@@ -459,13 +642,13 @@ async fn run_upload(
                 .encounters
                 .get(&planned.local_id)
                 .and_then(|r| r.remote.as_ref())
-                .map(|r| format!("{}{}", settings.server_url.trim_end_matches('/'), r.url)),
+                .map(|r| format!("{server}{}", r.url)),
             ..RunSummary::default()
         }));
         return;
     }
 
-    phase.set(format!("Syncing {} images…", images.len()));
+    page.phase.set(format!("Syncing {} images…", images.len()));
     activity::log(
         &store,
         Category::Sync,
@@ -476,61 +659,90 @@ async fn run_upload(
     .await;
     let log_store = store.clone();
     let controls = driver::Controls::new();
-    control.set_value(Some(controls.tx.clone()));
+    page.control.set_value(Some(controls.tx.clone()));
     let uploaded_now: Rc<RefCell<HashSet<(String, String)>>> = Rc::default();
     let seen = uploaded_now.clone();
+    let labels: HashMap<String, (String, Option<String>)> =
+        [(planned.local_id.clone(), (encounter_label(&planned), None))]
+            .into_iter()
+            .collect();
+    let started = now_ms();
+    let engine_bytes = Rc::new(RefCell::new(0f64));
+    let eb = engine_bytes.clone();
+    let server_for_progress = server.clone();
     let observer = Observer {
-        progress: Box::new(move |p: &finsync_core::engine::Progress| {
-            progress.update(|r| {
+        progress: Box::new(move |p: &Progress| {
+            *eb.borrow_mut() = p.bytes_done as f64;
+            page.progress.update(|r| {
+                r.encounters_done = p.encounters_done;
+                r.encounters_total = p.encounters_total;
                 r.images_done = p.images_done;
                 r.images_total = p.images_total;
                 r.bytes_total = p.bytes_total as f64;
                 r.bytes_done = r.bytes_done.max(p.bytes_done as f64);
-                r.paused = p.state == finsync_core::engine::RunState::Paused;
-                r.offline = p.state == finsync_core::engine::RunState::Offline;
+                r.paused = p.state == RunState::Paused;
+                r.offline = p.state == RunState::Offline;
+                r.current = p.current.as_ref().map(|c| {
+                    let (label, _) = labels.get(&c.local_id).cloned().unwrap_or_default();
+                    (
+                        label,
+                        c.remote
+                            .as_ref()
+                            .map(|r| format!("{server_for_progress}{}", r.url)),
+                    )
+                });
+                r.update_rate(now_ms().saturating_sub(started));
             });
         }),
         persisted: Box::new(move |changes: &[Persist]| {
-            statuses.update(|m| {
+            page.sync.update(|s| {
                 for c in changes {
                     if let Persist::ImageStatus {
                         encounter,
                         image,
-                        status,
+                        status: ImageStatus::Uploaded,
                     } = c
                     {
-                        if *status == ImageStatus::Uploaded {
-                            seen.borrow_mut().insert((encounter.clone(), image.clone()));
-                        }
-                        m.insert((encounter.clone(), image.clone()), status.clone());
+                        seen.borrow_mut().insert((encounter.clone(), image.clone()));
                     }
+                    s.apply(c);
                 }
             });
         }),
-        in_flight_bytes: Box::new(|_: &f64| {}),
+        in_flight_bytes: Box::new(move |b: &f64| {
+            let live = *engine_bytes.borrow() + b;
+            page.progress.update(|r| {
+                r.bytes_done = r.bytes_done.max(live).min(r.bytes_total.max(live));
+                r.update_rate(now_ms().saturating_sub(started));
+            });
+        }),
     };
     let config = Config {
         concurrency: settings.concurrency.clamp(1, 4),
         jitter_seed: (js_sys::Math::random() * 9.0e15) as u64,
         ..Config::default()
     };
-    let client = Client::new(&settings.server_url, &settings.api_key);
-    let files = Rc::new(PickedFiles::new(&picked, std::slice::from_ref(&planned)));
     let job = driver::Job {
         plan,
         config,
-        client,
+        client: Client::new(&settings.server_url, &settings.api_key),
         store,
-        files,
+        files: Rc::new(PickedFiles::new(&picked, std::slice::from_ref(&planned))),
     };
     match driver::run(job, controls, observer).await {
         Ok(result) => {
-            let final_statuses = statuses.get_untracked();
-            let uploaded = uploaded_now
-                .borrow()
-                .iter()
-                .filter(|k| matches!(final_statuses.get(*k), Some(ImageStatus::Complete { .. })))
-                .count();
+            let uploaded = page.sync.with_untracked(|s| {
+                uploaded_now
+                    .borrow()
+                    .iter()
+                    .filter(|(e, i)| {
+                        matches!(
+                            s.encounters.get(e).and_then(|r| r.images.get(i)),
+                            Some(ImageStatus::Complete { .. })
+                        )
+                    })
+                    .count()
+            });
             let p = &result.progress;
             let stopped = match &result.outcome {
                 Outcome::Completed => None,
@@ -539,12 +751,30 @@ async fn run_upload(
                 }
                 Outcome::Stopped { failure } => Some(format!("Stopped: {}", failure.message)),
             };
-            phase.set(if stopped.is_some() {
+            page.phase.set(if stopped.is_some() {
                 String::new()
             } else {
                 "Done.".into()
             });
-            summary.set(Some(RunSummary {
+            activity::log(
+                &log_store,
+                Category::Sync,
+                "Sync finished",
+                &format!(
+                    "{}: {uploaded} uploaded, {} already on the server, {} failed, {} skipped{}",
+                    picked.root,
+                    p.images_complete.saturating_sub(uploaded),
+                    p.images_failed,
+                    p.images_skipped,
+                    stopped
+                        .as_deref()
+                        .map(|s| format!(" — {s}"))
+                        .unwrap_or_default()
+                ),
+                stopped.is_none() && p.images_failed == 0,
+            )
+            .await;
+            page.summary.set(Some(RunSummary {
                 uploaded,
                 already_complete: p.images_complete.saturating_sub(uploaded),
                 failed: p.images_failed,
@@ -553,12 +783,12 @@ async fn run_upload(
                     .encounters
                     .iter()
                     .find_map(|e| e.remote.as_ref())
-                    .map(|r| format!("{}{}", settings.server_url.trim_end_matches('/'), r.url)),
+                    .map(|r| format!("{server}{}", r.url)),
                 stopped,
             }));
         }
         Err(e) => {
-            phase.set(String::new());
+            page.phase.set(String::new());
             activity::log(
                 &log_store,
                 Category::Error,
@@ -567,7 +797,7 @@ async fn run_upload(
                 false,
             )
             .await;
-            error.set(Some(e.to_string()));
+            app.error.set(Some(e.to_string()));
         }
     }
 }

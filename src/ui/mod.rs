@@ -2,8 +2,10 @@
 //! and report intents through callbacks; none of them talks to the network or IndexedDB.
 
 pub mod connection;
+pub mod error_list;
 pub mod file_table;
 pub mod folder_picker;
+pub mod population_card;
 pub mod resume_banner;
 pub mod settings_form;
 pub mod upload_panel;

@@ -19,12 +19,43 @@ pub struct RunSummary {
 /// Where a running sync stands.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunProgress {
+    pub encounters_done: usize,
+    pub encounters_total: usize,
     pub images_done: usize,
     pub images_total: usize,
     pub bytes_done: f64,
     pub bytes_total: f64,
+    /// Bytes per second since the run started.
+    pub rate: f64,
     pub paused: bool,
     pub offline: bool,
+    /// The encounter being synced: its label and, once it exists, its page on the server.
+    pub current: Option<(String, Option<String>)>,
+}
+
+impl RunProgress {
+    /// Recomputes the rate from the bytes done after `elapsed_ms`.
+    pub fn update_rate(&mut self, elapsed_ms: u64) {
+        if elapsed_ms >= 500 {
+            self.rate = self.bytes_done / (elapsed_ms as f64 / 1000.0);
+        }
+    }
+
+    /// Seconds left at the current rate, if there is one.
+    pub fn eta_secs(&self) -> Option<f64> {
+        (self.rate > 0.0 && self.bytes_total > self.bytes_done)
+            .then(|| (self.bytes_total - self.bytes_done) / self.rate)
+    }
+}
+
+/// `75` → `"1 min 15 s"`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 #[component]
@@ -106,8 +137,20 @@ pub fn UploadPanel(
                         } else {
                             ""
                         };
+                        let rate = if p.rate > 0.0 {
+                            format!(" · {}/s", human_bytes(p.rate))
+                        } else {
+                            String::new()
+                        };
+                        let eta = p
+                            .eta_secs()
+                            .filter(|_| !p.paused && !p.offline)
+                            .map(|s| format!(" · about {} left", human_duration(s)))
+                            .unwrap_or_default();
                         format!(
-                            "{} of {} images · {} of {}{state}",
+                            "{} of {} encounters · {} of {} images · {} of {}{rate}{eta}{state}",
+                            p.encounters_done,
+                            p.encounters_total,
                             p.images_done,
                             p.images_total,
                             human_bytes(p.bytes_done),
@@ -115,6 +158,22 @@ pub fn UploadPanel(
                         )
                     }}
                 </p>
+                {move || {
+                    progress
+                        .get()
+                        .current
+                        .filter(|_| busy.get())
+                        .map(|(label, url)| {
+                            view! {
+                                <p class="small" data-testid="current-encounter">
+                                    "Now: " {label}
+                                    {url.map(|u| view! {
+                                        " · " <a href=u target="_blank" rel="noopener">"on the server"</a>
+                                    })}
+                                </p>
+                            }
+                        })
+                }}
             </Show>
             {move || {
                 error.get().map(|e| view! { <p class="error" role="alert" data-testid="error">{e}</p> })

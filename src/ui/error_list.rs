@@ -1,0 +1,104 @@
+//! Errors of the last syncs, grouped by encounter and split into actionable ones (Retry
+//! re-sends only those images) and skipped ones (informational), with copy and CSV export.
+
+use leptos::prelude::*;
+
+/// One image that did not reach the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageProblem {
+    pub path: String,
+    pub message: String,
+}
+
+/// The problems of one encounter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncounterProblems {
+    pub encounter: String,
+    /// "partial", "failed" or "" when the encounter itself is fine.
+    pub state: &'static str,
+    pub actionable: Vec<ImageProblem>,
+    pub skipped: Vec<ImageProblem>,
+}
+
+/// CSV of every problem: encounter, file, kind, message.
+pub fn problems_csv(groups: &[EncounterProblems]) -> String {
+    let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = String::from("encounter,file,kind,message\n");
+    for g in groups {
+        for (kind, list) in [("error", &g.actionable), ("skipped", &g.skipped)] {
+            for p in list {
+                out.push_str(&format!(
+                    "{},{},{kind},{}\n",
+                    esc(&g.encounter),
+                    esc(&p.path),
+                    esc(&p.message)
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[component]
+pub fn ErrorList(
+    groups: Signal<Vec<EncounterProblems>>,
+    busy: Signal<bool>,
+    on_retry: Callback<()>,
+    on_export: Callback<()>,
+) -> impl IntoView {
+    let actionable = move || groups.with(|g| g.iter().map(|e| e.actionable.len()).sum::<usize>());
+    let skipped = move || groups.with(|g| g.iter().map(|e| e.skipped.len()).sum::<usize>());
+    view! {
+        <Show when=move || { actionable() + skipped() > 0 }>
+            <details class="errors" data-testid="errors" open=move || { actionable() > 0 }>
+                <summary>
+                    {move || format!("Errors: {} to act on, {} skipped", actionable(), skipped())}
+                </summary>
+                <div class="row">
+                    <Show when=move || { actionable() > 0 }>
+                        <button
+                            type="button"
+                            class="primary"
+                            data-testid="retry"
+                            disabled=move || busy.get()
+                            on:click=move |_| on_retry.run(())
+                        >
+                            "Retry failed images"
+                        </button>
+                    </Show>
+                    <button type="button" on:click=move |_| on_export.run(())>"Export CSV"</button>
+                </div>
+                {move || {
+                    groups
+                        .get()
+                        .into_iter()
+                        .map(|g| {
+                            let state = match g.state {
+                                "partial" => " — partial: the images that arrived are kept; Retry sends only the failed ones",
+                                "failed" => " — failed: nothing was confirmed; Retry when the cause is fixed",
+                                _ => "",
+                            };
+                            view! {
+                                <section class="error-group" data-testid="error-group">
+                                    <h3>{g.encounter.clone()}<span class="muted small">{state}</span></h3>
+                                    <ul>
+                                        {g
+                                            .actionable
+                                            .iter()
+                                            .map(|p| view! { <li class="error"><strong>{p.path.clone()}</strong>": "{p.message.clone()}</li> })
+                                            .collect_view()}
+                                        {g
+                                            .skipped
+                                            .iter()
+                                            .map(|p| view! { <li class="muted"><strong>{p.path.clone()}</strong>" (skipped): "{p.message.clone()}</li> })
+                                            .collect_view()}
+                                    </ul>
+                                </section>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </details>
+        </Show>
+    }
+}

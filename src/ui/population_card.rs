@@ -1,0 +1,69 @@
+//! The population card (spec §3.2): name, a syncing indicator, pending and synced counts of
+//! encounters and images, and Reset (after a confirmation) when something is synced.
+
+use leptos::prelude::*;
+
+/// Counts shown on the card.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub encounters_pending: usize,
+    pub encounters_synced: usize,
+    pub images_pending: usize,
+    pub images_synced: usize,
+}
+
+#[component]
+pub fn PopulationCard(
+    name: Signal<Option<String>>,
+    counts: Signal<Counts>,
+    syncing: Signal<bool>,
+    on_reset: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    let confirm = RwSignal::new(false);
+    view! {
+        <section class="card population" aria-labelledby="population-heading" data-testid="population-card">
+            <div class="row spread">
+                <h2 id="population-heading">
+                    {move || name.get().unwrap_or_else(|| "Population".into())}
+                </h2>
+                <Show when=move || syncing.get()>
+                    <span class="badge st-uploading" data-testid="syncing">"Syncing…"</span>
+                </Show>
+            </div>
+            <dl class="counts" data-testid="counts">
+                <div><dt>"Encounters pending"</dt><dd>{move || counts.get().encounters_pending}</dd></div>
+                <div><dt>"Encounters synced"</dt><dd>{move || counts.get().encounters_synced}</dd></div>
+                <div><dt>"Images pending"</dt><dd>{move || counts.get().images_pending}</dd></div>
+                <div><dt>"Images synced"</dt><dd>{move || counts.get().images_synced}</dd></div>
+            </dl>
+            {children()}
+            <Show when=move || { counts.get().encounters_synced > 0 && !syncing.get() }>
+                <Show
+                    when=move || confirm.get()
+                    fallback=move || view! {
+                        <button type="button" data-testid="reset" on:click=move |_| confirm.set(true)>"Reset…"</button>
+                    }
+                >
+                    <p role="alert">
+                        "Reset marks every synced encounter as pending again. The next Sync re-checks each image with the server and sends only what is missing there; nothing is deleted."
+                    </p>
+                    <div class="row">
+                        <button
+                            type="button"
+                            class="primary"
+                            data-testid="reset-confirm"
+                            on:click=move |_| {
+                                confirm.set(false);
+                                on_reset.run(())
+                            }
+                        >
+                            "Reset to pending"
+                        </button>
+                        <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                    </div>
+                </Show>
+            </Show>
+        </section>
+    }
+}
