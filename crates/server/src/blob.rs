@@ -1,6 +1,10 @@
 //! The Azure Blob REST calls the server makes, authorised with account SAS signed by
-//! [`finsync_core::sas`]: create the container, set the service's CORS rules, read a blob's
-//! size, and mint write-only upload URLs. Works unchanged against Azurite and Azure.
+//! [`finsync_core::sas`]: create the containers, set the service's CORS rules, read blob
+//! properties, download (hashing as it streams), put, delete and copy blobs, and mint
+//! write-only upload URLs and read-only URLs. Works unchanged against Azurite and Azure.
+//!
+//! No method here touches the database: callers read in one transaction, do blob I/O, and
+//! write in another, so the database mutex is never held across a network call.
 
 use finsync_core::sas::{self, Account, Resource, SasError};
 use reqwest::StatusCode;
@@ -27,7 +31,69 @@ pub enum BlobError {
 pub struct BlobStore {
     account: Account,
     container: String,
+    variants: String,
     http: reqwest::Client,
+}
+
+/// What a HEAD of a blob tells.
+#[derive(Debug, Clone, Default)]
+pub struct BlobProps {
+    pub size: u64,
+    /// Base64 `Content-MD5`, when the service has one.
+    pub content_md5: Option<String>,
+    /// `x-ms-copy-status` of the last copy into this blob (`pending`, `success`, `failed`, `aborted`).
+    pub copy_status: Option<String>,
+    pub copy_status_description: Option<String>,
+}
+
+/// A downloaded blob: its MD5 and, when it was not larger than the caller's limit, its bytes.
+pub struct Downloaded {
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// How the service answered the start of a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyStart {
+    /// The copy finished (Put Blob From URL, or a Copy Blob that completed synchronously).
+    Done,
+    /// Copy Blob accepted; poll the destination's `x-ms-copy-status`.
+    Pending,
+    /// A 4xx: the service refused (e.g. `CannotVerifyCopySource`); never retried as is.
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+/// The `<Message>` of an Azure Storage XML error body (or the body's start).
+pub fn azure_message(body: &str) -> String {
+    let inner = body
+        .split_once("<Message>")
+        .and_then(|(_, rest)| rest.split_once("</Message>"))
+        .map(|(m, _)| m.to_string())
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    redact_sigs(inner.lines().next().unwrap_or_default().trim())
+}
+
+/// Replaces every `sig=...` value in a text with `REDACTED`, so that a message echoing a SAS
+/// URL can be logged or returned.
+pub fn redact_sigs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.to_ascii_lowercase().find("sig=") {
+        out.push_str(&rest[..i + 4]);
+        out.push_str("REDACTED");
+        let after = &rest[i + 4..];
+        let end = after
+            .find(|c: char| c == '&' || c == '"' || c == '<' || c == '\'' || c.is_whitespace())
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// How long the server's own account SAS lives (minted per call).
@@ -46,12 +112,19 @@ impl BlobStore {
         Ok(BlobStore {
             account,
             container: config.container.clone(),
+            variants: config.variants_container(),
             http,
         })
     }
 
+    /// The upload container (originals).
     pub fn container(&self) -> &str {
         &self.container
+    }
+
+    /// The container of thumbnails and previews.
+    pub fn variants_container(&self) -> &str {
+        &self.variants
     }
 
     pub fn account(&self) -> &Account {
@@ -84,22 +157,240 @@ impl BlobStore {
         BlobError::Status {
             operation,
             status,
-            body: body.chars().take(500).collect(),
+            body: redact_sigs(&body.chars().take(500).collect::<String>()),
         }
     }
 
-    /// Creates the upload container if it does not exist.
+    /// Creates the upload and variants containers if they do not exist.
     pub async fn ensure_container(&self) -> Result<(), BlobError> {
-        let url = format!(
-            "{}?restype=container&{}",
-            self.account.url(&self.container, Resource::Container),
-            self.server_sas("c")
-        );
-        let resp = self.send("create container", self.http.put(url)).await?;
-        match resp.status() {
-            s if s.is_success() || s == StatusCode::CONFLICT => Ok(()),
-            _ => Err(Self::fail("create container", resp).await),
+        for container in [&self.container, &self.variants] {
+            let url = format!(
+                "{}?restype=container&{}",
+                self.account.url(container, Resource::Container),
+                self.server_sas("c")
+            );
+            let resp = self.send("create container", self.http.put(url)).await?;
+            match resp.status() {
+                s if s.is_success() || s == StatusCode::CONFLICT => {}
+                _ => return Err(Self::fail("create container", resp).await),
+            }
         }
+        Ok(())
+    }
+
+    fn blob_url(&self, container: &str, blob: &str) -> String {
+        format!(
+            "{}?{}",
+            self.account.url(container, Resource::Blob(blob)),
+            self.server_sas("o")
+        )
+    }
+
+    /// A blob's properties, or `None` if it does not exist.
+    pub async fn props(&self, container: &str, blob: &str) -> Result<Option<BlobProps>, BlobError> {
+        let resp = self
+            .send(
+                "read blob properties",
+                self.http.head(self.blob_url(container, blob)),
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let h = resp.headers();
+                let text = |name: &str| {
+                    h.get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                Ok(Some(BlobProps {
+                    size: text("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                    content_md5: text("content-md5").filter(|v| !v.is_empty()),
+                    copy_status: text("x-ms-copy-status"),
+                    copy_status_description: text("x-ms-copy-status-description")
+                        .map(|d| redact_sigs(&d)),
+                }))
+            }
+            _ => Err(Self::fail("read blob properties", resp).await),
+        }
+    }
+
+    /// Downloads a blob, hashing it with MD5 as it streams; keeps the bytes only when the blob
+    /// is at most `keep_up_to` bytes. `None` if the blob does not exist.
+    pub async fn download(
+        &self,
+        container: &str,
+        blob: &str,
+        keep_up_to: u64,
+    ) -> Result<Option<Downloaded>, BlobError> {
+        use md5::{Digest, Md5};
+        let mut resp = self
+            .send(
+                "download blob",
+                self.http.get(self.blob_url(container, blob)),
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => return Ok(None),
+            s if s.is_success() => {}
+            _ => return Err(Self::fail("download blob", resp).await),
+        }
+        let declared = resp.content_length().unwrap_or(0);
+        let keep = declared <= keep_up_to;
+        let mut bytes = Vec::with_capacity(if keep { declared as usize } else { 0 });
+        let mut hasher = Md5::new();
+        let mut size = 0u64;
+        loop {
+            let chunk = resp.chunk().await.map_err(|e| BlobError::Unreachable {
+                endpoint: self.account.blob_endpoint.clone(),
+                source: e.without_url(),
+            })?;
+            let Some(chunk) = chunk else { break };
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+            if keep && size <= keep_up_to {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        Ok(Some(Downloaded {
+            size,
+            md5: hasher.finalize().into(),
+            bytes: (keep && size <= keep_up_to).then_some(bytes),
+        }))
+    }
+
+    /// Reads a (small) blob whole: its bytes and content type. `None` if it does not exist.
+    pub async fn read(
+        &self,
+        container: &str,
+        blob: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, BlobError> {
+        let resp = self
+            .send("read blob", self.http.get(self.blob_url(container, blob)))
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let ct = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let bytes = resp.bytes().await.map_err(|e| BlobError::Unreachable {
+                    endpoint: self.account.blob_endpoint.clone(),
+                    source: e.without_url(),
+                })?;
+                Ok(Some((bytes.to_vec(), ct)))
+            }
+            _ => Err(Self::fail("read blob", resp).await),
+        }
+    }
+
+    /// Uploads a block blob in one request.
+    pub async fn put(
+        &self,
+        container: &str,
+        blob: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "put blob",
+                self.http
+                    .put(self.blob_url(container, blob))
+                    .header("x-ms-blob-type", "BlockBlob")
+                    .header("x-ms-blob-content-type", content_type)
+                    .body(bytes),
+            )
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::fail("put blob", resp).await)
+        }
+    }
+
+    /// Deletes a blob; a missing blob is not an error.
+    pub async fn delete(&self, container: &str, blob: &str) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "delete blob",
+                self.http.delete(self.blob_url(container, blob)),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(Self::fail("delete blob", resp).await),
+        }
+    }
+
+    /// A read-only SAS URL for one blob, valid until `expiry_unix`.
+    pub fn read_url(&self, container: &str, blob: &str, expiry_unix: i64) -> String {
+        let query = self.account.service_sas(
+            container,
+            Resource::Blob(blob),
+            "r",
+            None,
+            &sas::iso8601_utc(expiry_unix),
+        );
+        format!(
+            "{}?{query}",
+            self.account.url(container, Resource::Blob(blob))
+        )
+    }
+
+    /// Starts a copy of `source_url` into `dest`: Copy Blob (`x-ms-copy-source`, may be
+    /// asynchronous) or, with `put_from_url`, Put Blob From URL (synchronous).
+    pub async fn start_copy(
+        &self,
+        container: &str,
+        dest: &str,
+        source_url: &str,
+        put_from_url: bool,
+    ) -> Result<CopyStart, BlobError> {
+        let mut req = self
+            .http
+            .put(self.blob_url(container, dest))
+            .header("x-ms-copy-source", source_url);
+        if put_from_url {
+            req = req
+                .header("x-ms-blob-type", "BlockBlob")
+                .header(reqwest::header::CONTENT_LENGTH, "0");
+        }
+        let resp = self.send("copy blob", req).await?;
+        let status = resp.status();
+        if status.is_success() {
+            let copy_status = resp
+                .headers()
+                .get("x-ms-copy-status")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("success")
+                .to_string();
+            return Ok(if put_from_url || copy_status == "success" {
+                CopyStart::Done
+            } else {
+                CopyStart::Pending
+            });
+        }
+        if status.is_client_error() {
+            let code = resp
+                .headers()
+                .get("x-ms-error-code")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = resp.text().await.unwrap_or_default();
+            return Ok(CopyStart::Refused {
+                status: status.as_u16(),
+                code,
+                message: azure_message(&body),
+            });
+        }
+        Err(Self::fail("copy blob", resp).await)
     }
 
     /// Replaces the blob service's CORS rules so browsers at `origins` can PUT, GET and HEAD.
@@ -138,23 +429,7 @@ impl BlobStore {
 
     /// The size of a blob in the upload container, or `None` if it does not exist.
     pub async fn blob_size(&self, blob: &str) -> Result<Option<u64>, BlobError> {
-        let url = format!(
-            "{}?{}",
-            self.account.url(&self.container, Resource::Blob(blob)),
-            self.server_sas("o")
-        );
-        let resp = self
-            .send("read blob properties", self.http.head(url))
-            .await?;
-        match resp.status() {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => Ok(resp
-                .headers()
-                .get(reqwest::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())),
-            _ => Err(Self::fail("read blob properties", resp).await),
-        }
+        Ok(self.props(&self.container, blob).await?.map(|p| p.size))
     }
 
     /// A write-only (create + write) SAS URL for one blob, valid until `expiry_unix`.
@@ -170,5 +445,26 @@ impl BlobStore {
             "{}?{query}",
             self.account.url(&self.container, Resource::Blob(blob))
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_redacted_from_messages() {
+        assert_eq!(
+            redact_sigs("copy of http://h/c/b?sv=1&sig=abc%2B&se=x failed"),
+            "copy of http://h/c/b?sv=1&sig=REDACTED&se=x failed"
+        );
+        assert_eq!(redact_sigs("SIG=x y"), "SIG=REDACTED y");
+        assert_eq!(redact_sigs("nothing"), "nothing");
+        assert_eq!(
+            azure_message(
+                "<?xml?><Error><Code>X</Code><Message>Bad thing.\nRequestId:1</Message></Error>"
+            ),
+            "Bad thing."
+        );
     }
 }

@@ -47,4 +47,57 @@ pub struct Config {
         default_value = "http://127.0.0.1:8080"
     )]
     pub public_url: String,
+    /// Container for the thumbnail and preview variants (created if missing); default
+    /// `<container>-variants`, so the upload container holds exactly the originals.
+    #[arg(long, env = "FINSYNC_VARIANTS_CONTAINER")]
+    pub variants_container: Option<String>,
+    /// Lifetime of a sign-in session token, in seconds.
+    #[arg(long, env = "FINSYNC_SESSION_TTL_SECS", default_value_t = 3600)]
+    pub session_ttl_secs: i64,
+    /// Failed authentications (bad key, session or password) an IP may make in a burst before
+    /// it gets 429 …
+    #[arg(long, env = "FINSYNC_AUTH_FAILURE_BURST", default_value_t = 20)]
+    pub auth_failure_burst: u32,
+    /// … and how many seconds it takes to earn one more attempt.
+    #[arg(long, env = "FINSYNC_AUTH_FAILURE_REFILL_SECS", default_value_t = 3.0)]
+    pub auth_failure_refill_secs: f64,
+    /// Take the client IP from the last `X-Forwarded-For` entry (only behind a trusted proxy).
+    #[arg(long, env = "FINSYNC_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+    /// Argon2id memory cost (KiB) for new password hashes.
+    #[arg(long, env = "FINSYNC_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations for new password hashes.
+    #[arg(long, env = "FINSYNC_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// How long a server-side copy may stay `pending` before the item fails with `copyTimeout`.
+    #[arg(long, env = "FINSYNC_COPY_TIMEOUT_SECS", default_value_t = 120)]
+    pub copy_timeout_secs: u64,
+    /// Copy with Put Blob From URL (synchronous) instead of Copy Blob + polling. Untested
+    /// against Azurite, which does not implement it.
+    #[arg(long, env = "FINSYNC_COPY_PUT_FROM_URL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub copy_put_from_url: bool,
+    /// Largest blob (bytes) commit downloads to check that it decodes and to make variants;
+    /// larger images are committed after the size/MD5 checks only, without variants.
+    #[arg(long, env = "FINSYNC_MAX_DECODE_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_decode_bytes: u64,
+    /// Longest side of the thumbnail variant, in pixels.
+    #[arg(long, env = "FINSYNC_THUMBNAIL_PX", default_value_t = 256)]
+    pub thumbnail_px: u32,
+    /// Longest side of the preview variant, in pixels.
+    #[arg(long, env = "FINSYNC_PREVIEW_PX", default_value_t = 1024)]
+    pub preview_px: u32,
+    /// Enable the `/api/v1/test/...` endpoints (fault injection, key-status switch). Never in
+    /// production.
+    #[arg(long, env = "FINSYNC_TEST_MODE", default_value_t = false)]
+    pub test_mode: bool,
+}
+
+impl Config {
+    /// The container of thumbnails and previews.
+    pub fn variants_container(&self) -> String {
+        self.variants_container
+            .clone()
+            .unwrap_or_else(|| format!("{}-variants", self.container))
+    }
 }

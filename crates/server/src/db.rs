@@ -13,7 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use crate::error::{AppError, StartError};
 
 /// Ordered migrations; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE organisations (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
@@ -78,7 +79,82 @@ CREATE TABLE audit_log (
     action TEXT NOT NULL,
     detail TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,          -- lower-cased
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    password_hash TEXT,                  -- argon2id PHC string; NULL: cannot sign in
+    placeholder_email INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE organisation_members (
+    organisation_id INTEGER NOT NULL REFERENCES organisations(id),
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    role TEXT NOT NULL CHECK (role IN ('member', 'admin')),
+    PRIMARY KEY (organisation_id, user_id)
+);
+CREATE TABLE population_roles (
+    population_id INTEGER NOT NULL REFERENCES populations(id),
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'expert', 'professional', 'admin')),
+    PRIMARY KEY (population_id, user_id)
+);
+CREATE TABLE user_sessions (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+ALTER TABLE api_keys ADD COLUMN user_id INTEGER REFERENCES users(id);
+ALTER TABLE api_keys ADD COLUMN denied INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE encounters ADD COLUMN license TEXT;
+CREATE TABLE encounter_organisations (
+    encounter_id INTEGER NOT NULL REFERENCES encounters(id),
+    organisation_id INTEGER NOT NULL REFERENCES organisations(id),
+    PRIMARY KEY (encounter_id, organisation_id)
+);
+CREATE TABLE individuals (
+    id INTEGER PRIMARY KEY,
+    population_id INTEGER NOT NULL REFERENCES populations(id),
+    identifier TEXT NOT NULL,
+    identifier_norm TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (population_id, identifier_norm)
+);
+CREATE TABLE encounter_individuals (
+    encounter_id INTEGER NOT NULL REFERENCES encounters(id),
+    individual_id INTEGER NOT NULL REFERENCES individuals(id),
+    evidence_tier TEXT NOT NULL DEFAULT 'attested',
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (encounter_id, individual_id)
+);
+ALTER TABLE upload_sessions ADD COLUMN content_md5 TEXT;
+ALTER TABLE file_items ADD COLUMN thumbnail_blob TEXT;
+ALTER TABLE file_items ADD COLUMN preview_blob TEXT;
+ALTER TABLE file_items ADD COLUMN width INTEGER;
+ALTER TABLE file_items ADD COLUMN height INTEGER;
+ALTER TABLE file_items ADD COLUMN content_md5 TEXT;
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    population_id INTEGER NOT NULL REFERENCES populations(id),
+    encounter_id INTEGER NOT NULL REFERENCES encounters(id),
+    file_item_id INTEGER NOT NULL REFERENCES file_items(id),
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (file_item_id, kind)
+);
+CREATE INDEX jobs_encounter ON jobs(encounter_id);
+ALTER TABLE audit_log ADD COLUMN population_id INTEGER;
+CREATE INDEX audit_population ON audit_log(population_id, id);
+"#,
+];
 
 /// Shared handle to the database.
 #[derive(Clone)]
@@ -149,16 +225,28 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-/// Appends to the audit log. `detail` must never contain secrets.
+/// Appends to the audit log, outside any population. `detail` must never contain secrets.
 pub fn audit(
     tx: &Transaction<'_>,
     actor: &str,
     action: &str,
     detail: &str,
 ) -> Result<(), AppError> {
+    audit_in(tx, None, actor, action, detail)
+}
+
+/// Appends to the audit log of a population (readable through `GET /api/v1/audit`).
+/// `detail` must never contain secrets: no keys, tokens, passwords or SAS URLs.
+pub fn audit_in(
+    tx: &Transaction<'_>,
+    population_id: Option<i64>,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), AppError> {
     tx.execute(
-        "INSERT INTO audit_log (at, actor, action, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![crate::now_unix(), actor, action, detail],
+        "INSERT INTO audit_log (at, actor, action, detail, population_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![crate::now_unix(), actor, action, detail, population_id],
     )?;
     Ok(())
 }
@@ -205,13 +293,14 @@ pub struct Population {
     pub id: i64,
     pub name: String,
     pub organisation: String,
+    pub organisation_id: i64,
     pub sync_enabled: bool,
 }
 
 pub fn population(tx: &Transaction<'_>, id: i64) -> Result<Option<Population>, AppError> {
     Ok(tx
         .query_row(
-            "SELECT p.id, p.name, o.name, p.sync_enabled FROM populations p
+            "SELECT p.id, p.name, o.name, p.sync_enabled, o.id FROM populations p
              JOIN organisations o ON o.id = p.organisation_id WHERE p.id = ?1",
             params![id],
             |r| {
@@ -220,10 +309,46 @@ pub fn population(tx: &Transaction<'_>, id: i64) -> Result<Option<Population>, A
                     name: r.get(1)?,
                     organisation: r.get(2)?,
                     sync_enabled: r.get(3)?,
+                    organisation_id: r.get(4)?,
                 })
             },
         )
         .optional()?)
+}
+
+pub fn organisation_exists(tx: &Transaction<'_>, id: i64) -> Result<bool, AppError> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM organisations WHERE id = ?1",
+            params![id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Encounter, image and individual counts of a population.
+pub fn population_counts(
+    tx: &Transaction<'_>,
+    population_id: i64,
+) -> Result<finsync_core::api::PopulationCounts, AppError> {
+    let count = |sql: &str| -> Result<u64, rusqlite::Error> {
+        tx.query_row(sql, params![population_id], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+    };
+    Ok(finsync_core::api::PopulationCounts {
+        encounters: count("SELECT COUNT(*) FROM encounters WHERE population_id = ?1")?,
+        images: count(
+            "SELECT COUNT(*) FROM file_items f JOIN encounters e ON e.id = f.encounter_id
+             WHERE e.population_id = ?1",
+        )?,
+        individuals: count("SELECT COUNT(*) FROM individuals WHERE population_id = ?1")?,
+    })
+}
+
+/// ISO-8601 UTC of a Unix time, as the API shows timestamps.
+pub fn iso(unix: i64) -> String {
+    finsync_core::sas::iso8601_utc(unix)
 }
 
 pub fn first_population(tx: &Transaction<'_>) -> Result<Option<i64>, AppError> {

@@ -1,10 +1,19 @@
 //! The demo population `make run` starts with: created on the first start with `--demo`,
-//! its key kept beside the database (development only) so the app can pre-fill it.
+//! its key and its user's password kept beside the database (development only) so the app
+//! can pre-fill them.
 
 use std::path::PathBuf;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use finsync_core::api::{OrganisationRole, PopulationRole};
+
+use crate::auth::PasswordCost;
 use crate::error::AppError;
-use crate::{auth, db};
+use crate::{accounts, auth, db};
+
+/// The demo user's email.
+pub const DEMO_EMAIL: &str = "demo@finsync.invalid";
 
 /// The demo key, creating the organisation, population and key on first use.
 pub fn ensure(db: &db::Db, database: &std::path::Path) -> Result<(String, bool), AppError> {
@@ -22,13 +31,7 @@ pub fn ensure(db: &db::Db, database: &std::path::Path) -> Result<(String, bool),
         }
     }
     let key = db.tx_blocking(|tx| {
-        let population = match db::first_population(tx)? {
-            Some(id) => id,
-            None => {
-                let org = db::create_organisation(tx, "Demo Research Group")?;
-                db::create_population(tx, org, "Salish Sea Orcas (demo)", true)?
-            }
-        };
+        let population = demo_population(tx)?;
         auth::create_key(tx, population, "demo")
     })?;
     std::fs::write(&key_file, &key)
@@ -36,6 +39,81 @@ pub fn ensure(db: &db::Db, database: &std::path::Path) -> Result<(String, bool),
     Ok((key, true))
 }
 
+fn demo_population(tx: &rusqlite::Transaction<'_>) -> Result<i64, AppError> {
+    Ok(match db::first_population(tx)? {
+        Some(id) => id,
+        None => {
+            let org = db::create_organisation(tx, "Demo Research Group")?;
+            db::create_population(tx, org, "Salish Sea Orcas (demo)", true)?
+        }
+    })
+}
+
+/// The demo user's sign-in.
+pub struct DemoUser {
+    pub email: String,
+    pub password: String,
+}
+
+/// The demo user (admin of the demo organisation and population), creating it or resetting
+/// its password when the password file is missing or stale.
+pub fn ensure_user(
+    db: &db::Db,
+    database: &std::path::Path,
+    cost: PasswordCost,
+) -> Result<DemoUser, AppError> {
+    let file = password_file(database);
+    let remembered = std::fs::read_to_string(&file)
+        .ok()
+        .map(|p| p.trim().to_string());
+    let current = db.tx_blocking(|tx| match accounts::user_by_email(tx, DEMO_EMAIL)? {
+        Some(u) => Ok(Some((u.id, accounts::password_hash(tx, u.id)?))),
+        None => Ok(None),
+    })?;
+    if let (Some(pw), Some((_, Some(phc)))) = (&remembered, &current) {
+        if auth::verify_password(pw, phc) {
+            return Ok(DemoUser {
+                email: DEMO_EMAIL.into(),
+                password: pw.clone(),
+            });
+        }
+    }
+    let mut bytes = [0u8; 12];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| AppError::Internal(format!("no randomness for a password: {e}")))?;
+    let password = URL_SAFE_NO_PAD.encode(bytes);
+    let phc = auth::hash_password(&password, cost)?;
+    db.tx_blocking(|tx| {
+        let population = demo_population(tx)?;
+        let pop = accounts::require_population(tx, population)?;
+        let id = match &current {
+            Some((id, _)) => {
+                accounts::set_password_hash(tx, *id, &phc)?;
+                *id
+            }
+            None => accounts::create_user(tx, DEMO_EMAIL, "Demo", "User", Some(&phc), false)?,
+        };
+        accounts::set_member(tx, pop.organisation_id, id, OrganisationRole::Admin)?;
+        accounts::set_population_role(tx, pop.id, id, Some(PopulationRole::Admin))?;
+        db::audit(
+            tx,
+            "admin-cli",
+            "user.demo",
+            &format!("demo user {id} ready"),
+        )
+    })?;
+    std::fs::write(&file, &password)
+        .map_err(|e| AppError::Internal(format!("cannot write {}: {e}", file.display())))?;
+    Ok(DemoUser {
+        email: DEMO_EMAIL.into(),
+        password,
+    })
+}
+
 fn key_file(database: &std::path::Path) -> PathBuf {
     database.with_file_name("demo-api-key.txt")
+}
+
+fn password_file(database: &std::path::Path) -> PathBuf {
+    database.with_file_name("demo-user-password.txt")
 }

@@ -1,7 +1,7 @@
 //! Errors: every failed request answers with a status code and an [`ApiError`] JSON body
 //! (a stable `code` and a human `message`); 4xx for the client's faults, 5xx for ours.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use finsync_core::api::ApiError;
@@ -13,12 +13,23 @@ pub enum AppError {
     BadRequest { code: &'static str, message: String },
     #[error("the API key is missing, unknown or revoked")]
     InvalidKey,
+    #[error("the session token is missing, unknown or expired; sign in again")]
+    InvalidSession,
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
     #[error("browser sync is not enabled for population {0}; a population admin can enable it")]
     AccessDenied(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A 409 with its own stable code.
+    #[error("{message}")]
+    ConflictCode { code: &'static str, message: String },
+    #[error("too many failed sign-in or key attempts from this address; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("blob storage error: {0}")]
@@ -26,6 +37,11 @@ pub enum AppError {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Marks a response whose request presented a credential that did not check out; the rate
+/// limiter counts these per client IP.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthFailure;
 
 impl AppError {
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
@@ -39,9 +55,14 @@ impl AppError {
         match self {
             AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::InvalidKey => (StatusCode::UNAUTHORIZED, "invalidKey"),
+            AppError::InvalidSession => (StatusCode::UNAUTHORIZED, "invalidSession"),
+            AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalidCredentials"),
             AppError::AccessDenied(_) => (StatusCode::FORBIDDEN, "accessDenied"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "notFound"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::ConflictCode { code, .. } => (StatusCode::CONFLICT, code),
+            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rateLimited"),
             AppError::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "database"),
             AppError::Blob(_) => (StatusCode::BAD_GATEWAY, "blobStorage"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -59,7 +80,20 @@ impl IntoResponse for AppError {
             code: code.to_string(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        match self {
+            AppError::InvalidKey | AppError::InvalidSession | AppError::InvalidCredentials => {
+                resp.extensions_mut().insert(AuthFailure);
+            }
+            AppError::RateLimited { retry_after_secs } => {
+                resp.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs),
+                );
+            }
+            _ => {}
+        }
+        resp
     }
 }
 

@@ -4,21 +4,32 @@
 //! `docs/api.md`) on SQLite and Azure Blob Storage (Azurite locally). Layout:
 //!
 //! * [`config`] — flags and environment.
-//! * [`db`] — SQLite schema, migrations and every query; one connection behind a mutex, so
+//! * [`db`] — SQLite schema, migrations and shared queries; one connection behind a mutex, so
 //!   each request's writes are one serialised transaction.
-//! * [`blob`] — the few Azure Blob REST calls the server makes (container, CORS, properties),
-//!   authorised with account SAS from [`finsync_core::sas`].
-//! * [`auth`] — API keys: generation, hashing, lookup.
+//! * [`blob`] — the Azure Blob REST calls (containers, CORS, properties, download, put,
+//!   delete, copy), authorised with account SAS from [`finsync_core::sas`].
+//! * [`auth`] — API keys, sign-in sessions, password hashing.
+//! * [`accounts`] — users, organisation memberships, population roles.
+//! * [`ingest`] — commit and server-side copy: blob verification, variants, the final move.
+//! * [`variants`] — decoding and thumbnail/preview encoding.
+//! * [`ratelimit`] — 429 for addresses that keep failing authentication.
+//! * [`faults`], [`net`] — test-mode fault injection (shared with `finsync-fault-proxy`).
 //! * [`routes`] — the HTTP API and the encounter pages.
 //! * [`error`] — the JSON error body every failure turns into.
 
+pub mod accounts;
 pub mod auth;
 pub mod blob;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod faults;
+pub mod ingest;
+pub mod net;
+pub mod ratelimit;
 pub mod routes;
+pub mod variants;
 
 use std::sync::Arc;
 
@@ -30,9 +41,15 @@ pub struct AppState {
     pub db: db::Db,
     pub blob: Arc<blob::BlobStore>,
     pub config: Arc<Config>,
+    pub limiter: Arc<ratelimit::AuthLimiter>,
+    pub faults: Arc<faults::Faults>,
+    /// Serialises commits (and copies) of one upload session across requests.
+    pub session_locks: Arc<ingest::SessionLocks>,
+    /// Bounds concurrent image decodes (CPU and memory).
+    pub decode_permits: Arc<tokio::sync::Semaphore>,
 }
 
-/// Opens the database, prepares the blob container (and its CORS rules), and builds the app.
+/// Opens the database, prepares the blob containers (and CORS rules), and builds the app.
 pub async fn build(config: Config) -> Result<(axum::Router, AppState), error::StartError> {
     let db = db::Db::open(&config.database)?;
     let blob = blob::BlobStore::new(&config)?;
@@ -40,23 +57,33 @@ pub async fn build(config: Config) -> Result<(axum::Router, AppState), error::St
     if config.configure_blob_cors {
         blob.set_cors(&config.allowed_origins).await?;
     }
+    let decoders = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 4);
     let state = AppState {
         db,
         blob: Arc::new(blob),
+        limiter: Arc::new(ratelimit::AuthLimiter::new(
+            config.auth_failure_burst,
+            config.auth_failure_refill_secs,
+        )),
         config: Arc::new(config),
+        faults: Arc::new(faults::Faults::default()),
+        session_locks: Arc::new(ingest::SessionLocks::default()),
+        decode_permits: Arc::new(tokio::sync::Semaphore::new(decoders)),
     };
     Ok((routes::router(state.clone()), state))
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` until `shutdown` resolves (with client addresses for rate
+/// limiting and resettable connections for fault injection).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    net::serve(listener, router, shutdown).await
 }
 
 /// Seconds since the Unix epoch (the server's one clock).

@@ -1,7 +1,9 @@
 //! `finsync-server`: run the reference server, or administer its database.
 
 use clap::{Parser, Subcommand};
-use finsync_server::{auth, build, db, demo, serve, Config};
+use finsync_core::api::{OrganisationRole, PopulationRole};
+use finsync_server::error::AppError;
+use finsync_server::{accounts, auth, build, db, demo, serve, Config};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +53,58 @@ enum Admin {
         #[arg(long, action = clap::ArgAction::Set)]
         enabled: bool,
     },
+    /// Create a user who can sign in; the password is read from standard input (first line).
+    /// Prints the user's id.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+    },
+    /// Set a user's password (read from standard input).
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Add a user to an organisation (or change their role there).
+    AddMember {
+        #[arg(long)]
+        organisation: i64,
+        #[arg(long)]
+        email: String,
+        /// member or admin
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Give a user a role in a population (viewer, expert, professional, admin), or remove it
+    /// with `none`.
+    SetRole {
+        #[arg(long)]
+        population: i64,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+fn read_password() -> Result<String, Box<dyn std::error::Error>> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn user_id(db: &db::Db, email: &str) -> Result<i64, AppError> {
+    let email = accounts::normalize_email(email).ok_or_else(|| {
+        AppError::bad("invalidEmail", format!("{email:?} is not an email address"))
+    })?;
+    db.tx_blocking(|tx| {
+        accounts::user_by_email(tx, &email)?
+            .map(|u| u.id)
+            .ok_or_else(|| AppError::NotFound(format!("user {email}")))
+    })
 }
 
 #[tokio::main]
@@ -77,6 +131,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let demo_mode = config.demo;
     let database = config.database.clone();
     let public_url = config.public_url.clone();
+    let cost = auth::PasswordCost::from_config(&config);
+    let test_mode = config.test_mode;
     let (router, state) = build(config).await?;
     if demo_mode {
         let (key, created) = demo::ensure(&state.db, &database)?;
@@ -88,6 +144,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
                 "from an earlier start"
             }
         );
+        let user = demo::ensure_user(&state.db, &database, cost)?;
+        println!("demo user: email {} password {}", user.email, user.password);
+    }
+    if test_mode {
+        println!("TEST MODE: /api/v1/test/* (fault injection, key-status switch) is enabled");
     }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -143,6 +204,93 @@ fn admin(config: &Config, cmd: Admin) -> Result<(), Box<dyn std::error::Error>> 
             println!(
                 "population {population}: browser sync {}",
                 if enabled { "on" } else { "off" }
+            );
+        }
+        Admin::CreateUser {
+            email,
+            first_name,
+            last_name,
+        } => {
+            let email = accounts::normalize_email(&email)
+                .ok_or_else(|| format!("{email:?} is not an email address"))?;
+            let first = accounts::clean_name("first name", &first_name)?;
+            let last = accounts::clean_name("last name", &last_name)?;
+            let phc =
+                auth::hash_password(&read_password()?, auth::PasswordCost::from_config(config))?;
+            let id = db.tx_blocking(|tx| {
+                let id = accounts::create_user(tx, &email, &first, &last, Some(&phc), false)?;
+                db::audit(tx, "admin-cli", "user.create", &format!("user {id}"))?;
+                Ok(id)
+            })?;
+            println!("{id}");
+        }
+        Admin::SetPassword { email } => {
+            let id = user_id(&db, &email)?;
+            let phc =
+                auth::hash_password(&read_password()?, auth::PasswordCost::from_config(config))?;
+            db.tx_blocking(|tx| {
+                accounts::set_password_hash(tx, id, &phc)?;
+                db::audit(tx, "admin-cli", "user.password", &format!("user {id}"))
+            })?;
+            println!("password of user {id} set");
+        }
+        Admin::AddMember {
+            organisation,
+            email,
+            role,
+        } => {
+            let role: OrganisationRole = accounts::parse_org_role(&role)
+                .ok_or_else(|| format!("role {role:?}: use member or admin"))?;
+            let id = user_id(&db, &email)?;
+            db.tx_blocking(|tx| {
+                if !db::organisation_exists(tx, organisation)? {
+                    return Err(AppError::NotFound(format!("organisation {organisation}")));
+                }
+                accounts::set_member(tx, organisation, id, role)?;
+                db::audit(
+                    tx,
+                    "admin-cli",
+                    "member.set",
+                    &format!(
+                        "user {id} is {} of organisation {organisation}",
+                        accounts::org_role_str(role)
+                    ),
+                )
+            })?;
+            println!(
+                "user {id}: {} of organisation {organisation}",
+                accounts::org_role_str(role)
+            );
+        }
+        Admin::SetRole {
+            population,
+            email,
+            role,
+        } => {
+            let role: Option<PopulationRole> = match role.as_str() {
+                "none" => None,
+                r => Some(accounts::parse_pop_role(r).ok_or_else(|| {
+                    format!("role {r:?}: use viewer, expert, professional, admin or none")
+                })?),
+            };
+            let id = user_id(&db, &email)?;
+            db.tx_blocking(|tx| {
+                accounts::require_population(tx, population)?;
+                accounts::set_population_role(tx, population, id, role)?;
+                db::audit_in(
+                    tx,
+                    Some(population),
+                    "admin-cli",
+                    "role.set",
+                    &format!(
+                        "user {id}: {}",
+                        role.map(accounts::pop_role_str).unwrap_or("none")
+                    ),
+                )
+            })?;
+            println!(
+                "user {id}: {} in population {population}",
+                role.map(accounts::pop_role_str).unwrap_or("no role")
             );
         }
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Stack, ORIGIN};
+use common::{jpeg, list_blobs, read_blob, Stack, ORIGIN};
 use finsync_core::fingerprint::{idempotency_key, Fingerprint};
 use finsync_core::sas::{iso8601_utc, Resource};
 use serde_json::json;
@@ -21,16 +21,7 @@ fn encounter(date: &str, location: &str, who: &str) -> serde_json::Value {
 }
 
 async fn put_blob(stack: &Stack, url: &str, bytes: Vec<u8>) -> u16 {
-    stack
-        .http
-        .put(url)
-        .header("x-ms-blob-type", "BlockBlob")
-        .body(bytes)
-        .send()
-        .await
-        .expect("PUT")
-        .status()
-        .as_u16()
+    common::put_blob(&stack.http, url, bytes).await
 }
 
 #[tokio::test]
@@ -165,10 +156,11 @@ async fn upload_commit_and_idempotency() {
         )
         .await;
     let enc_id = enc["id"].as_i64().unwrap();
+    let (img1, img2, img3) = (jpeg(40, 30, 1), jpeg(50, 20, 2), jpeg(10, 10, 3));
     let items = json!([
-        {"idempotencyKey": key_for(1), "fileName": "IMG 1 ü.jpg", "size": 5, "contentType": "image/jpeg"},
-        {"idempotencyKey": key_for(2), "fileName": "IMG_2.jpg", "size": 4, "contentType": "image/jpeg"},
-        {"idempotencyKey": key_for(3), "fileName": "IMG_3.jpg", "size": 3, "contentType": "image/jpeg"},
+        {"idempotencyKey": key_for(1), "fileName": "IMG 1 ü.jpg", "size": img1.len(), "contentType": "image/jpeg"},
+        {"idempotencyKey": key_for(2), "fileName": "IMG_2.jpg", "size": img2.len(), "contentType": "image/jpeg"},
+        {"idempotencyKey": key_for(3), "fileName": "IMG_3.jpg", "size": img3.len(), "contentType": "image/jpeg"},
     ]);
     let (st, sessions) = s
         .post(
@@ -200,9 +192,13 @@ async fn upload_commit_and_idempotency() {
         sessions["sessions"][0]["sessionId"]
     );
 
-    assert_eq!(put_blob(&s, &urls[0], b"hello".to_vec()).await, 201);
-    assert_eq!(put_blob(&s, &urls[1], b"hi".to_vec()).await, 201); // short: 2 of 4 bytes
-                                                                   // urls[2] is never uploaded.
+    assert_eq!(put_blob(&s, &urls[0], img1.clone()).await, 201);
+    // Short: half the bytes.
+    assert_eq!(
+        put_blob(&s, &urls[1], img2[..img2.len() / 2].to_vec()).await,
+        201
+    );
+    // urls[2] is never uploaded.
 
     // The SAS URL is for one blob only, and cannot read.
     let other = urls[0].replace("IMG%201%20%C3%BC.jpg", "other.jpg");
@@ -218,7 +214,7 @@ async fn upload_commit_and_idempotency() {
         .await;
     assert_eq!(st, 200, "{res}");
     let r = res["results"].as_array().unwrap();
-    assert_eq!(r[0]["status"], "complete");
+    assert_eq!(r[0]["status"], "complete", "{res}");
     let item = r[0]["fileItemId"].as_i64().unwrap();
     assert_eq!(
         (r[1]["status"].as_str(), r[1]["error"]["code"].as_str()),
@@ -231,15 +227,18 @@ async fn upload_commit_and_idempotency() {
     assert_eq!(r[2]["error"]["code"], "blobMissing");
     assert_eq!(r[3]["error"]["code"], "unknownSession");
 
-    // Committing again changes nothing and makes no second file item.
+    // Committing again changes nothing and makes no second file item (nor job).
     let (_, res2) = s
         .post(
             &key,
             "/api/v1/upload-sessions/commit",
-            json!({"idempotencyKeys": [key_for(1)]}),
+            json!({"idempotencyKeys": [key_for(1), key_for(1)]}),
         )
         .await;
     assert_eq!(res2["results"][0]["fileItemId"].as_i64(), Some(item));
+    assert_eq!(res2["results"][1]["fileItemId"].as_i64(), Some(item));
+    assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 1);
+    assert_eq!(s.count("SELECT COUNT(*) FROM jobs"), 1);
     // A session for a committed key comes back Complete with no URL.
     let (_, done) = s
         .post(
@@ -259,7 +258,7 @@ async fn upload_commit_and_idempotency() {
         )
         .await;
     let url = retry["sessions"][0]["uploadUrl"].as_str().unwrap();
-    assert_eq!(put_blob(&s, url, b"four".to_vec()).await, 201);
+    assert_eq!(put_blob(&s, url, img2.clone()).await, 201);
     let (_, fixed) = s
         .post(
             &key,
@@ -268,6 +267,23 @@ async fn upload_commit_and_idempotency() {
         )
         .await;
     assert_eq!(fixed["results"][0]["status"], "complete");
+
+    // The container holds the two originals under their final names, byte-exact; the
+    // temporary names are gone.
+    let account = s.azurite.account();
+    let mut names = list_blobs(&s.http, &account, &s.container).await;
+    names.sort();
+    let first = format!("encounters/{enc_id}/{}/IMG 1 ü.jpg", key_for(1));
+    let mut want = vec![
+        first.clone(),
+        format!("encounters/{enc_id}/{}/IMG_2.jpg", key_for(2)),
+    ];
+    want.sort();
+    assert_eq!(names, want);
+    assert_eq!(
+        read_blob(&s.http, &account, &s.container, &first).await,
+        Some(img1)
+    );
 
     let (st, detail) = s
         .get(Some(&key), &format!("/api/v1/encounters/{enc_id}"))

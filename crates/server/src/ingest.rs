@@ -1,0 +1,654 @@
+//! Commit and server-side copy of upload sessions.
+//!
+//! Each follows the server's pattern: read in one transaction, do the blob I/O with no
+//! database lock held, write the outcome in another transaction. Work on one session is
+//! serialised by [`SessionLocks`], and the writes are idempotent (`UNIQUE(session_id)` on file
+//! items, `UNIQUE(file_item_id, kind)` on jobs), so retries and concurrent requests end with
+//! one file item and one job per image.
+//!
+//! Blob names: the client uploads to `tmp/{encounter}/{key}/{file}`; commit verifies it (size,
+//! MD5, decodes), writes `encounters/{encounter}/{key}/thumbnail.jpg` and `preview.jpg` to the
+//! variants container, copies the original to `encounters/{encounter}/{key}/{file}` and
+//! deletes the temporary blob. A commit interrupted after the move finds the final blob and
+//! carries on from there.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use finsync_core::api::{ApiError, CommitResult, CopyResult, CopyStatus, SessionStatus};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::blob::CopyStart;
+use crate::db;
+use crate::error::AppError;
+use crate::variants::{self, VariantError};
+use crate::AppState;
+
+/// Per-session async locks (entries vanish when no one holds them).
+#[derive(Default)]
+pub struct SessionLocks {
+    map: Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl SessionLocks {
+    pub async fn lock(&self, session_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() > 1024 {
+                map.retain(|_, w| w.strong_count() > 0);
+            }
+            match map.get(&session_id).and_then(Weak::upgrade) {
+                Some(l) => l,
+                None => {
+                    let l = Arc::new(tokio::sync::Mutex::new(()));
+                    map.insert(session_id, Arc::downgrade(&l));
+                    l
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// Where the client uploads an image.
+pub fn temp_blob_name(encounter_id: i64, key: &str, file_name: &str) -> String {
+    format!("tmp/{encounter_id}/{key}/{file_name}")
+}
+
+/// Where a committed original lives.
+pub fn final_blob_name(encounter_id: i64, key: &str, file_name: &str) -> String {
+    format!("encounters/{encounter_id}/{key}/{file_name}")
+}
+
+/// A variant's name in the variants container (`thumbnail` or `preview`).
+pub fn variant_blob_name(encounter_id: i64, key: &str, variant: &str) -> String {
+    format!("encounters/{encounter_id}/{key}/{variant}.jpg")
+}
+
+/// An upload session as commit and copy need it.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: i64,
+    pub key: String,
+    pub encounter_id: i64,
+    pub size: u64,
+    pub status: String,
+    /// The blob the client uploads to (temporary name; the final name for sessions created
+    /// before temporary names existed).
+    pub blob: String,
+    pub file_name: String,
+    pub content_md5: Option<String>,
+}
+
+pub fn load_session(
+    tx: &Transaction<'_>,
+    population_id: i64,
+    key: &str,
+) -> Result<Option<SessionRow>, AppError> {
+    Ok(tx
+        .query_row(
+            "SELECT id, encounter_id, size, status, blob_name, file_name, content_md5
+             FROM upload_sessions WHERE population_id = ?1 AND idempotency_key = ?2",
+            params![population_id, key],
+            |r| {
+                Ok(SessionRow {
+                    id: r.get(0)?,
+                    key: key.to_string(),
+                    encounter_id: r.get(1)?,
+                    size: r.get::<_, i64>(2)?.max(0) as u64,
+                    status: r.get(3)?,
+                    blob: r.get(4)?,
+                    file_name: r.get(5)?,
+                    content_md5: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn file_item_of(tx: &Transaction<'_>, session_id: i64) -> Result<Option<i64>, AppError> {
+    Ok(tx
+        .query_row(
+            "SELECT id FROM file_items WHERE session_id = ?1",
+            params![session_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn api_error(code: &str, message: String) -> Option<ApiError> {
+    Some(ApiError {
+        code: code.to_string(),
+        message,
+    })
+}
+
+/// A per-image failure: stable code and a message naming the file.
+pub type ItemError = (&'static str, String);
+
+/// What commit stored for one verified image.
+struct Ingested {
+    final_blob: String,
+    width: Option<u32>,
+    height: Option<u32>,
+    thumbnail: Option<String>,
+    preview: Option<String>,
+    /// Base64 MD5 of the bytes (computed, or the service's when the blob was not read).
+    md5: Option<String>,
+}
+
+fn md5_equal(a: &str, b: &str) -> bool {
+    match (B64.decode(a.trim()), B64.decode(b.trim())) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Polls a copy's destination until its `x-ms-copy-status` settles or `timeout` passes.
+async fn wait_copy(
+    s: &AppState,
+    container: &str,
+    blob: &str,
+    timeout: Duration,
+    file: &str,
+) -> Result<Result<(), ItemError>, AppError> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let props = s.blob.props(container, blob).await?;
+        match props {
+            None => {
+                return Ok(Err((
+                    "copyFailed",
+                    format!("{file}: the copy's destination blob disappeared"),
+                )))
+            }
+            Some(p) => match p.copy_status.as_deref() {
+                None | Some("success") => return Ok(Ok(())),
+                Some("pending") => {}
+                Some(other) => {
+                    return Ok(Err((
+                        "copyFailed",
+                        format!(
+                            "{file}: the storage service reports the copy {other}: {}",
+                            p.copy_status_description.unwrap_or_default()
+                        ),
+                    )))
+                }
+            },
+        }
+        if Instant::now() >= deadline {
+            return Ok(Err((
+                "copyTimeout",
+                format!(
+                    "{file}: the copy was still pending after {} s; send it again to restart it",
+                    timeout.as_secs()
+                ),
+            )));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Copies the temporary blob to its final name and deletes the temporary one.
+async fn move_to_final(s: &AppState, from: &str, to: &str, file: &str) -> Result<(), AppError> {
+    let container = s.blob.container();
+    let source = s
+        .blob
+        .read_url(container, from, crate::now_unix() + 15 * 60);
+    match s.blob.start_copy(container, to, &source, false).await? {
+        CopyStart::Done => {}
+        CopyStart::Pending => {
+            let timeout = Duration::from_secs(s.config.copy_timeout_secs);
+            if let Err((_, message)) = wait_copy(s, container, to, timeout, file).await? {
+                return Err(AppError::Internal(format!(
+                    "moving to the final name: {message}"
+                )));
+            }
+        }
+        CopyStart::Refused {
+            status,
+            code,
+            message,
+        } => {
+            return Err(AppError::Internal(format!(
+                "{file}: moving to the final name was refused: {status} {code} {message}"
+            )))
+        }
+    }
+    s.blob.delete(container, from).await?;
+    Ok(())
+}
+
+/// Verifies one session's blob and stores its variants and final copy.
+async fn verify_and_store(
+    s: &AppState,
+    row: &SessionRow,
+) -> Result<Result<Ingested, ItemError>, AppError> {
+    let file = row.file_name.as_str();
+    let container = s.blob.container();
+    let final_blob = final_blob_name(row.encounter_id, &row.key, &row.file_name);
+    let mut source = row.blob.clone();
+    let mut props = s.blob.props(container, &source).await?;
+    if props.is_none() && source != final_blob {
+        // An earlier commit may have moved it and failed before recording the file item.
+        if let Some(p) = s.blob.props(container, &final_blob).await? {
+            props = Some(p);
+            source = final_blob.clone();
+        }
+    }
+    let Some(props) = props else {
+        return Ok(Err((
+            "blobMissing",
+            format!("{file}: the blob was never uploaded"),
+        )));
+    };
+    if props.copy_status.as_deref() == Some("pending") {
+        return Ok(Err((
+            "copyPending",
+            format!(
+                "{file}: a server-side copy into this blob is still running; commit again later"
+            ),
+        )));
+    }
+    if props.size != row.size {
+        return Ok(Err((
+            "sizeMismatch",
+            format!(
+                "{file}: uploaded {} bytes, expected {}",
+                props.size, row.size
+            ),
+        )));
+    }
+    if let (Some(want), Some(have)) = (&row.content_md5, &props.content_md5) {
+        if !md5_equal(want, have) {
+            return Ok(Err((
+                "md5Mismatch",
+                format!(
+                    "{file}: the stored blob's Content-MD5 {have} differs from the file's {want}"
+                ),
+            )));
+        }
+    }
+    let decodable = props.size <= s.config.max_decode_bytes;
+    // A blob too large to decode is only read when a client MD5 has nothing to compare with
+    // (block uploads get no Content-MD5).
+    let must_hash = row.content_md5.is_some() && props.content_md5.is_none();
+    let (mut width, mut height, mut thumbnail, mut preview) = (None, None, None, None);
+    let mut md5 = props.content_md5.clone();
+    if decodable || must_hash {
+        // Blobs that will be decoded are downloaded under a decoder permit, so memory stays
+        // bounded by permits × max-decode-bytes however many commits run.
+        let permit = if decodable {
+            Some(
+                s.decode_permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| AppError::Internal(format!("decoder pool closed: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let Some(dl) = s
+            .blob
+            .download(container, &source, s.config.max_decode_bytes)
+            .await?
+        else {
+            return Ok(Err((
+                "blobMissing",
+                format!("{file}: the blob disappeared during the commit"),
+            )));
+        };
+        if dl.size != row.size {
+            return Ok(Err((
+                "sizeMismatch",
+                format!("{file}: uploaded {} bytes, expected {}", dl.size, row.size),
+            )));
+        }
+        let actual = B64.encode(dl.md5);
+        if let Some(want) = &row.content_md5 {
+            if !md5_equal(want, &actual) {
+                return Ok(Err((
+                    "md5Mismatch",
+                    format!(
+                        "{file}: the uploaded bytes have MD5 {actual}, the file {want}; upload it again"
+                    ),
+                )));
+            }
+        }
+        md5 = Some(actual);
+        match dl.bytes {
+            None => tracing::info!(
+                size = dl.size,
+                "image larger than max-decode-bytes: no variants"
+            ),
+            Some(bytes) => {
+                let (t, p) = (s.config.thumbnail_px, s.config.preview_px);
+                let made = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    variants::make(&bytes, t, p)
+                })
+                .await
+                .map_err(|e| AppError::Internal(format!("decoder task failed: {e}")))?;
+                match made {
+                    Ok(v) => {
+                        let vc = s.blob.variants_container();
+                        let tn = variant_blob_name(row.encounter_id, &row.key, "thumbnail");
+                        let pn = variant_blob_name(row.encounter_id, &row.key, "preview");
+                        s.blob.put(vc, &tn, v.thumbnail, "image/jpeg").await?;
+                        s.blob.put(vc, &pn, v.preview, "image/jpeg").await?;
+                        (width, height, thumbnail, preview) =
+                            (Some(v.width), Some(v.height), Some(tn), Some(pn));
+                    }
+                    Err(VariantError::Undecodable(m)) => {
+                        return Ok(Err((
+                            "undecodable",
+                            format!("{file}: not a readable JPEG, PNG, TIFF or BMP image ({m})"),
+                        )))
+                    }
+                    Err(VariantError::TooLarge(m)) => {
+                        tracing::info!(reason = %m, "image beyond decoder limits: no variants")
+                    }
+                    Err(e @ VariantError::Encode(_)) => {
+                        return Err(AppError::Internal(e.to_string()))
+                    }
+                }
+            }
+        }
+    } else {
+        tracing::info!(
+            size = props.size,
+            "image larger than max-decode-bytes: size check only, no variants"
+        );
+    }
+    if source != final_blob {
+        move_to_final(s, &source, &final_blob, file).await?;
+    }
+    Ok(Ok(Ingested {
+        final_blob,
+        width,
+        height,
+        thumbnail,
+        preview,
+        md5,
+    }))
+}
+
+fn record_failure(
+    tx: &Transaction<'_>,
+    population_id: i64,
+    actor: &str,
+    session_id: i64,
+    code: &str,
+    message: &str,
+) -> Result<(), AppError> {
+    tx.execute(
+        "UPDATE upload_sessions SET status = 'error', error = ?2, updated_at = ?3 WHERE id = ?1",
+        params![session_id, message, crate::now_unix()],
+    )?;
+    db::audit_in(
+        tx,
+        Some(population_id),
+        actor,
+        "session.error",
+        &format!("session {session_id}: {code}"),
+    )
+}
+
+/// Commits one key of a population (see the module docs).
+pub async fn commit_one(
+    s: AppState,
+    population_id: i64,
+    actor: String,
+    key: String,
+) -> Result<CommitResult, AppError> {
+    let complete = |key: String, id: i64| CommitResult {
+        idempotency_key: key,
+        status: SessionStatus::Complete,
+        file_item_id: Some(id),
+        error: None,
+    };
+    let failed = |key: String, code: &str, message: String| CommitResult {
+        idempotency_key: key,
+        status: SessionStatus::Error,
+        file_item_id: None,
+        error: api_error(code, message),
+    };
+    let k = key.clone();
+    let row =
+        s.db.tx(move |tx| load_session(tx, population_id, &k))
+            .await?;
+    let Some(row) = row else {
+        return Ok(failed(
+            key,
+            "unknownSession",
+            "no upload session has this key; create one first".into(),
+        ));
+    };
+    let _guard = s.session_locks.lock(row.id).await;
+    // Re-read under the lock: a concurrent commit may have finished it.
+    let sid = row.id;
+    if let Some(id) = s.db.tx(move |tx| file_item_of(tx, sid)).await? {
+        return Ok(complete(key, id));
+    }
+    let verdict = verify_and_store(&s, &row).await?;
+    s.db.tx(move |tx| {
+        let ingested = match verdict {
+            Err((code, message)) => {
+                record_failure(tx, population_id, &actor, row.id, code, &message)?;
+                return Ok(failed(row.key, code, message));
+            }
+            Ok(i) => i,
+        };
+        let now = crate::now_unix();
+        tx.execute(
+            "INSERT OR IGNORE INTO file_items (session_id, encounter_id, blob_name, file_name, size,
+             created_at, thumbnail_blob, preview_blob, width, height, content_md5)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                row.id,
+                row.encounter_id,
+                ingested.final_blob,
+                row.file_name,
+                row.size as i64,
+                now,
+                ingested.thumbnail,
+                ingested.preview,
+                ingested.width,
+                ingested.height,
+                ingested.md5
+            ],
+        )?;
+        let created = tx.changes() > 0;
+        let item = file_item_of(tx, row.id)?
+            .ok_or_else(|| AppError::Internal("file item vanished".into()))?;
+        tx.execute(
+            "UPDATE upload_sessions SET status = 'complete', error = NULL, updated_at = ?2 WHERE id = ?1",
+            params![row.id, now],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO jobs (population_id, encounter_id, file_item_id, kind, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'mlPipeline', 'queued', ?4, ?4)",
+            params![population_id, row.encounter_id, item, now],
+        )?;
+        if created {
+            db::audit_in(
+                tx,
+                Some(population_id),
+                &actor,
+                "fileItem.create",
+                &format!(
+                    "file item {item} (session {}) in encounter {}; mlPipeline job queued",
+                    row.id, row.encounter_id
+                ),
+            )?;
+        }
+        Ok(complete(row.key, item))
+    })
+    .await
+}
+
+/// Why the storage service refused a copy, as a per-item error a person can act on.
+pub fn classify_copy_refusal(status: u16, code: &str, message: &str, file: &str) -> ItemError {
+    match code {
+        "CannotVerifyCopySource" if status == 404 => (
+            "copySourceNotFound",
+            format!(
+                "{file}: the storage service cannot find the source blob (404 CannotVerifyCopySource: \
+                 {message}). Check the URL: it must name an existing blob the storage service can \
+                 reach (Azurite copies only between accounts of one Azurite instance)."
+            ),
+        ),
+        "CannotVerifyCopySource" => (
+            "copySourceDenied",
+            format!(
+                "{file}: the storage service could not read the source blob ({status} \
+                 CannotVerifyCopySource: {message}). The source SAS has probably expired, lacks \
+                 Read permission, or is restricted to other IP addresses (the storage service \
+                 reads the source, not your browser). Create a new read SAS (Read + List, \
+                 srt=sco for an account SAS, no IP restriction) and send the copy again."
+            ),
+        ),
+        "AuthenticationFailed" => (
+            "copySourceAuthFailed",
+            format!(
+                "{file}: the source SAS was rejected ({status} AuthenticationFailed: {message}). \
+                 This is typical of an IP-restricted SAS token: remove the IP restriction or sign \
+                 the SAS from the connection string, then send the copy again."
+            ),
+        ),
+        _ => (
+            "copyFailed",
+            format!("{file}: the storage service refused the copy ({status} {code}: {message})"),
+        ),
+    }
+}
+
+/// Copies `source_url` into one session's blob.
+pub async fn copy_one(
+    s: AppState,
+    population_id: i64,
+    actor: String,
+    key: String,
+    source_url: String,
+) -> Result<CopyResult, AppError> {
+    let result = |key: String, status: CopyStatus, error: Option<ItemError>| CopyResult {
+        idempotency_key: key,
+        status,
+        error: error.and_then(|(c, m)| api_error(c, m)),
+    };
+    let k = key.clone();
+    let row =
+        s.db.tx(move |tx| load_session(tx, population_id, &k))
+            .await?;
+    let Some(row) = row else {
+        return Ok(result(
+            key,
+            CopyStatus::Error,
+            Some((
+                "unknownSession",
+                "no upload session has this key; create one (with the file's name and size) first"
+                    .into(),
+            )),
+        ));
+    };
+    let _guard = s.session_locks.lock(row.id).await;
+    let sid = row.id;
+    if s.db.tx(move |tx| file_item_of(tx, sid)).await?.is_some() {
+        return Ok(result(key, CopyStatus::Complete, None));
+    }
+    let container = s.blob.container();
+    let file = row.file_name.as_str();
+    let outcome = match s
+        .blob
+        .start_copy(
+            container,
+            &row.blob,
+            &source_url,
+            s.config.copy_put_from_url,
+        )
+        .await?
+    {
+        CopyStart::Done => Ok(()),
+        CopyStart::Pending => {
+            let timeout = Duration::from_secs(s.config.copy_timeout_secs);
+            wait_copy(&s, container, &row.blob, timeout, file).await?
+        }
+        CopyStart::Refused {
+            status,
+            code,
+            message,
+        } => Err(classify_copy_refusal(status, &code, &message, file)),
+    };
+    let k = row.key.clone();
+    s.db.tx(move |tx| match outcome {
+        Ok(()) => {
+            tx.execute(
+                "UPDATE upload_sessions SET status = 'pending', error = NULL, updated_at = ?2 WHERE id = ?1",
+                params![row.id, crate::now_unix()],
+            )?;
+            db::audit_in(
+                tx,
+                Some(population_id),
+                &actor,
+                "blob.copy",
+                &format!("session {} copied from a source blob", row.id),
+            )?;
+            Ok(result(k, CopyStatus::Copied, None))
+        }
+        Err((code, message)) => {
+            record_failure(tx, population_id, &actor, row.id, code, &message)?;
+            Ok(result(k, CopyStatus::Error, Some((code, message))))
+        }
+    })
+    .await
+}
+
+/// Runs `f` over `items` with at most `limit` in flight; results in input order.
+pub async fn bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Result<Vec<R>, AppError>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<R, AppError>> + Send + 'static,
+{
+    let sem = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    let n = items.len();
+    for (i, item) in items.into_iter().enumerate() {
+        let permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(format!("semaphore closed: {e}")))?;
+        let fut = f(item);
+        set.spawn(async move {
+            let _permit = permit;
+            (i, fut.await)
+        });
+    }
+    let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    let mut first_err = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, Ok(r))) => out[i] = Some(r),
+            Ok((_, Err(e))) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(AppError::Internal(format!("task failed: {e}")));
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    out.into_iter()
+        .map(|r| r.ok_or_else(|| AppError::Internal("a result is missing".into())))
+        .collect()
+}

@@ -1,0 +1,897 @@
+//! Commit verification and variants, server-side copy from a research group's storage,
+//! extended encounters, individuals, jobs, population isolation, test-mode faults and the
+//! fault proxy — against the real server and Azurite.
+
+mod common;
+
+use common::{jpeg, list_blobs, md5_b64, png, put_blob, read_blob, Stack, RESEARCH_ACCOUNT};
+use finsync_core::fingerprint::{idempotency_key, Fingerprint};
+use finsync_core::sas::{iso8601_utc, Account, Resource};
+use serde_json::json;
+
+fn key_for(n: u8) -> String {
+    idempotency_key(
+        1,
+        "2024-07-15\u{1f}haro\u{1f}jane",
+        &Fingerprint::new(n as u64, &[n], &[n]),
+    )
+}
+
+async fn new_encounter(s: &Stack, key: &str) -> i64 {
+    let (st, enc) = s
+        .post(
+            key,
+            "/api/v1/encounters/find-or-create",
+            json!({"date": "2024-07-15", "locationName": "Haro", "photographer": "Jane"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{enc}");
+    enc["id"].as_i64().unwrap()
+}
+
+/// Creates sessions for `(key, name, bytes, md5)` and returns their upload URLs.
+async fn sessions(
+    s: &Stack,
+    key: &str,
+    enc: i64,
+    items: &[(String, &str, &[u8], Option<String>)],
+) -> Vec<String> {
+    let items: Vec<_> = items
+        .iter()
+        .map(|(k, name, bytes, md5)| {
+            let mut v = json!({"idempotencyKey": k, "fileName": name, "size": bytes.len(), "contentType": "image/jpeg"});
+            if let Some(m) = md5 {
+                v["contentMd5"] = json!(m);
+            }
+            v
+        })
+        .collect();
+    let (st, body) = s
+        .post(
+            key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc, "items": items}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["uploadUrl"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn commit_checks_md5_and_decoding_and_stores_variants() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let big = jpeg(600, 300, 1);
+    let small_png = png(40, 20, 2);
+    let corrupt: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let lying = jpeg(30, 30, 4);
+    let items = [
+        (key_for(1), "big.jpg", big.as_slice(), Some(md5_b64(&big))),
+        (key_for(2), "small.png", small_png.as_slice(), None),
+        (key_for(3), "corrupt.jpg", corrupt.as_slice(), None),
+        (
+            key_for(4),
+            "lying.jpg",
+            lying.as_slice(),
+            Some(md5_b64(b"something else")),
+        ),
+    ];
+    let urls = sessions(&s, &key, enc, &items).await;
+    for (url, (_, _, bytes, _)) in urls.iter().zip(&items) {
+        assert_eq!(put_blob(&s.http, url, bytes.to_vec()).await, 201);
+    }
+    let keys: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
+    let (st, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": keys}),
+        )
+        .await;
+    assert_eq!(st, 200, "{res}");
+    let r = res["results"].as_array().unwrap();
+    assert_eq!(
+        (r[0]["status"].as_str(), r[1]["status"].as_str()),
+        (Some("complete"), Some("complete")),
+        "{res}"
+    );
+    assert_eq!(r[2]["error"]["code"], "undecodable");
+    assert!(r[2]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("corrupt.jpg"));
+    assert_eq!(r[3]["error"]["code"], "md5Mismatch");
+
+    // Variants are in Azurite's variants container and fit 256 / 1024 px.
+    let account = s.azurite.account();
+    let variants = format!("{}-variants", s.container);
+    let mut names = list_blobs(&s.http, &account, &variants).await;
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let thumb = read_blob(
+        &s.http,
+        &account,
+        &variants,
+        &format!("encounters/{enc}/{}/thumbnail.jpg", key_for(1)),
+    )
+    .await
+    .unwrap();
+    let t = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((t.width(), t.height()), (256, 128));
+    let preview = read_blob(
+        &s.http,
+        &account,
+        &variants,
+        &format!("encounters/{enc}/{}/preview.jpg", key_for(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        image::load_from_memory(&preview).unwrap().width(),
+        600,
+        "never upscaled"
+    );
+    // Originals moved to their final names; the failed ones stay at their temporary names.
+    let originals = list_blobs(&s.http, &account, &s.container).await;
+    assert!(
+        originals.contains(&format!("encounters/{enc}/{}/big.jpg", key_for(1))),
+        "{originals:?}"
+    );
+    assert!(
+        originals.contains(&format!("tmp/{enc}/{}/corrupt.jpg", key_for(3))),
+        "{originals:?}"
+    );
+    assert!(!originals
+        .iter()
+        .any(|n| n.starts_with(&format!("tmp/{enc}/{}", key_for(1)))));
+
+    // One queued ML job per committed image, and no more after committing again.
+    let (_, res2) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1), key_for(2)]}),
+        )
+        .await;
+    assert_eq!(res2["results"][0]["fileItemId"], r[0]["fileItemId"]);
+    let (st, jobs) = s
+        .get(Some(&key), &format!("/api/v1/jobs?encounterId={enc}"))
+        .await;
+    assert_eq!(st, 200);
+    let jobs = jobs["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs
+        .iter()
+        .all(|j| j["state"] == "queued" && j["kind"] == "mlPipeline"));
+    assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 2);
+    let (st, _) = s.get(Some(&key), "/api/v1/jobs").await;
+    assert_eq!(st, 400);
+
+    // The encounter detail and page show the thumbnails, served through the server.
+    let (_, detail) = s
+        .get(Some(&key), &format!("/api/v1/encounters/{enc}"))
+        .await;
+    let img = detail["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["fileName"] == "big.jpg")
+        .unwrap();
+    assert_eq!(
+        (img["width"].as_u64(), img["height"].as_u64()),
+        (Some(600), Some(300))
+    );
+    let thumb_url = img["thumbnailUrl"].as_str().unwrap();
+    let resp = s.http.get(s.url(thumb_url)).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), thumb.as_slice());
+    let page = s
+        .http
+        .get(s.url(&format!("/encounters/{enc}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("<img src=\"{thumb_url}\"")),
+        "{page}"
+    );
+    let (st, _) = s
+        .get(None, &format!("/encounters/{enc}/images/999/thumbnail"))
+        .await;
+    assert_eq!(st, 404);
+
+    // A fixed re-upload of the corrupt file commits.
+    let good = jpeg(20, 20, 9);
+    let fixed_key = key_for(5);
+    let url = sessions(
+        &s,
+        &key,
+        enc,
+        &[(
+            fixed_key.clone(),
+            "fixed.jpg",
+            good.as_slice(),
+            Some(md5_b64(&good)),
+        )],
+    )
+    .await;
+    assert_eq!(put_blob(&s.http, &url[0], good).await, 201);
+    let (_, res3) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [fixed_key]}),
+        )
+        .await;
+    assert_eq!(res3["results"][0]["status"], "complete");
+    // A malformed contentMd5 is refused before anything is written.
+    let (st, err) = s.post(&key, "/api/v1/upload-sessions", json!({"encounterId": enc, "items": [
+        {"idempotencyKey": key_for(6), "fileName": "x.jpg", "size": 3, "contentType": "image/jpeg", "contentMd5": "bm90IDE2IGJ5dGVz"}
+    ]})).await;
+    assert_eq!((st, err["code"].as_str()), (400, Some("invalidMd5")));
+    assert_eq!(s.count("SELECT COUNT(*) FROM upload_sessions"), 5);
+}
+
+fn research_url(
+    account: &Account,
+    container: &str,
+    blob: &str,
+    perms: &str,
+    expiry_offset: i64,
+) -> String {
+    let expiry = iso8601_utc(finsync_server::now_unix() + expiry_offset);
+    format!(
+        "{}?{}",
+        account.url(container, Resource::Blob(blob)),
+        account.service_sas(container, Resource::Blob(blob), perms, None, &expiry)
+    )
+}
+
+#[tokio::test]
+async fn copies_from_a_research_groups_storage_and_explains_refusals() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    // The research group's own account and container, holding a photo.
+    let research = s.azurite.research_account();
+    assert!(research.blob_endpoint.contains(RESEARCH_ACCOUNT));
+    let sas = research.account_sas(
+        "rwdlac",
+        "sco",
+        &iso8601_utc(finsync_server::now_unix() + 600),
+    );
+    let resp = s
+        .http
+        .put(format!(
+            "{}?restype=container&{sas}",
+            research.url("survey", Resource::Container)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let photo = jpeg(120, 80, 7);
+    let put = research_url(&research, "survey", "2024/07/IMG_1.jpg", "cw", 600);
+    assert_eq!(put_blob(&s.http, &put, photo.clone()).await, 201);
+
+    let items: Vec<(String, &str, &[u8], Option<String>)> = (1..=5)
+        .map(|n| {
+            (
+                key_for(n),
+                "IMG_1.jpg",
+                photo.as_slice(),
+                Some(md5_b64(&photo)),
+            )
+        })
+        .collect();
+    sessions(&s, &key, enc, &items).await;
+    let good = research_url(&research, "survey", "2024/07/IMG_1.jpg", "r", 600);
+    let expired = research_url(&research, "survey", "2024/07/IMG_1.jpg", "r", -60);
+    let no_read = research_url(&research, "survey", "2024/07/IMG_1.jpg", "w", 600);
+    let missing = research_url(&research, "survey", "2024/07/nope.jpg", "r", 600);
+    let (st, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/copy",
+            json!({"items": [
+                {"idempotencyKey": key_for(1), "sourceUrl": good},
+                {"idempotencyKey": key_for(2), "sourceUrl": expired},
+                {"idempotencyKey": key_for(3), "sourceUrl": no_read},
+                {"idempotencyKey": key_for(4), "sourceUrl": missing},
+                {"idempotencyKey": key_for(9), "sourceUrl": good},
+            ]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{res}");
+    let r = res["results"].as_array().unwrap();
+    assert_eq!(r[0]["status"], "copied", "{res}");
+    assert_eq!(r[1]["error"]["code"], "copySourceDenied", "{res}");
+    let msg = r[1]["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("expired") && msg.contains("Read") && msg.contains("IP"),
+        "{msg}"
+    );
+    assert_eq!(r[2]["error"]["code"], "copySourceDenied");
+    assert_eq!(r[3]["error"]["code"], "copySourceNotFound");
+    assert_eq!(r[4]["error"]["code"], "unknownSession");
+    assert!(!res.to_string().contains("sig="), "no SAS in answers");
+
+    // The copied session commits like an upload (MD5 and decoding checked); a refused one
+    // has no blob.
+    let (_, com) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1), key_for(2)]}),
+        )
+        .await;
+    assert_eq!(com["results"][0]["status"], "complete", "{com}");
+    assert_eq!(com["results"][1]["error"]["code"], "blobMissing");
+    let stored = read_blob(
+        &s.http,
+        &s.azurite.account(),
+        &s.container,
+        &format!("encounters/{enc}/{}/IMG_1.jpg", key_for(1)),
+    )
+    .await;
+    assert_eq!(stored, Some(photo.clone()));
+    // Copy after commit → complete, nothing copied; a fresh SAS fixes the refused one.
+    let fresh = research_url(&research, "survey", "2024/07/IMG_1.jpg", "r", 600);
+    let (_, again) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/copy",
+            json!({"items": [
+                {"idempotencyKey": key_for(1), "sourceUrl": fresh},
+                {"idempotencyKey": key_for(2), "sourceUrl": fresh},
+            ]}),
+        )
+        .await;
+    assert_eq!(
+        (
+            again["results"][0]["status"].as_str(),
+            again["results"][1]["status"].as_str()
+        ),
+        (Some("complete"), Some("copied"))
+    );
+
+    // Bad input: 400, nothing copied.
+    for (url, code) in [
+        ("ftp://host/a/b", "invalidSourceUrl"),
+        ("not a url", "invalidSourceUrl"),
+        ("http://user:pw@host/a/b", "invalidSourceUrl"),
+    ] {
+        let (st, err) = s
+            .post(
+                &key,
+                "/api/v1/upload-sessions/copy",
+                json!({"items": [{"idempotencyKey": key_for(5), "sourceUrl": url}]}),
+            )
+            .await;
+        assert_eq!((st, err["code"].as_str()), (400, Some(code)));
+    }
+    let (st, _) = s
+        .post(&key, "/api/v1/upload-sessions/copy", json!({"items": []}))
+        .await;
+    assert_eq!(st, 400);
+    // Another population's key cannot copy into these sessions.
+    let (_, other) = s.population("Q", true);
+    let (_, res) = s
+        .post(
+            &other,
+            "/api/v1/upload-sessions/copy",
+            json!({"items": [{"idempotencyKey": key_for(5), "sourceUrl": fresh}]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["error"]["code"], "unknownSession");
+}
+
+#[tokio::test]
+async fn encounters_carry_license_organisations_and_attested_individuals() {
+    let s = Stack::start().await;
+    let (p, key) = s.population("P", true);
+    let org = s.organisation_of(p);
+    let body = json!({
+        "date": "2024-07-15", "time": "10:12:00", "locationName": "Haro", "photographer": "Jane",
+        "gps": {"lat": 48.5, "lon": -123.1}, "notes": "calm sea",
+        "license": "privateOrganisation", "organisations": [org, org],
+        "knownIndividuals": ["T002B", " t002b ", "J047"]
+    });
+    let (st, enc) = s
+        .post(&key, "/api/v1/encounters/find-or-create", body)
+        .await;
+    assert_eq!(st, 200, "{enc}");
+    assert_eq!(enc["created"], true);
+    let links = enc["individuals"].as_array().unwrap();
+    assert_eq!(links.len(), 2, "{enc}");
+    assert!(links
+        .iter()
+        .all(|l| l["evidenceTier"] == "attested" && l["created"] == true));
+    let id = enc["id"].as_i64().unwrap();
+    // A matching request reuses it (dedup unchanged) and links a further animal.
+    let (_, again) = s.post(&key, "/api/v1/encounters/find-or-create", json!({
+        "date": "2024-07-15", "locationName": "haro", "photographer": "jane", "knownIndividuals": ["J047", "L87"]
+    })).await;
+    assert_eq!(
+        (again["id"].as_i64(), &again["created"]),
+        (Some(id), &json!(false))
+    );
+    assert_eq!(again["individuals"][0]["created"], false);
+    let (_, detail) = s.get(Some(&key), &format!("/api/v1/encounters/{id}")).await;
+    assert_eq!(detail["license"], "privateOrganisation");
+    assert_eq!(detail["organisations"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["notes"], "calm sea");
+    assert_eq!(detail["time"], "10:12:00");
+    let ids: Vec<&str> = detail["individuals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["identifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["J047", "L87", "T002B"]);
+    // The public page of a private encounter shows no pictures and no notes.
+    let page = s
+        .http
+        .get(s.url(&format!("/encounters/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("privateOrganisation") && !page.contains("calm sea"),
+        "{page}"
+    );
+    // Its thumbnails: not on the public route, but through a short-lived SAS for key holders.
+    let img = jpeg(64, 48, 5);
+    let url = sessions(&s, &key, id, &[(key_for(1), "p.jpg", img.as_slice(), None)]).await;
+    assert_eq!(put_blob(&s.http, &url[0], img).await, 201);
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1)]}),
+        )
+        .await;
+    let fid = res["results"][0]["fileItemId"].as_i64().unwrap();
+    let (st, _) = s
+        .get(None, &format!("/encounters/{id}/images/{fid}/thumbnail"))
+        .await;
+    assert_eq!(st, 404);
+    let (_, detail) = s.get(Some(&key), &format!("/api/v1/encounters/{id}")).await;
+    let sas = detail["images"][0]["thumbnailUrl"].as_str().unwrap();
+    assert!(
+        sas.starts_with(&s.azurite.endpoint) && sas.contains("sp=r&sig="),
+        "{sas}"
+    );
+    assert_eq!(s.http.get(sas).send().await.unwrap().status().as_u16(), 200);
+
+    // Bad input: 400 and no encounter written.
+    let before = s.count("SELECT COUNT(*) FROM encounters");
+    for (extra, code) in [
+        (json!({"organisations": [99999]}), "invalidOrganisation"),
+        (json!({"knownIndividuals": ["a,b"]}), "invalidIdentifier"),
+        (json!({"license": "cc0"}), "invalidJson"),
+        (json!({"time": "25:00"}), "invalidTime"),
+    ] {
+        let mut b = json!({"date": "2024-08-01", "locationName": "X", "photographer": "Y"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let (st, err) = s.post(&key, "/api/v1/encounters/find-or-create", b).await;
+        assert_eq!((st, err["code"].as_str()), (400, Some(code)), "{extra}");
+    }
+    assert_eq!(s.count("SELECT COUNT(*) FROM encounters"), before);
+    assert_eq!(s.count("SELECT COUNT(*) FROM individuals"), 3);
+}
+
+#[tokio::test]
+async fn ensure_individuals_is_idempotent_and_validates() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let (_, other) = s.population("Q", true);
+    let ids = json!({"ids": ["HW-001", "Nebula", "hw-001", "a;b", "T002B"]});
+    let (st, res) = s
+        .post(&key, "/api/v1/individuals/ensure", ids.clone())
+        .await;
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(
+        res["counts"],
+        json!({"found": 4, "existed": 0, "created": 3, "failed": 1})
+    );
+    assert_eq!(res["results"][2]["status"], "failed");
+    assert_eq!(res["results"][2]["error"]["code"], "invalidIdentifier");
+    let (_, again) = s
+        .post(&key, "/api/v1/individuals/ensure", ids.clone())
+        .await;
+    assert_eq!(
+        again["counts"],
+        json!({"found": 4, "existed": 3, "created": 0, "failed": 1})
+    );
+    assert_eq!(
+        again["results"][0]["individualId"],
+        res["results"][0]["individualId"]
+    );
+    // Catalogues are per population.
+    let (_, theirs) = s
+        .post(
+            &other,
+            "/api/v1/individuals/ensure",
+            json!({"ids": ["HW-001"]}),
+        )
+        .await;
+    assert_eq!(theirs["counts"]["created"], 1);
+    for body in [
+        json!({"ids": []}),
+        json!({"ids": "HW-001"}),
+        json!({"ids": vec!["x"; 501]}),
+    ] {
+        let (st, _) = s.post(&key, "/api/v1/individuals/ensure", body).await;
+        assert_eq!(st, 400);
+    }
+    assert_eq!(s.count("SELECT COUNT(*) FROM individuals"), 4);
+}
+
+#[tokio::test]
+async fn other_populations_get_404_everywhere() {
+    let s = Stack::start().await;
+    let (_, a) = s.population("A", true);
+    let (_, b) = s.population("B", true);
+    let enc = new_encounter(&s, &a).await;
+    let img = jpeg(16, 16, 1);
+    let url = sessions(&s, &a, enc, &[(key_for(1), "a.jpg", img.as_slice(), None)]).await;
+    assert_eq!(put_blob(&s.http, &url[0], img).await, 201);
+    for path in [
+        format!("/api/v1/encounters/{enc}"),
+        format!("/api/v1/jobs?encounterId={enc}"),
+    ] {
+        let (st, err) = s.get(Some(&b), &path).await;
+        assert_eq!(
+            (st, err["code"].as_str()),
+            (404, Some("notFound")),
+            "{path}"
+        );
+    }
+    let (st, err) = s.get(Some(&b), "/api/v1/encounters/abc").await;
+    assert_eq!((st, err["code"].as_str()), (400, Some("invalidPath")));
+    let (st, _) = s.post(&b, "/api/v1/upload-sessions", json!({"encounterId": enc, "items": [
+        {"idempotencyKey": key_for(2), "fileName": "b.jpg", "size": 1, "contentType": "image/jpeg"}]})).await;
+    assert_eq!(st, 404);
+    let (_, res) = s
+        .post(
+            &b,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1)]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["error"]["code"], "unknownSession");
+    assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 0);
+    let (_, res) = s
+        .post(
+            &a,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1)]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["status"], "complete");
+}
+
+#[tokio::test]
+async fn test_mode_injects_faults_deterministically_and_switches_key_status() {
+    let s = Stack::start_with(|c| c.test_mode = true).await;
+    let (_, key) = s.population("P", true);
+    let faults = |routes: &[&str], rate: f64, kinds: &[&str], seed: u64| json!({"routes": routes, "rate": rate, "kinds": kinds, "seed": seed, "hangMs": 300});
+    let (st, _) = s
+        .post(
+            "",
+            "/api/v1/test/faults",
+            faults(&["/api/v1/status"], 1.0, &["503"], 1),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, err) = s.get(Some(&key), "/api/v1/status").await;
+    assert_eq!((st, err["code"].as_str()), (503, Some("faultInjected")));
+    // Other routes are untouched.
+    let (st, _) = s
+        .post(&key, "/api/v1/individuals/ensure", json!({"ids": ["A1"]}))
+        .await;
+    assert_eq!(st, 200);
+    // Reset: no response at all; hang: no response after the hang.
+    s.post(
+        "",
+        "/api/v1/test/faults",
+        faults(&["/api/v1/status"], 1.0, &["reset"], 1),
+    )
+    .await;
+    assert!(s.http.get(s.url("/api/v1/status")).send().await.is_err());
+    s.post(
+        "",
+        "/api/v1/test/faults",
+        faults(&["/api/v1/st*"], 1.0, &["hang"], 1),
+    )
+    .await;
+    let t = std::time::Instant::now();
+    assert!(s.http.get(s.url("/api/v1/status")).send().await.is_err());
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+    // The same seed gives the same sequence.
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        s.post(
+            "",
+            "/api/v1/test/faults",
+            faults(&["/api/v1/status"], 0.5, &["502", "503"], 42),
+        )
+        .await;
+        let mut seq = Vec::new();
+        for _ in 0..16 {
+            seq.push(s.get(None, "/api/v1/status").await.0);
+        }
+        runs.push(seq);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(
+        runs[0].contains(&200) && runs[0].iter().any(|c| *c >= 502),
+        "{:?}",
+        runs[0]
+    );
+    let (_, state) = s.get(None, "/api/v1/test/faults").await;
+    assert_eq!(state["matched"], 16);
+    // Bad configurations are refused; empty routes turn faults off.
+    let (st, err) = s
+        .post("", "/api/v1/test/faults", faults(&["/x"], 2.0, &["502"], 1))
+        .await;
+    assert_eq!((st, err["code"].as_str()), (400, Some("invalidFaults")));
+    s.post("", "/api/v1/test/faults", faults(&[], 0.0, &[], 0))
+        .await;
+
+    // The key-status switch walks a key through every status the server can produce.
+    for (want, sync_status) in [("accessDenied", 403), ("invalid", 401), ("ready", 200)] {
+        let (st, body) = s
+            .post(&key, "/api/v1/test/key-status", json!({"status": want}))
+            .await;
+        assert_eq!((st, body["keyStatus"].as_str()), (200, Some(want)));
+        let (_, status) = s.get(Some(&key), "/api/v1/status").await;
+        assert_eq!(status["keyStatus"], want);
+        let (st, _) = s
+            .post(&key, "/api/v1/individuals/ensure", json!({"ids": ["A1"]}))
+            .await;
+        assert_eq!(st, sync_status, "{want}");
+    }
+    let (st, _) = s
+        .post(
+            &key,
+            "/api/v1/test/key-status",
+            json!({"status": "provisioning"}),
+        )
+        .await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn test_endpoints_do_not_exist_without_test_mode() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let (st, _) = s
+        .post(
+            "",
+            "/api/v1/test/faults",
+            json!({"routes": ["*"], "rate": 1.0, "kinds": ["502"], "seed": 1}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = s
+        .post(
+            &key,
+            "/api/v1/test/key-status",
+            json!({"status": "invalid"}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (_, status) = s.get(Some(&key), "/api/v1/status").await;
+    assert_eq!(status["keyStatus"], "ready");
+}
+
+struct Proxy(std::process::Child, String);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_proxy(target: &str, args: &[&str]) -> Proxy {
+    let port = common::free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_finsync-fault-proxy"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--target", target])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the fault proxy");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "proxy did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Proxy(child, format!("127.0.0.1:{port}"))
+}
+
+#[tokio::test]
+async fn fault_proxy_faults_blob_puts_and_passes_preflights() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(16, 16, 3);
+    let urls = sessions(
+        &s,
+        &key,
+        enc,
+        &[(key_for(1), "a.jpg", img.as_slice(), None)],
+    )
+    .await;
+    let azurite = s
+        .azurite
+        .endpoint
+        .trim_end_matches("/devstoreaccount1")
+        .to_string();
+    let host = azurite.trim_start_matches("http://").to_string();
+    let faulty = start_proxy(
+        &azurite,
+        &[
+            "--rate",
+            "1",
+            "--kinds",
+            "503",
+            "--routes",
+            "/devstoreaccount1/finsync-test/tmp/*",
+        ],
+    );
+    let via = urls[0].replace(&host, &faulty.1);
+    // Faulted PUT: a 503 shaped like the blob service's, visible to the app's origin.
+    let resp = s
+        .http
+        .put(&via)
+        .header("x-ms-blob-type", "BlockBlob")
+        .header("origin", common::ORIGIN)
+        .body(img.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["x-ms-error-code"], "FaultInjected");
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        common::ORIGIN
+    );
+    // Preflights pass through untouched (Azurite answers them).
+    let pre = s
+        .http
+        .request(reqwest::Method::OPTIONS, &via)
+        .header("origin", common::ORIGIN)
+        .header("access-control-request-method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status().as_u16(), 200);
+    assert_eq!(pre.headers()["access-control-allow-origin"], common::ORIGIN);
+    // Rate 0: everything is forwarded byte-exact (streamed both ways), and commit sees it.
+    let clean = start_proxy(&azurite, &["--rate", "0"]);
+    assert_eq!(
+        put_blob(&s.http, &urls[0].replace(&host, &clean.1), img.clone()).await,
+        201
+    );
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1)]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    // Reset: the connection drops without an answer.
+    let reset = start_proxy(&azurite, &["--rate", "1", "--kinds", "reset"]);
+    assert!(s
+        .http
+        .get(format!(
+            "http://{}/devstoreaccount1/finsync-test?restype=container",
+            reset.1
+        ))
+        .send()
+        .await
+        .is_err());
+}
+
+async fn put_as_blocks(s: &Stack, url: &str, bytes: &[u8]) {
+    use base64::Engine;
+    let id = base64::engine::general_purpose::STANDARD.encode("block-000001");
+    let enc_id = finsync_core::sas::encode_query(&id);
+    let r = s
+        .http
+        .put(format!("{url}&comp=block&blockid={enc_id}"))
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let list = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList><Latest>{id}</Latest></BlockList>"
+    );
+    let r = s
+        .http
+        .put(format!("{url}&comp=blocklist"))
+        .body(list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+}
+
+#[tokio::test]
+async fn images_beyond_the_decode_limit_commit_after_size_and_md5_checks() {
+    let s = Stack::start_with(|c| c.max_decode_bytes = 100).await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(64, 64, 1);
+    let items = [
+        (key_for(1), "whole.jpg", img.as_slice(), Some(md5_b64(&img))),
+        (
+            key_for(2),
+            "blocks.jpg",
+            img.as_slice(),
+            Some(md5_b64(&img)),
+        ),
+        (
+            key_for(3),
+            "wrong.jpg",
+            img.as_slice(),
+            Some(md5_b64(b"other")),
+        ),
+    ];
+    let urls = sessions(&s, &key, enc, &items).await;
+    assert_eq!(put_blob(&s.http, &urls[0], img.clone()).await, 201);
+    // Block uploads get no Content-MD5, so the server hashes the bytes itself.
+    put_as_blocks(&s, &urls[1], &img).await;
+    put_as_blocks(&s, &urls[2], &img).await;
+    let keys: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": keys}),
+        )
+        .await;
+    let r = res["results"].as_array().unwrap();
+    assert_eq!(
+        (r[0]["status"].as_str(), r[1]["status"].as_str()),
+        (Some("complete"), Some("complete")),
+        "{res}"
+    );
+    assert_eq!(r[2]["error"]["code"], "md5Mismatch");
+    let (_, detail) = s
+        .get(Some(&key), &format!("/api/v1/encounters/{enc}"))
+        .await;
+    assert!(detail["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["thumbnailUrl"].is_null() && i["width"].is_null()));
+    assert!(list_blobs(
+        &s.http,
+        &s.azurite.account(),
+        &format!("{}-variants", s.container)
+    )
+    .await
+    .is_empty());
+}
