@@ -30,6 +30,8 @@ pub enum BlobError {
 
 pub struct BlobStore {
     account: Account,
+    /// Endpoint for upload URLs given to clients (`--public-blob-endpoint`).
+    public_endpoint: Option<String>,
     container: String,
     variants: String,
     http: reqwest::Client,
@@ -110,6 +112,10 @@ impl BlobStore {
                 source: e,
             })?;
         Ok(BlobStore {
+            public_endpoint: config
+                .public_blob_endpoint
+                .as_ref()
+                .map(|e| e.trim_end_matches('/').to_string()),
             account,
             container: config.container.clone(),
             variants: config.variants_container(),
@@ -441,10 +447,12 @@ impl BlobStore {
             None,
             &sas::iso8601_utc(expiry_unix),
         );
-        format!(
-            "{}?{query}",
-            self.account.url(&self.container, Resource::Blob(blob))
-        )
+        let url = self.account.url(&self.container, Resource::Blob(blob));
+        let url = match &self.public_endpoint {
+            Some(public) => url.replacen(&self.account.blob_endpoint, public, 1),
+            None => url,
+        };
+        format!("{url}?{query}")
     }
 }
 

@@ -91,6 +91,12 @@ pub struct Config {
     /// production.
     #[arg(long, env = "FINSYNC_TEST_MODE", default_value_t = false)]
     pub test_mode: bool,
+    /// Blob endpoint written into the upload URLs given to browsers, when they reach the
+    /// storage account by another address than the server does (a proxy or CDN in front of
+    /// it; the fault proxy in tests). The SAS signature does not cover the host, so it stays
+    /// valid. Default: the connection string's endpoint.
+    #[arg(long, env = "FINSYNC_PUBLIC_BLOB_ENDPOINT")]
+    pub public_blob_endpoint: Option<String>,
 }
 
 impl Config {

@@ -43,8 +43,10 @@ function start(cmd, args, opts, logName) {
   return child;
 }
 
-/** Starts Azurite and the server; returns { appUrl, blobUrl, apiKey, container, blobService, stop }. */
-export async function startStack({ container = 'finsync' } = {}) {
+/** Starts Azurite and the server; returns { appUrl, blobUrl, apiKey, container, blobService, stop }.
+ *  With `blobFaults` ({ rate, kinds, seed }), browsers reach Azurite through the fault proxy
+ *  (`publicBlobUrl`); with `testMode`, the server's /api/v1/test endpoints are on. */
+export async function startStack({ container = 'finsync', blobFaults = null, testMode = false } = {}) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'finsync-e2e-'));
   const blobPort = await freePort();
   const appPort = await freePort();
@@ -55,6 +57,16 @@ export async function startStack({ container = 'finsync' } = {}) {
     '--loose', '--skipApiVersionCheck', '--disableTelemetry',
   ], {}, 'azurite');
   await waitFor(`http://127.0.0.1:${blobPort}/`, 'Azurite');
+  let proxy = null;
+  let publicBlobUrl = blobUrl;
+  if (blobFaults) {
+    const proxyPort = await freePort();
+    const proxyBin = process.env.FINSYNC_PROXY_BIN || path.join(ROOT, 'target/debug/finsync-fault-proxy');
+    proxy = start(proxyBin, ['--listen', `127.0.0.1:${proxyPort}`, '--target', `http://127.0.0.1:${blobPort}`,
+      '--rate', String(blobFaults.rate), '--seed', String(blobFaults.seed ?? 1), '--kinds', blobFaults.kinds ?? '502,503,reset'], {}, 'fault-proxy');
+    await waitFor(`http://127.0.0.1:${proxyPort}/`, 'fault proxy');
+    publicBlobUrl = `http://127.0.0.1:${proxyPort}/${AZURITE_ACCOUNT}`;
+  }
   const serverBin = process.env.FINSYNC_SERVER_BIN || path.join(ROOT, 'target/debug/finsync-server');
   if (!existsSync(serverBin)) throw new Error(`${serverBin} is missing: run make test (it builds the server first)`);
   if (!existsSync(path.join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run make test (it builds the app first)');
@@ -67,6 +79,8 @@ export async function startStack({ container = 'finsync' } = {}) {
     '--static-dir', path.join(ROOT, 'dist'),
     '--public-url', appUrl,
     '--demo',
+    ...(blobFaults ? ['--public-blob-endpoint', publicBlobUrl] : []),
+    ...(testMode ? ['--test-mode'] : []),
   ], { env: { ...process.env, RUST_LOG: 'finsync_server=info' } }, 'server');
   let apiKey = null;
   await new Promise((resolve, reject) => {
@@ -80,10 +94,10 @@ export async function startStack({ container = 'finsync' } = {}) {
   await waitFor(`${appUrl}/api/v1/status`, 'finsync-server');
   const blobService = new BlobServiceClient(blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY));
   return {
-    appUrl, blobUrl, apiKey, container, blobService, tmp,
-    logs: () => azurite.logText() + '\n' + server.logText(),
+    appUrl, blobUrl, publicBlobUrl, apiKey, container, blobService, tmp,
+    logs: () => azurite.logText() + '\n' + server.logText() + (proxy ? '\n' + proxy.logText() : ''),
     async stop() {
-      server.kill('SIGINT'); azurite.kill('SIGTERM');
+      server.kill('SIGINT'); azurite.kill('SIGTERM'); proxy?.kill('SIGTERM');
       await new Promise(r => setTimeout(r, 200));
       rmSync(tmp, { recursive: true, force: true });
     },

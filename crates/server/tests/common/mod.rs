@@ -155,6 +155,7 @@ impl Stack {
             thumbnail_px: 256,
             preview_px: 1024,
             test_mode: false,
+            public_blob_endpoint: None,
         };
         tweak(&mut config);
         let (router, state) = build(config).await.expect("server starts");
