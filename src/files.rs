@@ -99,6 +99,20 @@ pub async fn pick_directory() -> Result<(Picked, FileSystemDirectoryHandle), Pic
     Ok((walk(handle.clone()).await?, handle))
 }
 
+/// Walks a remembered folder again if read permission is still granted, without prompting
+/// (so it can run at page load); `None` when the browser would have to ask.
+pub async fn reopen_if_granted(handle: FileSystemDirectoryHandle) -> Option<Picked> {
+    let descriptor = web_sys::FileSystemHandlePermissionDescriptor::new();
+    descriptor.set_mode(web_sys::FileSystemPermissionMode::Read);
+    let state = JsFuture::from(handle.query_permission_with_descriptor(&descriptor))
+        .await
+        .ok()?;
+    if state.as_string().as_deref() != Some("granted") {
+        return None;
+    }
+    walk(handle).await.ok()
+}
+
 /// Walks a remembered folder again, asking for read permission first (the browser shows a
 /// prompt; this must run inside a click handler).
 pub async fn reopen(handle: FileSystemDirectoryHandle) -> Result<Picked, PickError> {

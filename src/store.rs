@@ -71,6 +71,14 @@ pub struct Settings {
     pub api_key: String,
     /// Parallel uploads, 1–4.
     pub concurrency: u8,
+    /// Resume an interrupted sync on page load when the folder can be reopened without
+    /// asking (File System Access permission still granted).
+    #[serde(default = "yes")]
+    pub auto_resume: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -79,6 +87,7 @@ impl Default for Settings {
             server_url: String::new(),
             api_key: String::new(),
             concurrency: 2,
+            auto_resume: true,
         }
     }
 }
@@ -466,6 +475,7 @@ mod tests {
             server_url: "http://127.0.0.1:8080".into(),
             api_key: "fsk_test".into(),
             concurrency: 3,
+            auto_resume: false,
         };
         store.save_settings(&s).await.unwrap();
         drop(store);

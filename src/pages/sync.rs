@@ -253,6 +253,34 @@ pub fn SyncPage() -> impl IntoView {
         })
     });
 
+    // Resume an interrupted sync by itself when the setting allows and the browser still
+    // grants access to the folder (no prompt at page load).
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        let ready = matches!(app.connection.get(), Connection::Reachable(ref s) if s.key_status == KeyStatus::Ready);
+        let Some(i) = interrupted.get() else {
+            return false;
+        };
+        if !ready || !i.can_reopen || !app.settings.with_untracked(|s| s.auto_resume) {
+            return false;
+        }
+        let Some(st) = app.store.get_untracked() else {
+            return false;
+        };
+        spawn_local(async move {
+            if let Ok(Some(h)) = st.handle(&i.folder).await {
+                if let Some(p) = files::reopen_if_granted(h.unchecked_into()).await {
+                    page.picked.set(Some(p));
+                    page.phase.set("Resuming the interrupted sync…".into());
+                    page.start();
+                }
+            }
+        });
+        true
+    });
+
     let counts = Signal::derive(move || {
         let mut c = Counts::default();
         page.encounters.with(|encs| {

@@ -9,12 +9,14 @@ pub fn SettingsForm(settings: Signal<Settings>, on_save: Callback<Settings>) -> 
     let url = RwSignal::new(String::new());
     let key = RwSignal::new(String::new());
     let concurrency = RwSignal::new(2u8);
+    let auto_resume = RwSignal::new(true);
     // Follow the stored settings whenever they change (first load, demo pre-fill).
     Effect::new(move |_| {
         let s = settings.get();
         url.set(s.server_url);
         key.set(s.api_key);
         concurrency.set(s.concurrency);
+        auto_resume.set(s.auto_resume);
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -22,6 +24,7 @@ pub fn SettingsForm(settings: Signal<Settings>, on_save: Callback<Settings>) -> 
             server_url: url.get_untracked().trim().to_string(),
             api_key: key.get_untracked().trim().to_string(),
             concurrency: concurrency.get_untracked(),
+            auto_resume: auto_resume.get_untracked(),
         });
     };
     view! {
@@ -63,6 +66,15 @@ pub fn SettingsForm(settings: Signal<Settings>, on_save: Callback<Settings>) -> 
                     <option value="3">"3"</option>
                     <option value="4">"4 (fast connection)"</option>
                 </select>
+            </label>
+            <label class="check">
+                <input
+                    type="checkbox"
+                    name="auto-resume"
+                    prop:checked=move || auto_resume.get()
+                    on:change=move |ev| auto_resume.set(event_target_checked(&ev))
+                />
+                "Resume an interrupted sync by itself when the folder is still accessible"
             </label>
             <p class="muted small">
                 "The key is kept in this browser only and sent only to this server."
