@@ -8,7 +8,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 echo "==> building the release app and server"
 trunk build --release >/dev/null
 cargo build --release -p finsync-server --quiet
-export FINSYNC_SERVER_BIN="$PWD/target/release/finsync-server"
+export FINSYNC_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-server"
 mkdir -p test-output/bench
 
 echo "==> upload throughput and memory (generates test data in \$TMPDIR once)"
