@@ -44,7 +44,11 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force --quiet
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A shared node_modules (e.g. a git worktree linking the main checkout's): never let
+  # npm ci delete it from under its owner.
+  echo "node_modules is a symlink; not reinstalling JavaScript tools" >&2
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing JavaScript tools from package-lock.json (Azurite, binaryen, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
