@@ -3,7 +3,8 @@
 
 use finsync_core::api::{
     ApiError, CommitResults, CommitSessions, CreateUploadSessions, DemoConfig, EncounterRef,
-    FindOrCreateEncounter, StatusResponse, UploadSessions,
+    FindOrCreateEncounter, ProvisionKey, ProvisionedKey, SessionInfo, SignIn, StatusResponse,
+    UploadSessions,
 };
 use gloo_net::http::{Request, RequestBuilder};
 use serde::de::DeserializeOwned;
@@ -115,6 +116,55 @@ impl Client {
     pub async fn commit(&self, req: &CommitSessions) -> Result<CommitResults, CallError> {
         self.post("/api/v1/upload-sessions/commit", req).await
     }
+
+    /// `GET /api/v1/users?query=&limit=`: members of the key's organisation whose name or email
+    /// contains `query` (photographer resolution).
+    pub async fn search_users(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<finsync_core::api::UserList, CallError> {
+        let q: String = js_sys::encode_uri_component(query.trim()).into();
+        let req = self
+            .authed(Request::get(&format!(
+                "{}/api/v1/users?query={q}&limit={limit}",
+                self.base
+            )))
+            .build();
+        self.send(req).await
+    }
+    /// Signs a person in; the answer carries a short-lived session token. The password is
+    /// sent once, in the body, and never stored.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<SessionInfo, CallError> {
+        let body = SignIn {
+            email: email.trim().to_string(),
+            password: password.to_string(),
+        };
+        self.post("/api/v1/auth/sign-in", &body).await
+    }
+
+    /// Creates an API key for this browser in `population_id`, with a session token as the
+    /// client's credential (`Client::new(url, session_token)`).
+    pub async fn provision_key(&self, population_id: i64) -> Result<ProvisionedKey, CallError> {
+        let body = ProvisionKey {
+            population_id,
+            label: Some(browser_label()),
+        };
+        self.post("/api/v1/keys/provision", &body).await
+    }
+}
+
+/// "finsync in <browser>" from the user agent, to tell keys apart in the server's key list.
+fn browser_label() -> String {
+    let ua = web_sys::window()
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default();
+    let browser = ["Firefox", "Edg", "Chrome", "Safari"]
+        .into_iter()
+        .find(|b| ua.contains(b))
+        .map(|b| if b == "Edg" { "Edge" } else { b })
+        .unwrap_or("a browser");
+    format!("finsync in {browser}")
 }
 
 /// The demo settings a development server offers at `/demo-config.json` (same origin as the

@@ -162,7 +162,13 @@ pub fn App() -> impl IntoView {
                 {nav(Page::Activity, "Activity log", "nav-activity")}
             </nav>
         </header>
-        <ConnectionBar connection=state.connection.into() />
+        <ConnectionBar
+            connection=state.connection.into()
+            concurrency=Signal::derive(move || state.settings.with(|s| s.concurrency))
+            on_concurrency=Callback::new(move |n| {
+                state.save_settings(Settings { concurrency: n, ..state.settings.get_untracked() })
+            })
+        />
         {move || {
             state
                 .error

@@ -8,6 +8,8 @@ use leptos::prelude::*;
 pub enum Connection {
     Unconfigured,
     Checking,
+    /// A key for this browser is being created after sign-in.
+    Provisioning,
     Reachable(StatusResponse),
     Unreachable(String),
 }
@@ -30,7 +32,12 @@ pub fn key_status_text(status: KeyStatus) -> (&'static str, &'static str) {
 }
 
 #[component]
-pub fn ConnectionBar(connection: Signal<Connection>) -> impl IntoView {
+pub fn ConnectionBar(
+    connection: Signal<Connection>,
+    /// Parallel uploads (1–4), saved locally and applied to a running sync.
+    concurrency: Signal<u8>,
+    on_concurrency: Callback<u8>,
+) -> impl IntoView {
     let text = move || match connection.get() {
         Connection::Unconfigured => (
             "status-warn",
@@ -38,6 +45,10 @@ pub fn ConnectionBar(connection: Signal<Connection>) -> impl IntoView {
             "Enter the server URL and API key below.".to_string(),
         ),
         Connection::Checking => ("status-busy", "Checking the server…".into(), String::new()),
+        Connection::Provisioning => {
+            let (label, hint) = key_status_text(KeyStatus::Provisioning);
+            ("status-busy", label.to_string(), hint.to_string())
+        }
         Connection::Unreachable(e) => ("status-bad", "Server unreachable".into(), e),
         Connection::Reachable(s) => {
             let (label, hint) = key_status_text(s.key_status);
@@ -62,6 +73,24 @@ pub fn ConnectionBar(connection: Signal<Connection>) -> impl IntoView {
             <span class=move || format!("status-dot {}", text().0)></span>
             <strong data-testid="key-status">{move || text().1}</strong>
             <span class="muted">{move || text().2}</span>
+            <label class="concurrency">
+                "Parallel uploads "
+                <select
+                    data-testid="concurrency"
+                    aria-label="Parallel uploads"
+                    prop:value=move || concurrency.get().to_string()
+                    on:change=move |ev| {
+                        if let Ok(n) = event_target_value(&ev).parse::<u8>() {
+                            on_concurrency.run(n.clamp(1, 4));
+                        }
+                    }
+                >
+                    <option value="1" title="Sequential: slow or unstable connections">"1"</option>
+                    <option value="2" title="Default">"2"</option>
+                    <option value="3">"3"</option>
+                    <option value="4" title="High bandwidth">"4"</option>
+                </select>
+            </label>
         </div>
     }
 }

@@ -8,6 +8,7 @@ pub mod folder_picker;
 pub mod population_card;
 pub mod resume_banner;
 pub mod settings_form;
+pub mod sign_in_form;
 pub mod upload_panel;
 
 /// `1234567` → `"1.2 MB"`.
