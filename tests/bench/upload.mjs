@@ -83,8 +83,7 @@ const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB }
 try {
   await page.goto(stack.appUrl);
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
-  await page.selectOption('select[name=concurrency]', '4');
-  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByTestId('concurrency').selectOption('4');
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
   const sdk = execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'), [path.join(ROOT, 'tests/bench/sdk-entry.mjs'), '--bundle', '--format=iife', '--minify', '--log-level=error'], { encoding: 'utf8' });
   await page.addScriptTag({ content: sdk });
