@@ -7,12 +7,16 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "==> building the release app and server"
 trunk build --release >/dev/null
-cargo build --release -p finsync-server --quiet
+cargo build --release -p finsync-server --bins --quiet
 export FINSYNC_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-server"
 mkdir -p test-output/bench
 
 echo "==> upload throughput and memory (generates test data in \$TMPDIR once)"
 node tests/bench/upload.mjs > test-output/bench/upload.json
+
+echo "==> server load (finsync-load: concurrent simulated clients on loopback)"
+FINSYNC_LOAD_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-load" \
+  node tests/bench/serverload.mjs > test-output/bench/serverload.json
 
 node tests/bench/report.mjs > /dev/null
 echo "wrote BENCHMARKS.md"

@@ -67,5 +67,26 @@ Goal: ≥ 1.25 × the SDK. Memory: the page's renderer processes grew by at most
 synced ${f1((up.files * up.fileMiB + up.bigMiB) / 1024)} GiB (goal ≤ 64 MiB).
 `;
 }
+const load = read('serverload.json');
+if (load) {
+  md += `
+## Server load (crates/server/src/bin/load.rs via tests/bench/serverload.mjs)
+
+${load.clients} simulated clients at once against the release server and Azurite on loopback;
+each finds or creates its encounter, asks for ${load.imagesPerClient} upload sessions, PUTs the
+images (small real JPEGs) and commits them (the server checks, decodes and makes variants).
+
+| call | n | p50 ms | p99 ms |
+|---|---|---|---|
+| find-or-create | ${load.findOrCreate.n} | ${f1(load.findOrCreate.p50ms)} | ${f1(load.findOrCreate.p99ms)} |
+| upload sessions (batch of ${load.imagesPerClient}) | ${load.sessions.n} | ${f1(load.sessions.p50ms)} | ${f1(load.sessions.p99ms)} |
+| blob PUT | ${load.put.n} | ${f1(load.put.p50ms)} | ${f1(load.put.p99ms)} |
+| commit (batch of ${load.imagesPerClient}) | ${load.commit.n} | ${f1(load.commit.p50ms)} | ${f1(load.commit.p99ms)} |
+
+${load.committed} images committed in ${f1(load.seconds)} s (${f1(load.imagesPerSecond)} images/s,
+${f1(load.requestsPerSecond)} requests/s); errors: ${load.errors.length}; the server then counted
+${load.serverImageCount} images (lost writes: ${load.committed - load.serverImageCount}).
+`;
+}
 writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
 console.log(md);
