@@ -6,11 +6,16 @@
 //! items, `UNIQUE(file_item_id, kind)` on jobs), so retries and concurrent requests end with
 //! one file item and one job per image.
 //!
-//! Blob names: the client uploads to `tmp/{encounter}/{key}/{file}`; commit verifies it (size,
-//! MD5, decodes), writes `encounters/{encounter}/{key}/thumbnail.jpg` and `preview.jpg` to the
-//! variants container, copies the original to `encounters/{encounter}/{key}/{file}` and
-//! deletes the temporary blob. A commit interrupted after the move finds the final blob and
-//! carries on from there.
+//! Blob names: the client uploads straight to the original's final name,
+//! `encounters/{encounter}/{key}/{file}`; until a commit records its file item such a blob is
+//! not an image of the encounter (abandoned ones can be found from their sessions). Commit
+//! verifies it (size, MD5, decodes) and writes `encounters/{encounter}/{key}/thumbnail.jpg`
+//! and `preview.jpg` to the variants container. Uploading in place rather than to a temporary
+//! name and copying at commit saves a copy of every byte, and Azurite fails same-account copies
+//! of 1 GiB blobs (500). Sessions created by earlier versions still point at
+//! `tmp/{encounter}/{key}/{file}`; their commit copies the original to its final name and
+//! deletes the temporary blob, and a commit interrupted after that move finds the final blob
+//! and carries on from there.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -53,12 +58,7 @@ impl SessionLocks {
     }
 }
 
-/// Where the client uploads an image.
-pub fn temp_blob_name(encounter_id: i64, key: &str, file_name: &str) -> String {
-    format!("tmp/{encounter_id}/{key}/{file_name}")
-}
-
-/// Where a committed original lives.
+/// Where a committed original lives, and where clients upload it.
 pub fn final_blob_name(encounter_id: i64, key: &str, file_name: &str) -> String {
     format!("encounters/{encounter_id}/{key}/{file_name}")
 }

@@ -137,19 +137,21 @@ async fn commit_checks_md5_and_decoding_and_stores_variants() {
         600,
         "never upscaled"
     );
-    // Originals moved to their final names; the failed ones stay at their temporary names.
+    // Originals live under their final names (uploaded in place); nothing under tmp/. The
+    // corrupt one is there too, but it has no file item (checked above), so it is no image.
     let originals = list_blobs(&s.http, &account, &s.container).await;
     assert!(
         originals.contains(&format!("encounters/{enc}/{}/big.jpg", key_for(1))),
         "{originals:?}"
     );
     assert!(
-        originals.contains(&format!("tmp/{enc}/{}/corrupt.jpg", key_for(3))),
+        originals.contains(&format!("encounters/{enc}/{}/corrupt.jpg", key_for(3))),
         "{originals:?}"
     );
-    assert!(!originals
-        .iter()
-        .any(|n| n.starts_with(&format!("tmp/{enc}/{}", key_for(1)))));
+    assert!(
+        !originals.iter().any(|n| n.starts_with("tmp/")),
+        "{originals:?}"
+    );
 
     // One queued ML job per committed image, and no more after committing again.
     let (_, res2) = s
@@ -755,7 +757,7 @@ async fn fault_proxy_faults_blob_puts_and_passes_preflights() {
             "--kinds",
             "503",
             "--routes",
-            "/devstoreaccount1/finsync-test/tmp/*",
+            "/devstoreaccount1/finsync-test/encounters/*",
         ],
     );
     let via = urls[0].replace(&host, &faulty.1);

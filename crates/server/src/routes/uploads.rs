@@ -150,7 +150,7 @@ pub async fn create_sessions(
                         }
                     }
                     None => {
-                        let blob = ingest::temp_blob_name(
+                        let blob = ingest::final_blob_name(
                             req.encounter_id,
                             &item.idempotency_key,
                             &item.file_name,
