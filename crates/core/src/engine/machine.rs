@@ -100,32 +100,65 @@ struct Enc {
     batches: Vec<Vec<usize>>,
 }
 
+/// Batches of one encounter open at once: the older one committing (or finishing its last
+/// PUTs) while the next one requests its sessions and uploads. Bounds memory and state.
+const MAX_OPEN_BATCHES: usize = 2;
+
 #[derive(Debug)]
 enum Stage {
     NotStarted,
     FindOrCreate(Op),
-    Sessions { batch: usize, op: Op },
-    Uploading { batch: usize },
-    Commit { batch: usize, op: Op },
+    /// The batches are being synced: `open` (oldest first, at most [`MAX_OPEN_BATCHES`]) are
+    /// in progress, `next` is the first batch not opened yet.
+    Batches {
+        open: Vec<Run>,
+        next: usize,
+    },
     Done,
 }
 
+/// One open batch.
+#[derive(Debug)]
+struct Run {
+    batch: usize,
+    step: RunStep,
+}
+
+#[derive(Debug)]
+enum RunStep {
+    Sessions(Op),
+    Uploading,
+    Commit(Op),
+}
+
 impl Stage {
-    fn op(&mut self) -> Option<&mut Op> {
-        match self {
-            Stage::FindOrCreate(op) | Stage::Sessions { op, .. } | Stage::Commit { op, .. } => {
-                Some(op)
-            }
+    /// The op of the request `what` (find-or-create, or a batch's sessions or commit).
+    fn op(&mut self, what: What) -> Option<&mut Op> {
+        match (self, what) {
+            (Stage::FindOrCreate(op), What::FindOrCreate) => Some(op),
+            (Stage::Batches { open, .. }, What::Sessions { batch }) => open
+                .iter_mut()
+                .find(|r| r.batch == batch)
+                .and_then(|r| match &mut r.step {
+                    RunStep::Sessions(op) => Some(op),
+                    _ => None,
+                }),
+            (Stage::Batches { open, .. }, What::Commit { batch }) => open
+                .iter_mut()
+                .find(|r| r.batch == batch)
+                .and_then(|r| match &mut r.step {
+                    RunStep::Commit(op) => Some(op),
+                    _ => None,
+                }),
             _ => None,
         }
     }
 
-    fn batch(&self) -> Option<usize> {
+    /// The batches open now, oldest first.
+    fn open_batches(&self) -> Vec<usize> {
         match self {
-            Stage::Sessions { batch, .. }
-            | Stage::Uploading { batch }
-            | Stage::Commit { batch, .. } => Some(*batch),
-            _ => None,
+            Stage::Batches { open, .. } => open.iter().map(|r| r.batch).collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -183,7 +216,7 @@ struct Img {
 /// Where an image of the current batch is in the upload pipeline (not persisted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ImgStage {
-    /// Not in the current batch.
+    /// Not in an open batch.
     Idle,
     AwaitSession,
     ReadyPut,
@@ -211,8 +244,8 @@ struct Pending {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum What {
     FindOrCreate,
-    Sessions,
-    Commit,
+    Sessions { batch: usize },
+    Commit { batch: usize },
     Refresh { img: usize },
     Put { img: usize },
 }
@@ -412,14 +445,23 @@ impl Engine {
         let mut next: Option<u64> = None;
         let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
         match &enc.stage {
-            Stage::FindOrCreate(op) | Stage::Sessions { op, .. } | Stage::Commit { op, .. } => {
+            Stage::FindOrCreate(op) => {
                 if let OpState::Waiting(t) = op.state {
                     consider(t);
                 }
             }
+            Stage::Batches { open, .. } => {
+                for run in open {
+                    if let RunStep::Sessions(op) | RunStep::Commit(op) = &run.step {
+                        if let OpState::Waiting(t) = op.state {
+                            consider(t);
+                        }
+                    }
+                }
+            }
             _ => {}
         }
-        if let Some(b) = enc.stage.batch() {
+        for b in enc.stage.open_batches() {
             for &i in enc.batches.get(b).map(Vec::as_slice).unwrap_or(&[]) {
                 match enc.images.get(i).map(|img| img.stage) {
                     Some(ImgStage::PutWait { until, .. }) | Some(ImgStage::RefreshWait(until)) => {
@@ -500,40 +542,138 @@ impl Engine {
 
     /// Advances encounter `e` as far as possible; `true` when it is done.
     fn step(&mut self, e: usize) -> bool {
-        enum Action {
-            Prepare,
-            Send,
-            Uploads(usize),
-        }
         loop {
             if self.phase != Phase::Running {
                 return false;
             }
             let (now, can_send) = (self.now, self.can_send());
-            let action = match &mut self.encs[e].stage {
+            match &mut self.encs[e].stage {
                 Stage::Done => return true,
-                Stage::NotStarted => Action::Prepare,
-                Stage::Uploading { batch } => Action::Uploads(*batch),
-                Stage::FindOrCreate(op) | Stage::Sessions { op, .. } | Stage::Commit { op, .. } => {
-                    if can_send && op.take_ready(now) {
-                        Action::Send
-                    } else {
+                Stage::NotStarted => self.prepare(e),
+                Stage::FindOrCreate(op) => {
+                    if !(can_send && op.take_ready(now)) {
                         return false;
                     }
+                    // Loops back: the op is in flight now.
+                    let req = ApiRequest::FindOrCreateEncounter(self.encs[e].fields.clone());
+                    self.send_api(e, What::FindOrCreate, req);
                 }
-            };
-            match action {
-                Action::Prepare => self.prepare(e),
-                // Loops back: the op is in flight now, unless sending failed the encounter.
-                Action::Send => self.send_stage_request(e),
-                Action::Uploads(b) => {
-                    if !self.schedule_uploads(e, b) {
+                Stage::Batches { .. } => {
+                    if !self.advance_batches(e) {
                         return false;
                     }
-                    self.batch_uploaded(e, b);
                 }
             }
         }
+    }
+
+    /// One pass over the open batches of encounter `e`: retire or commit the uploaded ones,
+    /// open the next one, send the ready session/commit requests, start PUTs and refreshes.
+    /// `true` when anything changed (the caller loops until nothing does).
+    fn advance_batches(&mut self, e: usize) -> bool {
+        let mut changed = self.wake_images(e);
+        // Batches whose images are all uploaded or done: commit the uploaded ones, or close.
+        for b in self.encs[e].stage.open_batches() {
+            let uploading = matches!(
+                &self.encs[e].stage,
+                Stage::Batches { open, .. }
+                    if open.iter().any(|r| r.batch == b && matches!(r.step, RunStep::Uploading))
+            );
+            if uploading && self.batch_all_uploaded(e, b) {
+                self.batch_uploaded(e, b);
+                changed = true;
+            }
+        }
+        changed |= self.open_next_batch(e);
+        let Stage::Batches { open, next } = &self.encs[e].stage else {
+            return true;
+        };
+        if open.is_empty() && *next >= self.encs[e].batches.len() {
+            self.finalize(e);
+            return true;
+        }
+        if self.can_send() {
+            for b in self.encs[e].stage.open_batches() {
+                let (now, phase) = (self.now, self.phase);
+                let Stage::Batches { open, .. } = &mut self.encs[e].stage else {
+                    return true;
+                };
+                if phase != Phase::Running {
+                    return changed;
+                }
+                let Some(run) = open.iter_mut().find(|r| r.batch == b) else {
+                    continue;
+                };
+                // `Some(true)`: send the sessions request, `Some(false)`: the commit.
+                let send = match &mut run.step {
+                    RunStep::Sessions(op) => op.take_ready(now).then_some(true),
+                    RunStep::Commit(op) => op.take_ready(now).then_some(false),
+                    RunStep::Uploading => None,
+                };
+                match send {
+                    Some(true) => self.send_sessions(e, b),
+                    Some(false) => self.send_commit(e, b),
+                    None => continue,
+                }
+                changed = true;
+            }
+            if !matches!(self.encs[e].stage, Stage::Batches { .. }) {
+                return true;
+            }
+            changed |= self.schedule_uploads(e);
+        }
+        changed
+    }
+
+    /// Opens the next batch if fewer than [`MAX_OPEN_BATCHES`] are open and the newest open
+    /// one has its sessions and every image it still has to PUT started (or backing off), so
+    /// the next one's session request overlaps its last PUTs and its commit.
+    fn open_next_batch(&mut self, e: usize) -> bool {
+        let enc = &self.encs[e];
+        let Stage::Batches { open, next } = &enc.stage else {
+            return false;
+        };
+        let next = *next;
+        if open.len() >= MAX_OPEN_BATCHES || next >= enc.batches.len() {
+            return false;
+        }
+        if let Some(last) = open.last() {
+            if matches!(last.step, RunStep::Sessions(_)) {
+                return false;
+            }
+            let waiting = enc.batches[last.batch].iter().any(|&i| {
+                matches!(
+                    enc.images[i].stage,
+                    ImgStage::AwaitSession | ImgStage::ReadyPut | ImgStage::ReadyRefresh
+                )
+            });
+            if waiting {
+                return false;
+            }
+        }
+        let enc = &mut self.encs[e];
+        let mut need_session = false;
+        for &i in &enc.batches[next] {
+            let img = &mut enc.images[i];
+            if img.status == ImageStatus::Uploaded {
+                img.stage = ImgStage::Uploaded;
+            } else {
+                img.stage = ImgStage::AwaitSession;
+                img.url = None;
+                img.put = Attempts::new(OpKind::Put);
+                need_session = true;
+            }
+        }
+        let step = if need_session {
+            RunStep::Sessions(Op::new(OpKind::Sessions))
+        } else {
+            RunStep::Uploading
+        };
+        if let Stage::Batches { open, next } = &mut enc.stage {
+            open.push(Run { batch: *next, step });
+            *next += 1;
+        }
+        true
     }
 
     /// Skips what cannot be sent, splits the rest into batches, picks the first stage.
@@ -587,35 +727,15 @@ impl Engine {
         if enc.remote.is_none() && (!work.is_empty() || enc.images.is_empty()) {
             enc.stage = Stage::FindOrCreate(Op::new(OpKind::FindOrCreate));
         } else {
-            self.begin_batch(e, 0);
+            self.begin_batches(e);
         }
     }
 
-    fn begin_batch(&mut self, e: usize, b: usize) {
-        let enc = &mut self.encs[e];
-        let Some(batch) = enc.batches.get(b) else {
-            self.finalize(e);
-            return;
-        };
-        let mut need_session = false;
-        for &i in batch {
-            let img = &mut enc.images[i];
-            if img.status == ImageStatus::Uploaded {
-                img.stage = ImgStage::Uploaded;
-            } else {
-                img.stage = ImgStage::AwaitSession;
-                img.url = None;
-                img.put = Attempts::new(OpKind::Put);
-                need_session = true;
-            }
-        }
-        enc.stage = if need_session {
-            Stage::Sessions {
-                batch: b,
-                op: Op::new(OpKind::Sessions),
-            }
-        } else {
-            Stage::Uploading { batch: b }
+    /// The remote encounter is known: start on the batches.
+    fn begin_batches(&mut self, e: usize) {
+        self.encs[e].stage = Stage::Batches {
+            open: Vec::new(),
+            next: 0,
         };
     }
 
@@ -623,54 +743,83 @@ impl Engine {
         self.encs[e].batches.get(b).cloned().unwrap_or_default()
     }
 
-    /// Starts PUTs and SAS refreshes up to the concurrency; `true` when every image of the
-    /// batch is uploaded or done.
-    fn schedule_uploads(&mut self, e: usize, b: usize) -> bool {
+    /// Images of the open batches whose retry wait is over become ready; `true` if any did.
+    fn wake_images(&mut self, e: usize) -> bool {
         let now = self.now;
-        let batch = self.batch_images(e, b);
-        let mut busy = 0usize;
-        for &i in &batch {
-            let img = &mut self.encs[e].images[i];
-            match img.stage {
-                ImgStage::PutWait { until, refresh } if until <= now => {
-                    img.stage = if refresh {
-                        ImgStage::ReadyRefresh
-                    } else {
-                        ImgStage::ReadyPut
-                    };
-                }
-                ImgStage::RefreshWait(until) if until <= now => img.stage = ImgStage::ReadyRefresh,
-                ImgStage::PutInFlight | ImgStage::RefreshInFlight => busy += 1,
-                _ => {}
-            }
-        }
-        if self.can_send() {
-            for &i in &batch {
-                if busy >= usize::from(self.config.concurrency) || self.phase != Phase::Running {
-                    break;
-                }
-                match self.encs[e].images[i].stage {
-                    ImgStage::ReadyPut => {
-                        self.send_put(e, i);
-                        busy += 1;
+        let mut woke = false;
+        for b in self.encs[e].stage.open_batches() {
+            for i in self.batch_images(e, b) {
+                let img = &mut self.encs[e].images[i];
+                match img.stage {
+                    ImgStage::PutWait { until, refresh } if until <= now => {
+                        img.stage = if refresh {
+                            ImgStage::ReadyRefresh
+                        } else {
+                            ImgStage::ReadyPut
+                        };
+                        woke = true;
                     }
-                    ImgStage::ReadyRefresh => {
-                        self.send_refresh(e, i);
-                        busy += 1;
+                    ImgStage::RefreshWait(until) if until <= now => {
+                        img.stage = ImgStage::ReadyRefresh;
+                        woke = true;
                     }
                     _ => {}
                 }
             }
         }
-        batch.iter().all(|&i| {
-            matches!(
-                self.encs[e].images[i].stage,
-                ImgStage::Uploaded | ImgStage::Done
-            )
+        woke
+    }
+
+    /// Starts PUTs and SAS refreshes up to the concurrency, counted over every open batch,
+    /// the oldest batch first; `true` if any was started.
+    fn schedule_uploads(&mut self, e: usize) -> bool {
+        let images: Vec<usize> = self.encs[e]
+            .stage
+            .open_batches()
+            .into_iter()
+            .flat_map(|b| self.batch_images(e, b))
+            .collect();
+        let mut busy = images
+            .iter()
+            .filter(|&&i| {
+                matches!(
+                    self.encs[e].images[i].stage,
+                    ImgStage::PutInFlight | ImgStage::RefreshInFlight
+                )
+            })
+            .count();
+        let mut started = false;
+        for &i in &images {
+            if busy >= usize::from(self.config.concurrency)
+                || self.phase != Phase::Running
+                || !matches!(self.encs[e].stage, Stage::Batches { .. })
+            {
+                break;
+            }
+            match self.encs[e].images[i].stage {
+                ImgStage::ReadyPut => self.send_put(e, i),
+                ImgStage::ReadyRefresh => self.send_refresh(e, i),
+                _ => continue,
+            }
+            busy += 1;
+            started = true;
+        }
+        started
+    }
+
+    /// Every image of batch `b` is uploaded or done.
+    fn batch_all_uploaded(&self, e: usize, b: usize) -> bool {
+        self.encs[e].batches.get(b).is_none_or(|batch| {
+            batch.iter().all(|&i| {
+                matches!(
+                    self.encs[e].images[i].stage,
+                    ImgStage::Uploaded | ImgStage::Done
+                )
+            })
         })
     }
 
-    /// Every image of batch `b` is uploaded or done: commit the uploaded ones, or move on.
+    /// Every image of open batch `b` is uploaded or done: commit the uploaded ones, or close it.
     fn batch_uploaded(&mut self, e: usize, b: usize) {
         let mut any = false;
         for i in self.batch_images(e, b) {
@@ -681,12 +830,25 @@ impl Engine {
             }
         }
         if any {
-            self.encs[e].stage = Stage::Commit {
-                batch: b,
-                op: Op::new(OpKind::Commit),
-            };
+            self.set_run(e, b, Some(RunStep::Commit(Op::new(OpKind::Commit))));
         } else {
-            self.begin_batch(e, b + 1);
+            self.set_run(e, b, None);
+        }
+    }
+
+    /// Moves open batch `b` to `step`, or closes it (`None`).
+    fn set_run(&mut self, e: usize, b: usize, step: Option<RunStep>) {
+        let Stage::Batches { open, .. } = &mut self.encs[e].stage else {
+            return;
+        };
+        let Some(pos) = open.iter().position(|r| r.batch == b) else {
+            return;
+        };
+        match step {
+            Some(step) => open[pos].step = step,
+            None => {
+                open.remove(pos);
+            }
         }
     }
 
@@ -825,45 +987,36 @@ impl Engine {
         }
     }
 
-    /// Sends the request of the encounter's stage (its op was just marked in flight).
-    fn send_stage_request(&mut self, e: usize) {
-        let enc = &self.encs[e];
-        match &enc.stage {
-            Stage::FindOrCreate(_) => {
-                let req = ApiRequest::FindOrCreateEncounter(enc.fields.clone());
-                self.send_api(e, What::FindOrCreate, req);
-            }
-            Stage::Sessions { batch, .. } => {
-                let b = *batch;
-                let Some(remote) = enc.remote.as_ref().map(|r| r.id) else {
-                    return self.lost_remote(e);
-                };
-                let items = self
-                    .batch_images(e, b)
-                    .into_iter()
-                    .map(|i| &self.encs[e].images[i])
-                    .filter(|img| img.stage == ImgStage::AwaitSession)
-                    .map(Self::upload_item)
-                    .collect();
-                let req = ApiRequest::CreateUploadSessions(CreateUploadSessions {
-                    encounter_id: remote,
-                    items,
-                });
-                self.send_api(e, What::Sessions, req);
-            }
-            Stage::Commit { batch, .. } => {
-                let idempotency_keys = self
-                    .batch_images(e, *batch)
-                    .into_iter()
-                    .map(|i| &self.encs[e].images[i])
-                    .filter(|img| img.stage == ImgStage::Committing)
-                    .map(|img| img.key.clone())
-                    .collect();
-                let req = ApiRequest::CommitSessions(CommitSessions { idempotency_keys });
-                self.send_api(e, What::Commit, req);
-            }
-            Stage::NotStarted | Stage::Uploading { .. } | Stage::Done => {}
-        }
+    /// Sends batch `b`'s session request (its op was just marked in flight).
+    fn send_sessions(&mut self, e: usize, b: usize) {
+        let Some(remote) = self.encs[e].remote.as_ref().map(|r| r.id) else {
+            return self.lost_remote(e);
+        };
+        let items = self
+            .batch_images(e, b)
+            .into_iter()
+            .map(|i| &self.encs[e].images[i])
+            .filter(|img| img.stage == ImgStage::AwaitSession)
+            .map(Self::upload_item)
+            .collect();
+        let req = ApiRequest::CreateUploadSessions(CreateUploadSessions {
+            encounter_id: remote,
+            items,
+        });
+        self.send_api(e, What::Sessions { batch: b }, req);
+    }
+
+    /// Sends batch `b`'s commit (its op was just marked in flight).
+    fn send_commit(&mut self, e: usize, b: usize) {
+        let idempotency_keys = self
+            .batch_images(e, b)
+            .into_iter()
+            .map(|i| &self.encs[e].images[i])
+            .filter(|img| img.stage == ImgStage::Committing)
+            .map(|img| img.key.clone())
+            .collect();
+        let req = ApiRequest::CommitSessions(CommitSessions { idempotency_keys });
+        self.send_api(e, What::Commit { batch: b }, req);
     }
 
     /// Internal invariant broken (a batch stage without a remote encounter): fail the
@@ -960,9 +1113,8 @@ impl Engine {
         self.finalize(e);
     }
 
-    /// Fails every image of the current batch that is in `stage`.
-    fn fail_batch_images(&mut self, e: usize, stage: ImgStage, failure: &Failure) {
-        let b = self.encs[e].stage.batch().unwrap_or(usize::MAX);
+    /// Fails every image of batch `b` that is in `stage`.
+    fn fail_batch_images(&mut self, e: usize, b: usize, stage: ImgStage, failure: &Failure) {
         for i in self.batch_images(e, b) {
             if self.encs[e].images[i].stage == stage {
                 self.fail_image(e, i, failure.clone());
@@ -971,9 +1123,9 @@ impl Engine {
     }
 
     /// A stage request failed: retry, wait, stop the run, or give up.
-    fn stage_failure(&mut self, e: usize, f: &HttpFailure, step: Step) -> Handled {
+    fn stage_failure(&mut self, e: usize, what: What, f: &HttpFailure, step: Step) -> Handled {
         let offline = self.offline;
-        let Some(op) = self.encs[e].stage.op() else {
+        let Some(op) = self.encs[e].stage.op(what) else {
             return Handled::Later;
         };
         let attempts = op.attempts.attempt();
@@ -997,10 +1149,10 @@ impl Engine {
         }
     }
 
-    fn stage_attempts(&mut self, e: usize) -> u8 {
+    fn stage_attempts(&mut self, e: usize, what: What) -> u8 {
         self.encs[e]
             .stage
-            .op()
+            .op(what)
             .map_or(0, |op| op.attempts.attempt())
     }
 
@@ -1013,8 +1165,8 @@ impl Engine {
         let e = p.enc;
         match p.what {
             What::FindOrCreate => self.on_find_or_create(e, result),
-            What::Sessions => self.on_sessions(e, result),
-            What::Commit => self.on_commit(e, result),
+            What::Sessions { batch } => self.on_sessions(e, batch, result),
+            What::Commit { batch } => self.on_commit(e, batch, result),
             What::Refresh { img } => self.on_refresh(e, img, result),
             What::Put { .. } => {}
         }
@@ -1036,26 +1188,29 @@ impl Engine {
                         encounter: self.encs[e].local_id.clone(),
                         remote,
                     }));
-                self.begin_batch(e, 0);
+                self.begin_batches(e);
             }
             Ok(_) => {
-                let attempts = self.stage_attempts(e);
+                let attempts = self.stage_attempts(e, What::FindOrCreate);
                 let f = bad_response(Step::FindOrCreate, "answer is not an encounter", attempts);
                 self.encounter_failed(e, f);
             }
             Err(f) => {
-                if let Handled::GaveUp(failure) = self.stage_failure(e, &f, Step::FindOrCreate) {
+                if let Handled::GaveUp(failure) =
+                    self.stage_failure(e, What::FindOrCreate, &f, Step::FindOrCreate)
+                {
                     self.encounter_failed(e, failure);
                 }
             }
         }
     }
 
-    fn on_sessions(&mut self, e: usize, result: Result<ApiResponse, HttpFailure>) {
-        let Stage::Sessions { batch: b, .. } = self.encs[e].stage else {
+    fn on_sessions(&mut self, e: usize, b: usize, result: Result<ApiResponse, HttpFailure>) {
+        let what = What::Sessions { batch: b };
+        if self.encs[e].stage.op(what).is_none() {
             return;
-        };
-        let attempts = self.stage_attempts(e);
+        }
+        let attempts = self.stage_attempts(e, what);
         match result {
             Ok(ApiResponse::Sessions(UploadSessions { sessions })) => {
                 for i in self.batch_images(e, b) {
@@ -1069,17 +1224,17 @@ impl Engine {
             }
             Ok(_) => {
                 let f = bad_response(Step::Sessions, "answer is not upload sessions", attempts);
-                self.fail_batch_images(e, ImgStage::AwaitSession, &f);
+                self.fail_batch_images(e, b, ImgStage::AwaitSession, &f);
             }
-            Err(f) => match self.stage_failure(e, &f, Step::Sessions) {
+            Err(f) => match self.stage_failure(e, what, &f, Step::Sessions) {
                 Handled::GaveUp(failure) => {
-                    self.fail_batch_images(e, ImgStage::AwaitSession, &failure)
+                    self.fail_batch_images(e, b, ImgStage::AwaitSession, &failure)
                 }
                 Handled::Later => return,
             },
         }
         if self.phase == Phase::Running {
-            self.encs[e].stage = Stage::Uploading { batch: b };
+            self.set_run(e, b, Some(RunStep::Uploading));
         }
     }
 
@@ -1230,11 +1385,12 @@ impl Engine {
         }
     }
 
-    fn on_commit(&mut self, e: usize, result: Result<ApiResponse, HttpFailure>) {
-        let Stage::Commit { batch: b, .. } = self.encs[e].stage else {
+    fn on_commit(&mut self, e: usize, b: usize, result: Result<ApiResponse, HttpFailure>) {
+        let what = What::Commit { batch: b };
+        if self.encs[e].stage.op(what).is_none() {
             return;
-        };
-        let attempts = self.stage_attempts(e);
+        }
+        let attempts = self.stage_attempts(e, what);
         match result {
             Ok(ApiResponse::Commit(CommitResults { results })) => {
                 for i in self.batch_images(e, b) {
@@ -1281,17 +1437,17 @@ impl Engine {
             }
             Ok(_) => {
                 let f = bad_response(Step::Commit, "answer is not commit results", attempts);
-                self.fail_batch_images(e, ImgStage::Committing, &f);
+                self.fail_batch_images(e, b, ImgStage::Committing, &f);
             }
-            Err(f) => match self.stage_failure(e, &f, Step::Commit) {
+            Err(f) => match self.stage_failure(e, what, &f, Step::Commit) {
                 Handled::GaveUp(failure) => {
-                    self.fail_batch_images(e, ImgStage::Committing, &failure)
+                    self.fail_batch_images(e, b, ImgStage::Committing, &failure)
                 }
                 Handled::Later => return,
             },
         }
         if self.phase == Phase::Running {
-            self.begin_batch(e, b + 1);
+            self.set_run(e, b, None);
         }
     }
 }

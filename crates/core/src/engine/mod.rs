@@ -48,9 +48,17 @@
 //! ends `Synced`, `Partial` (some images failed or were skipped; completed ones are kept) or
 //! `Failed`. Images already `Complete` or `Skipped` are never sent again; `Uploaded` ones are
 //! committed without a new PUT; `Failed` ones are retried by the next run ("Retry").
-//! Batches are sequential: the next batch's sessions are requested after the previous commit
-//! (spec decision 10 allows overlapping; not done). A SAS refresh counts toward the
-//! concurrency like a PUT.
+//!
+//! Batches of one encounter are pipelined (spec decision 10), at most two open at once: as
+//! soon as every PUT the newest open batch needs has been started (or is backing off), the
+//! next batch's sessions are requested, so they overlap that batch's last PUTs and its commit
+//! (the server decodes every image at commit: seconds per batch). Its PUTs take PUT slots as
+//! they free up; the concurrency counts PUTs and SAS refreshes of all open batches together,
+//! and the older batch gets a free slot first. Each batch is committed on its own as soon as
+//! its images are uploaded or done, so two commits may be in flight; a commit's failure or
+//! retries only touch its own batch. A third batch opens only after one of the two is closed.
+//! The next encounter starts when every batch of the current one is closed. A SAS refresh
+//! counts toward the concurrency like a PUT.
 //!
 //! Known limitation (server/key design, not the engine): dedup is not transitive (location name
 //! *or* GPS), so two local encounters with the same identity can land in two server

@@ -383,6 +383,8 @@ pub(super) struct Sim {
     eng_paused: bool,
     eng_conc: u8,
     puts_in_flight: BTreeSet<RequestId>,
+    /// Commits sent and not answered yet (to see batches overlap).
+    commits_in_flight: BTreeSet<RequestId>,
     last_encounter: usize,
     last_progress: Option<Progress>,
     crashes_left: u32,
@@ -434,6 +436,7 @@ impl Sim {
             eng_paused: false,
             eng_conc: 0,
             puts_in_flight: BTreeSet::new(),
+            commits_in_flight: BTreeSet::new(),
             last_encounter: 0,
             last_progress: None,
             crashes_left: r.below(5) as u32,
@@ -639,6 +642,9 @@ impl Sim {
                 if let Event::PutDone { request_id, .. } = &event {
                     self.puts_in_flight.remove(request_id);
                 }
+                if let Event::ApiResponse { request_id, .. } = &event {
+                    self.commits_in_flight.remove(request_id);
+                }
                 self.handle(event)
             }
             Ev::Net { up } => {
@@ -770,6 +776,7 @@ impl Sim {
         self.engine = None;
         self.gen += 1;
         self.puts_in_flight.clear();
+        self.commits_in_flight.clear();
         let delay = 100 + self.rng.below(30_000);
         self.at(self.now + delay, Ev::Restart);
     }
@@ -792,6 +799,7 @@ impl Sim {
         self.eng_paused = false;
         self.eng_conc = self.concurrency;
         self.puts_in_flight.clear();
+        self.commits_in_flight.clear();
         self.last_encounter = 0;
         self.last_progress = None;
         if !self.browser_online {
@@ -823,7 +831,12 @@ impl Sim {
                     request_id,
                     request,
                     timeout_ms,
-                } => self.dispatch_api(request_id, &request, timeout_ms),
+                } => {
+                    if matches!(request, ApiRequest::CommitSessions(_)) {
+                        self.commits_in_flight.insert(request_id);
+                    }
+                    self.dispatch_api(request_id, &request, timeout_ms)
+                }
                 Command::PutBlob {
                     request_id,
                     encounter,
@@ -841,6 +854,7 @@ impl Sim {
                     self.engine = None;
                     self.gen += 1;
                     self.puts_in_flight.clear();
+                    self.commits_in_flight.clear();
                     match &summary.outcome {
                         Outcome::Completed => self.cover("completed"),
                         Outcome::Cancelled => self.cover("cancelled"),
@@ -1045,6 +1059,9 @@ impl Sim {
                     return Err(format!("PUT for {encounter} after a later encounter"));
                 }
                 self.last_encounter = idx;
+                if !self.commits_in_flight.is_empty() {
+                    self.cover("PUT while a commit is in flight");
+                }
                 if self.settled.contains(&(encounter.clone(), image.clone())) {
                     return Err(format!(
                         "Retry re-sent {encounter}/{image}, already complete"
@@ -1428,6 +1445,7 @@ fn simulated_syncs_keep_the_invariants() {
         "cancelled",
         "stopped by a key refusal",
         "images failed",
+        "PUT while a commit is in flight",
     ] {
         assert!(
             coverage.get(what).copied().unwrap_or(0) >= 3,

@@ -668,7 +668,7 @@ fn retry_from_the_store_sends_only_failed_images() {
 }
 
 #[test]
-fn batches_are_sessioned_uploaded_and_committed_one_after_another() {
+fn batches_are_sessioned_uploaded_and_committed_in_a_pipeline() {
     let mut h = H::new(
         plan(vec![encounter("e1", &["a", "b", "c"])]),
         Config {
@@ -678,20 +678,238 @@ fn batches_are_sessioned_uploaded_and_committed_one_after_another() {
     );
     let (id, _) = one_api(&h.start());
     let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
-    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    let cmds = h.answer(id, sessions_for(&req, &[]));
+    let ps = puts(&cmds);
     assert_eq!(ps.len(), 2);
-    h.put_done(ps[0].0, Ok(()));
-    let (id, req) = one_api(&h.put_done(ps[1].0, Ok(())));
-    assert!(matches!(req, ApiRequest::CommitSessions(_)));
-    let (id, req) = one_api(&h.answer(id, commit_all(&req)));
-    let ApiRequest::CreateUploadSessions(r) = &req else {
+    // Every PUT of the first batch is started: the second batch's sessions are requested.
+    let (sid, sreq) = one_api(&cmds);
+    let ApiRequest::CreateUploadSessions(r) = &sreq else {
         panic!()
     };
+    assert_eq!(r.items.len(), 1);
     assert_eq!(r.items[0].idempotency_key, key("c"));
-    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
-    let (id, req) = one_api(&h.put_done(ps[0].0, Ok(())));
+    let ps2 = puts(&h.answer(sid, sessions_for(&sreq, &[])));
+    assert_eq!(ps2.len(), 1, "a free PUT slot takes the next batch's image");
+    h.put_done(ps[0].0, Ok(()));
+    let (id, req) = one_api(&h.put_done(ps[1].0, Ok(())));
+    assert_eq!(
+        req,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("a"), key("b")]
+        })
+    );
+    let (id2, req2) = one_api(&h.put_done(ps2[0].0, Ok(())));
+    assert_eq!(
+        req2,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("c")]
+        })
+    );
+    assert!(finished(&h.answer(id, commit_all(&req))).is_none());
+    let s = finished(&h.answer(id2, commit_all(&req2))).unwrap();
+    assert_eq!(s.encounters[0].status, EncounterStatus::Synced);
+    assert_eq!(s.progress.images_complete, 3);
+}
+
+#[test]
+fn the_next_batch_is_sessioned_and_uploaded_while_the_previous_one_commits() {
+    let mut h = H::new(
+        plan(vec![encounter("e1", &["a", "b", "c", "d"])]),
+        Config {
+            batch_size: 2,
+            ..config(1)
+        },
+    );
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let cmds = h.answer(id, sessions_for(&req, &[]));
+    let pa = puts(&cmds);
+    assert_eq!(pa.len(), 1);
+    assert!(apis(&cmds).is_empty(), "b still waits for a PUT slot");
+    // b's PUT starts, then (its batch has every PUT started) the next batch's sessions.
+    let cmds = h.put_done(pa[0].0, Ok(()));
+    let pb = puts(&cmds);
+    assert_eq!(pb.len(), 1);
+    let put_b = position(&cmds, |c| matches!(c, Command::PutBlob { .. }));
+    let sess = position(&cmds, |c| matches!(c, Command::ApiRequest { .. }));
+    assert!(put_b < sess);
+    let (sid, sreq) = one_api(&cmds);
+    let ApiRequest::CreateUploadSessions(r) = &sreq else {
+        panic!("{sreq:?}")
+    };
+    assert_eq!(
+        r.items
+            .iter()
+            .map(|i| i.idempotency_key.clone())
+            .collect::<Vec<_>>(),
+        [key("c"), key("d")]
+    );
+    assert!(
+        puts(&h.answer(sid, sessions_for(&sreq, &[]))).is_empty(),
+        "slot busy"
+    );
+    // b done: the first batch's commit goes out and c takes the free slot at once.
+    let cmds = h.put_done(pb[0].0, Ok(()));
+    let (cid, creq) = one_api(&cmds);
+    assert!(matches!(creq, ApiRequest::CommitSessions(_)));
+    let pc = puts(&cmds);
+    assert_eq!(pc.len(), 1);
+    assert_eq!(pc[0].1, "c");
+    // The commit is slow: c finishes and d starts before its answer.
+    let pd = puts(&h.put_done(pc[0].0, Ok(())));
+    assert_eq!(pd[0].1, "d");
+    let cmds = h.answer(cid, commit_all(&creq));
+    assert!(persists(&cmds).contains(&Persist::ImageStatus {
+        encounter: "e1".into(),
+        image: "a".into(),
+        status: ImageStatus::Complete {
+            file_item_id: Some(100)
+        },
+    }));
+    assert!(finished(&cmds).is_none());
+    let (id, req) = one_api(&h.put_done(pd[0].0, Ok(())));
+    assert_eq!(
+        req,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("c"), key("d")]
+        })
+    );
     let s = finished(&h.answer(id, commit_all(&req))).unwrap();
     assert_eq!(s.encounters[0].status, EncounterStatus::Synced);
+    assert_eq!(s.progress.images_complete, 4);
+}
+
+#[test]
+fn overlapping_batches_never_exceed_the_put_concurrency() {
+    let names: Vec<String> = (0..14).map(|n| format!("i{n}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut h = H::new(
+        plan(vec![encounter("e1", &refs), encounter("e2", &refs[..5])]),
+        Config {
+            batch_size: 3,
+            ..config(2)
+        },
+    );
+    // Answers are held in arrival order; commits are answered only when nothing else is
+    // pending, so batches overlap as much as the engine allows.
+    let mut api: Vec<(RequestId, ApiRequest)> = Vec::new();
+    let mut put: Vec<RequestId> = Vec::new();
+    let (mut max_puts, mut put_during_commit, mut steps) = (0, false, 0);
+    let mut limit = 2usize;
+    let mut cmds = h.start();
+    let summary = loop {
+        if let Some(s) = finished(&cmds) {
+            break s;
+        }
+        for c in &cmds {
+            match c {
+                Command::PutBlob { request_id, .. } => {
+                    put.push(*request_id);
+                    assert!(
+                        put.len() <= limit,
+                        "{} PUTs at concurrency {limit}",
+                        put.len()
+                    );
+                    max_puts = max_puts.max(put.len());
+                    if api
+                        .iter()
+                        .any(|(_, r)| matches!(r, ApiRequest::CommitSessions(_)))
+                    {
+                        put_during_commit = true;
+                    }
+                }
+                Command::ApiRequest {
+                    request_id,
+                    request,
+                    ..
+                } => api.push((*request_id, request.clone())),
+                _ => {}
+            }
+        }
+        steps += 1;
+        if steps == 10 {
+            limit = 3;
+            cmds = h.ev(Event::ConcurrencyChanged(3));
+            continue;
+        }
+        if steps == 25 {
+            limit = 1;
+            cmds = h.ev(Event::ConcurrencyChanged(1));
+            continue;
+        }
+        let non_commit = api
+            .iter()
+            .position(|(_, r)| !matches!(r, ApiRequest::CommitSessions(_)));
+        cmds = if let Some(n) = non_commit {
+            let (id, req) = api.remove(n);
+            match &req {
+                ApiRequest::FindOrCreateEncounter(_) => h.answer(id, encounter_ref(1)),
+                _ => h.answer(id, sessions_for(&req, &[])),
+            }
+        } else if !put.is_empty() {
+            let id = put.remove(0);
+            h.put_done(id, Ok(()))
+        } else {
+            let (id, req) = api.remove(0);
+            h.answer(id, commit_all(&req))
+        };
+        assert!(steps < 1_000);
+    };
+    assert!(put_during_commit, "batches overlapped");
+    assert_eq!(max_puts, 3);
+    assert_eq!(summary.outcome, Outcome::Completed);
+    assert!(summary
+        .encounters
+        .iter()
+        .all(|e| e.status == EncounterStatus::Synced));
+    assert_eq!(summary.progress.images_complete, 19);
+}
+
+#[test]
+fn a_failed_commit_does_not_touch_the_next_batch() {
+    let mut h = H::new(
+        plan(vec![encounter("e1", &["a", "b"])]),
+        Config {
+            batch_size: 1,
+            ..config(2)
+        },
+    );
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let cmds = h.answer(id, sessions_for(&req, &[]));
+    let pa = puts(&cmds);
+    let (sid, sreq) = one_api(&cmds);
+    let pb = puts(&h.answer(sid, sessions_for(&sreq, &[])));
+    assert_eq!((pa.len(), pb.len()), (1, 1));
+    let (cid, _) = one_api(&h.put_done(pa[0].0, Ok(())));
+    // a's commit is refused while b is still uploading.
+    let cmds = h.answer(cid, Err(HttpFailure::status(400)));
+    let p = persists(&cmds);
+    assert!(p.iter().any(|p| matches!(
+        p,
+        Persist::ImageStatus { image, status: ImageStatus::Failed { failure }, .. }
+            if image == "a" && failure.step == Step::Commit
+    )));
+    assert!(
+        !p.iter()
+            .any(|p| matches!(p, Persist::ImageStatus { image, .. } if image == "b")),
+        "{p:?}"
+    );
+    assert!(finished(&cmds).is_none());
+    let (id, req) = one_api(&h.put_done(pb[0].0, Ok(())));
+    assert_eq!(
+        req,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("b")]
+        })
+    );
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    let e = &s.encounters[0];
+    assert_eq!(e.status, EncounterStatus::Partial);
+    assert_eq!(e.images_complete, 1);
+    assert_eq!(e.failed.len(), 1);
+    assert_eq!(e.failed[0].image, "a");
+    assert_eq!(e.failed[0].failure.kind, FailureKind::Rejected);
 }
 
 #[test]
