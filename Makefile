@@ -22,9 +22,15 @@ bench: tools
 soak:
 	FINSYNC_SOAK_SEEDS=$${FINSYNC_SOAK_SEEDS:-10000} cargo test -p finsync-core --release engine::sim::soak -- --ignored --nocapture
 
-## The static release bundle in dist/.
+## The static release bundle in dist/: hashed names, precompressed (.br, .gz), the service
+## worker's file list, and headers for static hosts (docs/deploy.md). For a sub-path:
+## make dist PUBLIC_URL=/finsync/ ; to complete the CSP's connect-src in dist/_headers and
+## dist/staticwebapp.config.json: CONNECT_SRC='https://sync.example.org https://acct.blob.core.windows.net'
+PUBLIC_URL ?= /
+CONNECT_SRC ?=
 dist: tools
-	@PATH="$$PWD/node_modules/.bin:$$PATH" trunk build --release
+	@PATH="$$PWD/node_modules/.bin:$$PATH" trunk build --release --public-url "$(PUBLIC_URL)"
+	@CONNECT_SRC="$(CONNECT_SRC)" node scripts/postbuild.mjs
 
 clean:
 	cargo clean

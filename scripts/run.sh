@@ -18,6 +18,7 @@ done
 
 echo "==> building the app (release) and the server"
 trunk build --release >/dev/null
+node scripts/postbuild.mjs >/dev/null
 cargo build --release -p finsync-server --quiet
 
 mkdir -p .data/azurite

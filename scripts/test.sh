@@ -21,6 +21,7 @@ cargo test -p finsync --target wasm32-unknown-unknown --lib
 
 step "end-to-end: release app + server + Azurite in headless Chromium"
 trunk build --release
+node scripts/postbuild.mjs
 cargo build -p finsync-server --quiet
 rm -rf test-output && mkdir -p test-output
 node --test --test-concurrency=1 tests/e2e/

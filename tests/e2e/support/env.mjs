@@ -45,8 +45,9 @@ function start(cmd, args, opts, logName) {
 
 /** Starts Azurite and the server; returns { appUrl, blobUrl, apiKey, container, blobService, stop }.
  *  With `blobFaults` ({ rate, kinds, seed }), browsers reach Azurite through the fault proxy
- *  (`publicBlobUrl`); with `testMode`, the server's /api/v1/test endpoints are on. */
-export async function startStack({ container = 'finsync', blobFaults = null, testMode = false } = {}) {
+ *  (`publicBlobUrl`); with `testMode`, the server's /api/v1/test endpoints are on; `staticDir`
+ *  serves another copy of the bundle than dist/. */
+export async function startStack({ container = 'finsync', blobFaults = null, testMode = false, staticDir = path.join(ROOT, 'dist') } = {}) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'finsync-e2e-'));
   const blobPort = await freePort();
   const appPort = await freePort();
@@ -69,14 +70,14 @@ export async function startStack({ container = 'finsync', blobFaults = null, tes
   }
   const serverBin = process.env.FINSYNC_SERVER_BIN || path.join(ROOT, 'target/debug/finsync-server');
   if (!existsSync(serverBin)) throw new Error(`${serverBin} is missing: run make test (it builds the server first)`);
-  if (!existsSync(path.join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run make test (it builds the app first)');
+  if (!existsSync(path.join(staticDir, 'index.html'))) throw new Error(`${staticDir}/index.html is missing: run make test (it builds the app first)`);
   const server = start(serverBin, [
     '--listen', `127.0.0.1:${appPort}`,
     '--database', path.join(tmp, 'server.db'),
     '--blob-connection-string', `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobUrl};`,
     '--container', container,
     '--allowed-origins', appUrl,
-    '--static-dir', path.join(ROOT, 'dist'),
+    '--static-dir', staticDir,
     '--public-url', appUrl,
     '--demo',
     ...(blobFaults ? ['--public-blob-endpoint', publicBlobUrl] : []),

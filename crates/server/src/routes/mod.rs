@@ -4,12 +4,15 @@
 //! * [`accounts`] — sign-in, key provisioning and revocation, users, populations.
 //! * [`encounters`] — find-or-create, encounter JSON and pages, variants, individuals.
 //! * [`uploads`] — upload sessions, commit, copy, jobs, audit.
+//! * [`static_files`] — the app's bundle: precompressed files, cache rules, CSP and the other
+//!   security headers.
 //!
 //! Every handler authenticates inside its first database transaction and never holds one
 //! across blob I/O.
 
 pub mod accounts;
 pub mod encounters;
+pub mod static_files;
 pub mod uploads;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -102,11 +105,8 @@ pub fn router(state: AppState) -> Router {
         app = app.route("/demo-config.json", get(demo_config));
     }
     if let Some(dir) = &state.config.static_dir {
-        let index = dir.join("index.html");
-        app = app.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(index)),
-        );
+        let bundle = std::sync::Arc::new(static_files::StaticBundle::new(dir, &state.config));
+        app = app.fallback(move |req: Request| bundle.clone().serve(req));
     }
     app.with_state(state)
 }
