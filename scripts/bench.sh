@@ -7,6 +7,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "==> building the release app and server"
 trunk build --release >/dev/null
+node scripts/postbuild.mjs >/dev/null
 cargo build --release -p finsync-server --bins --quiet
 export FINSYNC_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-server"
 mkdir -p test-output/bench
@@ -17,6 +18,12 @@ node tests/bench/upload.mjs > test-output/bench/upload.json
 echo "==> server load (finsync-load: concurrent simulated clients on loopback)"
 FINSYNC_LOAD_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-load" \
   node tests/bench/serverload.mjs > test-output/bench/serverload.json
+
+echo "==> first load to interactive, cold and from the service worker"
+node tests/bench/load.mjs > test-output/bench/load.json
+
+echo "==> discovery scan: finsync vs exifr vs the I/O floor (generates 12,500 JPEGs in \$TMPDIR once)"
+node tests/bench/scan.mjs > test-output/bench/scan.json
 
 node tests/bench/report.mjs > /dev/null
 echo "wrote BENCHMARKS.md"

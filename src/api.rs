@@ -133,6 +133,15 @@ impl Client {
             .build();
         self.send(req).await
     }
+    /// Creates the individuals of `ids` that the population does not have yet.
+    pub async fn ensure_individuals(
+        &self,
+        ids: &[String],
+    ) -> Result<finsync_core::api::EnsureIndividualsResult, CallError> {
+        let body = finsync_core::api::EnsureIndividuals { ids: ids.to_vec() };
+        self.post("/api/v1/individuals/ensure", &body).await
+    }
+
     /// Signs a person in; the answer carries a short-lived session token. The password is
     /// sent once, in the body, and never stored.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<SessionInfo, CallError> {

@@ -6,7 +6,10 @@ use leptos::task::spawn_local;
 
 use crate::activity::{self, Category};
 use crate::api::{self, Client};
-use crate::pages::{activity::ActivityPage, settings::SettingsPage, sync::SyncPage, Page};
+use crate::pages::{
+    activity::ActivityPage, discover::DiscoverPage, review::ReviewPage, settings::SettingsPage,
+    sync::SyncPage, Page,
+};
 use crate::store::{Settings, Store};
 use crate::sync::lock;
 use crate::ui::connection::{Connection, ConnectionBar};
@@ -21,6 +24,8 @@ pub struct AppState {
     /// The last error that is not tied to one page element.
     pub error: RwSignal<Option<String>>,
     pub page: RwSignal<Page>,
+    /// A sync runs (set by the Sync page); the update prompt waits for it to end.
+    pub syncing: RwSignal<bool>,
 }
 
 impl AppState {
@@ -87,6 +92,7 @@ pub fn App() -> impl IntoView {
         connection: RwSignal::new(Connection::Unconfigured),
         error: RwSignal::new(None),
         page: RwSignal::new(Page::from_hash()),
+        syncing: RwSignal::new(false),
     };
     provide_context(state);
     crate::pages::follow_hash(state.page);
@@ -136,6 +142,9 @@ pub fn App() -> impl IntoView {
         ))
     });
     crate::pages::every(60_000, move || state.check_server());
+    // A new version is installed and waiting (public/sw-register.js): offer to reload.
+    let update_ready = RwSignal::new(update_waiting());
+    crate::pages::on_window_event("finsync-update-ready", move || update_ready.set(true));
 
     let nav = move |page: Page, label: &'static str, testid: &'static str| {
         view! {
@@ -158,6 +167,7 @@ pub fn App() -> impl IntoView {
             </div>
             <nav class="tabs" aria-label="Pages">
                 {nav(Page::Sync, "Sync", "nav-sync")}
+                {nav(Page::Discover, "Discover", "nav-discover")}
                 {nav(Page::Settings, "Settings", "nav-settings")}
                 {nav(Page::Activity, "Activity log", "nav-activity")}
             </nav>
@@ -169,6 +179,15 @@ pub fn App() -> impl IntoView {
                 state.save_settings(Settings { concurrency: n, ..state.settings.get_untracked() })
             })
         />
+        // Never during a sync: the reload would interrupt it.
+        <Show when=move || update_ready.get() && !state.syncing.get()>
+            <div class="banner" role="status" data-testid="update-prompt">
+                <p>"New version — reload to use it."</p>
+                <button type="button" class="primary" data-testid="update-reload" on:click=|_| apply_update()>
+                    "Reload"
+                </button>
+            </div>
+        </Show>
         {move || {
             state
                 .error
@@ -196,6 +215,30 @@ pub fn App() -> impl IntoView {
             <div hidden=move || state.page.get() != Page::Activity>
                 <ActivityPage />
             </div>
+            <div hidden=move || state.page.get() != Page::Discover>
+                <DiscoverPage />
+            </div>
+            <div hidden=move || state.page.get() != Page::Review>
+                <ReviewPage />
+            </div>
         </main>
+    }
+}
+
+/// Whether public/sw-register.js has found a new version waiting to take over.
+fn update_waiting() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .is_some_and(|e| e.has_attribute("data-update-ready"))
+}
+
+/// Asks public/sw-register.js to switch to the waiting version; it reloads the page.
+fn apply_update() {
+    if let (Some(w), Ok(ev)) = (
+        web_sys::window(),
+        web_sys::Event::new("finsync-update-apply"),
+    ) {
+        let _ = w.dispatch_event(&ev);
     }
 }

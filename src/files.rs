@@ -66,11 +66,7 @@ pub enum PickError {
 }
 
 fn js_error(e: JsValue) -> PickError {
-    let name = js_sys::Reflect::get(&e, &"name".into())
-        .ok()
-        .and_then(|n| n.as_string())
-        .unwrap_or_default();
-    if name == "AbortError" {
+    if js_error_name(&e) == "AbortError" {
         return PickError::Cancelled;
     }
     let message = js_sys::Reflect::get(&e, &"message".into())
@@ -78,6 +74,67 @@ fn js_error(e: JsValue) -> PickError {
         .and_then(|m| m.as_string())
         .unwrap_or_else(|| format!("{e:?}"));
     PickError::Failed(message)
+}
+
+/// The `name` of a thrown DOMException/Error (`NotFoundError`, `AbortError`, …), or `""`.
+pub fn js_error_name(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default()
+}
+
+/// `"NotFoundError: A requested file or directory could not be found…"` for a thrown
+/// DOMException/Error; its debug form for anything else.
+pub fn js_error_text(e: &JsValue) -> String {
+    let message = js_sys::Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string());
+    match (js_error_name(e), message) {
+        (n, Some(m)) if !n.is_empty() => format!("{n}: {m}"),
+        (_, Some(m)) => m,
+        _ => e.as_string().unwrap_or_else(|| format!("{e:?}")),
+    }
+}
+
+/// Whether this page may read `handle` now, without asking (`queryPermission`).
+pub async fn can_read(handle: &FileSystemDirectoryHandle) -> bool {
+    let descriptor = web_sys::FileSystemHandlePermissionDescriptor::new();
+    descriptor.set_mode(web_sys::FileSystemPermissionMode::Read);
+    JsFuture::from(handle.query_permission_with_descriptor(&descriptor))
+        .await
+        .ok()
+        .and_then(|s| s.as_string())
+        .as_deref()
+        == Some("granted")
+}
+
+/// Asks for read permission on a remembered folder (the browser may prompt; call it from a
+/// click handler).
+pub async fn request_read(handle: &FileSystemDirectoryHandle) -> Result<(), PickError> {
+    let descriptor = web_sys::FileSystemHandlePermissionDescriptor::new();
+    descriptor.set_mode(web_sys::FileSystemPermissionMode::Read);
+    let state = JsFuture::from(handle.request_permission_with_descriptor(&descriptor))
+        .await
+        .map_err(js_error)?;
+    if state.as_string().as_deref() != Some("granted") {
+        return Err(PickError::Failed(format!(
+            "permission to read “{}” was not granted; choose the folder again",
+            handle.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Asks for a folder with `showDirectoryPicker` without walking it (discovery walks it as a
+/// stream).
+pub async fn pick_directory_handle() -> Result<FileSystemDirectoryHandle, PickError> {
+    let window = web_sys::window().ok_or_else(|| PickError::Failed("no window".into()))?;
+    let promise = window.show_directory_picker().map_err(js_error)?;
+    Ok(JsFuture::from(promise)
+        .await
+        .map_err(js_error)?
+        .unchecked_into())
 }
 
 /// `true` when the browser offers `showDirectoryPicker` (Chromium-based browsers).
@@ -116,17 +173,7 @@ pub async fn reopen_if_granted(handle: FileSystemDirectoryHandle) -> Option<Pick
 /// Walks a remembered folder again, asking for read permission first (the browser shows a
 /// prompt; this must run inside a click handler).
 pub async fn reopen(handle: FileSystemDirectoryHandle) -> Result<Picked, PickError> {
-    let descriptor = web_sys::FileSystemHandlePermissionDescriptor::new();
-    descriptor.set_mode(web_sys::FileSystemPermissionMode::Read);
-    let state = JsFuture::from(handle.request_permission_with_descriptor(&descriptor))
-        .await
-        .map_err(js_error)?;
-    if state.as_string().as_deref() != Some("granted") {
-        return Err(PickError::Failed(format!(
-            "permission to read “{}” was not granted; choose the folder again",
-            handle.name()
-        )));
-    }
+    request_read(&handle).await?;
     walk(handle).await
 }
 
@@ -164,6 +211,35 @@ pub async fn walk(root: FileSystemDirectoryHandle) -> Result<Picked, PickError> 
         }
     }
     Ok(picked.finish())
+}
+
+/// The folder dropped on the page, as a promise of its `FileSystemHandle`
+/// (`DataTransferItem.getAsFileSystemHandle`, Chromium-based browsers). Call it while the drop
+/// event is being dispatched: the items are gone afterwards. `None` when nothing was dropped or
+/// the browser cannot hand out handles.
+pub fn dropped_handle(ev: &web_sys::DragEvent) -> Option<js_sys::Promise> {
+    let item = ev.data_transfer()?.items().get(0)?;
+    let f = js_sys::Reflect::get(&item, &"getAsFileSystemHandle".into()).ok()?;
+    let f: &js_sys::Function = f.dyn_ref()?;
+    f.call0(&item).ok()?.dyn_into().ok()
+}
+
+/// A dropped handle as a directory, or why not.
+pub async fn dropped_directory(
+    promise: js_sys::Promise,
+) -> Result<FileSystemDirectoryHandle, PickError> {
+    let handle: FileSystemHandle = JsFuture::from(promise)
+        .await
+        .map_err(js_error)?
+        .dyn_into()
+        .map_err(|_| PickError::Failed("nothing usable was dropped".into()))?;
+    if handle.kind() != FileSystemHandleKind::Directory {
+        return Err(PickError::Failed(format!(
+            "“{}” is a file: drop a folder",
+            handle.name()
+        )));
+    }
+    Ok(handle.unchecked_into())
 }
 
 /// The files of an `<input type=file webkitdirectory>`.

@@ -5,6 +5,8 @@
 //! * [`pages`] — one component per page (Sync, Settings, Activity log); they own their state
 //!   and run intents through the adapters.
 //! * [`activity`] — the local activity log (never holds secrets).
+//! * [`discovery`] — scan jobs, manifests, materialisation and pre-sync review (spec §2), and
+//!   the approved encounters the Sync page plans from.
 //! * Browser adapters: [`store`] (IndexedDB), [`files`] (folder access), [`api`] (sync API
 //!   over HTTP), [`blob_put`] (PUT a File to a SAS URL), [`sync`] (plans and the driver that runs the core engine).
 
@@ -12,6 +14,7 @@ pub mod activity;
 pub mod api;
 pub mod app;
 pub mod blob_put;
+pub mod discovery;
 pub mod files;
 pub mod pages;
 pub mod store;

@@ -1,7 +1,10 @@
-//! Pages, chosen by the URL hash (`#/sync`, `#/settings`, `#/activity`), and the few window
+//! Pages, chosen by the URL hash (`#/sync`, `#/settings`, `#/activity`, `#/discover`,
+//! `#/review/<manifest id>`), and the few window
 //! helpers the shell needs (events, intervals).
 
 pub mod activity;
+pub mod discover;
+pub mod review;
 pub mod settings;
 pub mod sync;
 
@@ -14,6 +17,9 @@ pub enum Page {
     Sync,
     Settings,
     Activity,
+    Discover,
+    /// `#/review/<manifest id>`; the review page reads the id from the hash.
+    Review,
 }
 
 impl Page {
@@ -22,6 +28,8 @@ impl Page {
             Page::Sync => "#/sync",
             Page::Settings => "#/settings",
             Page::Activity => "#/activity",
+            Page::Discover => "#/discover",
+            Page::Review => "#/review/",
         }
     }
 
@@ -29,6 +37,8 @@ impl Page {
         match hash {
             "#/settings" => Page::Settings,
             "#/activity" => Page::Activity,
+            "#/discover" => Page::Discover,
+            h if h.starts_with("#/review/") => Page::Review,
             _ => Page::Sync,
         }
     }

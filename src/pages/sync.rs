@@ -21,16 +21,19 @@ use wasm_bindgen::JsCast;
 use crate::activity::{self, Category};
 use crate::api::Client;
 use crate::app::AppState;
+use crate::discovery::{self, ApprovedManifest};
 use crate::files::{self, Picked};
 use crate::store::StoredEncounter;
+use crate::sync::driver::FileSource;
 use crate::sync::driver::{self, Control, Observer};
 use crate::sync::lock;
-use crate::sync::plan::{plan_folder, PickedFiles};
+use crate::sync::plan::{plan_folder, PickedFiles, ScanFiles};
 use crate::sync::timer::now_ms;
 use crate::ui::connection::Connection;
 use crate::ui::error_list::{problems_csv, EncounterProblems, ErrorList, ImageProblem};
 use crate::ui::file_table::{status_detail, FileRow, FileTable};
 use crate::ui::folder_picker::FolderPicker;
+use crate::ui::manifest_rows::{ManifestRow, ManifestRows};
 use crate::ui::population_card::{Counts, PopulationCard};
 use crate::ui::resume_banner::{Interrupted, ResumeBanner};
 use crate::ui::upload_panel::{RunProgress, RunSummary, UploadPanel};
@@ -78,6 +81,18 @@ struct Page {
     control: StoredValue<Option<mpsc::UnboundedSender<Control>>, LocalStorage>,
     /// Folders whose handle IndexedDB remembers (File System Access only).
     reopenable: RwSignal<HashSet<String>>,
+    /// Approved manifests with their approved encounters (discovery).
+    manifests: RwSignal<Vec<ApprovedManifest>>,
+    /// Ensure Individuals progress or result per manifest id.
+    ensure: RwSignal<HashMap<String, String>>,
+}
+
+/// What a sync run syncs.
+enum Target {
+    /// A picked folder, planned as one encounter.
+    Folder(Picked),
+    /// The approved encounters of an approved manifest.
+    Manifest(ApprovedManifest),
 }
 
 impl Page {
@@ -98,11 +113,17 @@ impl Page {
         })
     }
 
-    /// Starts a sync of the picked folder, if the key is ready and no other tab syncs.
+    /// Starts a sync of the picked folder.
     fn start(self) {
+        if let Some(picked) = self.picked.get_untracked() {
+            self.start_target(Target::Folder(picked));
+        }
+    }
+
+    /// Starts a sync, if the key is ready and no other tab syncs.
+    fn start_target(self, target: Target) {
         let app = self.app;
-        let (Some(store), Some(picked)) = (app.store.get_untracked(), self.picked.get_untracked())
-        else {
+        let Some(store) = app.store.get_untracked() else {
             return;
         };
         let population = match app.connection.get_untracked() {
@@ -130,7 +151,7 @@ impl Page {
             };
             let _leave_guard = LeaveGuard::new();
             let started = now_ms();
-            run(self, store, picked, population.id).await;
+            run(self, store, target, population.id).await;
             self.control.set_value(None);
             self.busy.set(false);
             if now_ms().saturating_sub(started) > 60_000 {
@@ -188,7 +209,22 @@ pub fn SyncPage() -> impl IntoView {
         summary: RwSignal::new(None),
         control: StoredValue::new_local(None),
         reopenable: RwSignal::new(HashSet::new()),
+        manifests: RwSignal::new(Vec::new()),
+        ensure: RwSignal::new(HashMap::new()),
     };
+    // Approved manifests, whenever the page is shown (they are made on the Discover page).
+    Effect::new(move |_| {
+        let shown = app.page.get() == crate::pages::Page::Sync;
+        if let (true, Some(st)) = (shown, app.store.get()) {
+            spawn_local(async move {
+                match discovery::approved_manifests(&st).await {
+                    Ok(m) => page.manifests.set(m),
+                    Err(e) => app.error.set(Some(e.to_string())),
+                }
+            });
+        }
+    });
+    Effect::new(move |_| app.syncing.set(page.busy.get()));
 
     // Load this page's stored state once the database is open: planned encounters, their
     // sync state, and which folders can be reopened without asking.
@@ -464,6 +500,134 @@ pub fn SyncPage() -> impl IntoView {
             }
         });
     });
+    // Sync of an approved manifest: its folder must be readable in this tab (opened on the
+    // Discover page, or reconnected here through its remembered handle).
+    let on_sync_manifest = Callback::new(move |id: String| {
+        let Some(m) = page
+            .manifests
+            .with_untracked(|ms| ms.iter().find(|m| m.manifest_id == id).cloned())
+        else {
+            return;
+        };
+        let Some(st) = app.store.get_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            if discovery::access::get(&m.folder).is_none() {
+                let handle = match st.handle(&m.folder).await {
+                    Ok(Some(h)) => h,
+                    _ => {
+                        app.error.set(Some(format!(
+                            "The folder “{}” is not open in this tab: open it again on the Discover page (Reconnect), then press Sync.",
+                            m.folder
+                        )));
+                        return;
+                    }
+                };
+                let handle: web_sys::FileSystemDirectoryHandle = handle.unchecked_into();
+                let descriptor = web_sys::FileSystemHandlePermissionDescriptor::new();
+                descriptor.set_mode(web_sys::FileSystemPermissionMode::Read);
+                let granted = wasm_bindgen_futures::JsFuture::from(
+                    handle.request_permission_with_descriptor(&descriptor),
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_string())
+                .is_some_and(|v| v == "granted");
+                if !granted {
+                    app.error.set(Some(format!(
+                        "Permission to read “{}” was not granted; open the folder on the Discover page.",
+                        m.folder
+                    )));
+                    return;
+                }
+                discovery::access::register(discovery::walk::FolderSource::Handle(handle));
+            }
+            page.start_target(Target::Manifest(m));
+        });
+    });
+    // Ensure Individuals: create on the server the individuals the manifest names, in chunks
+    // so the row shows progress.
+    let on_ensure = Callback::new(move |id: String| {
+        let Some(m) = page
+            .manifests
+            .with_untracked(|ms| ms.iter().find(|m| m.manifest_id == id).cloned())
+        else {
+            return;
+        };
+        let s = app.settings.get_untracked();
+        let client = Client::new(&s.server_url, &s.api_key);
+        spawn_local(async move {
+            let ids = m.individual_ids.clone();
+            let (mut existed, mut created, mut failed) = (0u64, 0u64, 0u64);
+            let mut problems = Vec::new();
+            for (i, chunk) in ids.chunks(20).enumerate() {
+                page.ensure.update(|e| {
+                    e.insert(
+                        id.clone(),
+                        format!(
+                            "{} / {} -- {}",
+                            (i * 20).min(ids.len()),
+                            ids.len(),
+                            chunk.first().cloned().unwrap_or_default()
+                        ),
+                    );
+                });
+                match client.ensure_individuals(chunk).await {
+                    Ok(r) => {
+                        existed += r.counts.existed;
+                        created += r.counts.created;
+                        failed += r.counts.failed;
+                        problems.extend(r.results.iter().filter_map(|x| {
+                            x.error.as_ref().map(|e| format!("{}: {}", x.id, e.message))
+                        }));
+                    }
+                    Err(e) => {
+                        failed += chunk.len() as u64;
+                        problems.push(e.to_string());
+                    }
+                }
+            }
+            let summary = if created == 0 && failed == 0 {
+                "All individuals already exist on the server.".to_string()
+            } else {
+                format!(
+                    "{} individuals found, {existed} already existed, {created} created, {failed} failed{}",
+                    ids.len(),
+                    if problems.is_empty() { String::new() } else { format!(": {}", problems.join("; ")) }
+                )
+            };
+            if let Some(st) = app.store.get_untracked() {
+                activity::log(
+                    &st,
+                    Category::Sync,
+                    "Ensure Individuals",
+                    &summary,
+                    failed == 0,
+                )
+                .await;
+            }
+            page.ensure.update(|e| {
+                e.insert(id, summary);
+            });
+        });
+    });
+    let manifest_rows = Signal::derive(move || {
+        let ensure = page.ensure.get();
+        page.manifests.with(|ms| {
+            ms.iter()
+                .map(|m| ManifestRow {
+                    manifest_id: m.manifest_id.clone(),
+                    version: m.version,
+                    scan_job_name: m.scan_job_name.clone(),
+                    encounters: m.encounters.len(),
+                    images: m.image_count,
+                    individuals: m.individual_ids.len(),
+                    ensure: ensure.get(&m.manifest_id).cloned(),
+                })
+                .collect::<Vec<_>>()
+        })
+    });
     let on_export = Callback::new(move |_| {
         crate::pages::download(
             "finsync-errors.csv",
@@ -566,6 +730,12 @@ pub fn SyncPage() -> impl IntoView {
                 syncing=page.busy.into()
                 on_reset=on_reset
             >
+                <ManifestRows
+                    rows=manifest_rows
+                    disabled=Signal::derive(move || page.busy.get() || !key_ready())
+                    on_sync=on_sync_manifest
+                    on_ensure=on_ensure
+                />
                 <ErrorList
                     groups=problems
                     busy=page.busy.into()
@@ -611,34 +781,49 @@ pub fn SyncPage() -> impl IntoView {
 
 /// Plans the picked folder, then syncs it with the engine. Everything it learns goes to the
 /// page's signals; nothing is returned.
-async fn run(page: Page, store: crate::store::Store, picked: Picked, population_id: i64) {
+async fn run(page: Page, store: crate::store::Store, target: Target, population_id: i64) {
     let app = page.app;
     let settings = app.settings.get_untracked();
-    page.phase.set("Fingerprinting files…".into());
-    let (planned, unreadable) = plan_folder(&picked, population_id, |i, n| {
-        if i % 25 == 0 {
-            page.phase.set(format!("Fingerprinting files… {i} of {n}"));
+    let (label, planned, files): (String, Vec<StoredEncounter>, Rc<dyn FileSource>) = match target {
+        Target::Folder(picked) => {
+            page.phase.set("Fingerprinting files…".into());
+            let (planned, unreadable) = plan_folder(&picked, population_id, |i, n| {
+                if i % 25 == 0 {
+                    page.phase.set(format!("Fingerprinting files… {i} of {n}"));
+                }
+            })
+            .await;
+            if !unreadable.is_empty() {
+                app.error.set(Some(format!(
+                    "{} file(s) could not be read and were left out: {}",
+                    unreadable.len(),
+                    unreadable
+                        .iter()
+                        .map(|u| format!("{} ({})", u.path, u.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )));
+            }
+            let files: Rc<dyn FileSource> =
+                Rc::new(PickedFiles::new(&picked, std::slice::from_ref(&planned)));
+            (picked.root.clone(), vec![planned], files)
         }
-    })
-    .await;
-    if !unreadable.is_empty() {
-        app.error.set(Some(format!(
-            "{} file(s) could not be read and were left out: {}",
-            unreadable.len(),
-            unreadable
-                .iter()
-                .map(|u| format!("{} ({})", u.path, u.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )));
-    }
-    if let Err(e) = store.put_encounters(std::slice::from_ref(&planned)).await {
+        Target::Manifest(m) => {
+            let files: Rc<dyn FileSource> = Rc::new(ScanFiles::new(&m.encounters));
+            (
+                format!("{} v{}", m.scan_job_name, m.version),
+                m.encounters,
+                files,
+            )
+        }
+    };
+    if let Err(e) = store.put_encounters(&planned).await {
         app.error.set(Some(e.to_string()));
         return;
     }
     page.encounters.update(|v| {
-        v.retain(|e| e.local_id != planned.local_id);
-        v.push(planned.clone());
+        v.retain(|e| !planned.iter().any(|p| p.local_id == e.local_id));
+        v.extend(planned.iter().cloned());
     });
     let state = match store.sync_state().await {
         Ok(s) => s,
@@ -650,7 +835,7 @@ async fn run(page: Page, store: crate::store::Store, picked: Picked, population_
     let server = settings.server_url.trim_end_matches('/').to_string();
     let plan = Plan {
         population_id,
-        encounters: vec![planned.plan.clone()],
+        encounters: planned.iter().map(|e| e.plan.clone()).collect(),
     }
     .with_store(&state);
     let images: Vec<_> = plan.encounters.iter().flat_map(|e| &e.images).collect();
@@ -666,10 +851,9 @@ async fn run(page: Page, store: crate::store::Store, picked: Picked, population_
                 .iter()
                 .filter(|i| matches!(i.status, ImageStatus::Skipped { .. }))
                 .count(),
-            encounter_url: state
-                .encounters
-                .get(&planned.local_id)
-                .and_then(|r| r.remote.as_ref())
+            encounter_url: planned
+                .iter()
+                .find_map(|e| state.encounters.get(&e.local_id)?.remote.as_ref())
                 .map(|r| format!("{server}{}", r.url)),
             ..RunSummary::default()
         }));
@@ -681,7 +865,7 @@ async fn run(page: Page, store: crate::store::Store, picked: Picked, population_
         &store,
         Category::Sync,
         "Sync started",
-        &format!("{}: {} images", picked.root, images.len()),
+        &format!("{label}: {} images", images.len()),
         true,
     )
     .await;
@@ -690,10 +874,10 @@ async fn run(page: Page, store: crate::store::Store, picked: Picked, population_
     page.control.set_value(Some(controls.tx.clone()));
     let uploaded_now: Rc<RefCell<HashSet<(String, String)>>> = Rc::default();
     let seen = uploaded_now.clone();
-    let labels: HashMap<String, (String, Option<String>)> =
-        [(planned.local_id.clone(), (encounter_label(&planned), None))]
-            .into_iter()
-            .collect();
+    let labels: HashMap<String, (String, Option<String>)> = planned
+        .iter()
+        .map(|e| (e.local_id.clone(), (encounter_label(e), None)))
+        .collect();
     let started = now_ms();
     let engine_bytes = Rc::new(RefCell::new(0f64));
     let eb = engine_bytes.clone();
@@ -755,7 +939,7 @@ async fn run(page: Page, store: crate::store::Store, picked: Picked, population_
         config,
         client: Client::new(&settings.server_url, &settings.api_key),
         store,
-        files: Rc::new(PickedFiles::new(&picked, std::slice::from_ref(&planned))),
+        files,
     };
     match driver::run(job, controls, observer).await {
         Ok(result) => {
@@ -789,8 +973,7 @@ async fn run(page: Page, store: crate::store::Store, picked: Picked, population_
                 Category::Sync,
                 "Sync finished",
                 &format!(
-                    "{}: {uploaded} uploaded, {} already on the server, {} failed, {} skipped{}",
-                    picked.root,
+                    "{label}: {uploaded} uploaded, {} already on the server, {} failed, {} skipped{}",
                     p.images_complete.saturating_sub(uploaded),
                     p.images_failed,
                     p.images_skipped,

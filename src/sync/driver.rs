@@ -49,8 +49,13 @@ pub enum DriverError {
 
 /// Where the driver gets each image's bytes.
 pub trait FileSource {
-    /// The file of `image` in `encounter`, or why it cannot be used.
-    fn file(&self, encounter: &str, image: &str) -> Result<web_sys::File, (SourceProblem, String)>;
+    /// The file of `image` in `encounter`, or why it cannot be used. Asynchronous because a
+    /// folder handle resolves files lazily.
+    fn file(
+        &self,
+        encounter: &str,
+        image: &str,
+    ) -> LocalBoxFuture<'static, Result<web_sys::File, (SourceProblem, String)>>;
 }
 
 /// A UI callback.
@@ -313,7 +318,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                             });
                     inflight.push(
                         async move {
-                            let result = match file {
+                            let result = match file.await {
                                 Err((problem, detail)) => {
                                     Err(PutFailure::Source { problem, detail })
                                 }

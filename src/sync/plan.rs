@@ -12,6 +12,8 @@ use finsync_core::fingerprint::{edge_ranges, idempotency_key, Fingerprint};
 use finsync_core::media::content_type;
 use finsync_core::normalize::encounter_identity;
 use finsync_core::sas::date_utc;
+use futures::future::LocalBoxFuture;
+use futures::FutureExt;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
 
@@ -22,27 +24,64 @@ use crate::store::{ImageSource, StoredEncounter};
 /// Photographer of encounters whose photographer is not known yet.
 pub const UNKNOWN_PHOTOGRAPHER: &str = "Unknown photographer";
 
-async fn slice_bytes(file: &File, start: u64, end: u64) -> Result<Vec<u8>, String> {
+/// Bytes `[start, end)` of `file` (one `Blob.slice` + `arrayBuffer()`). The error names what
+/// the browser said (e.g. `NotFoundError: …` when the file was moved or deleted).
+pub async fn slice_bytes(file: &File, start: u64, end: u64) -> Result<Vec<u8>, String> {
     let blob = file
         .slice_with_f64_and_f64(start as f64, end as f64)
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| crate::files::js_error_text(&e))?;
     let buf = JsFuture::from(blob.array_buffer())
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| crate::files::js_error_text(&e))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
+/// The whole file (`Blob.arrayBuffer()` without a `slice`: a slice costs the page's thread
+/// about as much as the read).
+pub async fn read_all(file: &File) -> Result<Vec<u8>, String> {
+    let buf = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| crate::files::js_error_text(&e))?;
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
 /// Size plus hashes of the first and last 64 KiB (reads at most 128 KiB of the file).
 pub async fn fingerprint(file: &File) -> Result<Fingerprint, String> {
+    let ((h0, h1), _) = edge_ranges(file.size() as u64);
+    let head = slice_bytes(file, h0, h1).await?;
+    fingerprint_from_prefix(file, &head).await
+}
+
+/// The fingerprint when the start of the file was already read (`prefix`: at least the first
+/// `min(size, 64 KiB)` bytes, e.g. the metadata prefix of a scan): reads only the tail, and
+/// nothing when the prefix already holds it.
+pub async fn fingerprint_from_prefix(file: &File, prefix: &[u8]) -> Result<Fingerprint, String> {
     let size = file.size() as u64;
     let ((h0, h1), (t0, t1)) = edge_ranges(size);
-    let head = slice_bytes(file, h0, h1).await?;
-    let tail = if (t0, t1) == (h0, h1) {
-        head.clone()
-    } else {
-        slice_bytes(file, t0, t1).await?
+    let head = prefix
+        .get(h0 as usize..h1 as usize)
+        .ok_or_else(|| format!("read {} bytes of {size}: the file changed", prefix.len()))?;
+    let tail = match prefix.get(t0 as usize..t1 as usize) {
+        Some(t) => std::borrow::Cow::Borrowed(t),
+        None => std::borrow::Cow::Owned(slice_bytes(file, t0, t1).await?),
     };
-    Ok(Fingerprint::new(size, &head, &tail))
+    Ok(Fingerprint::new(size, head, &tail))
+}
+
+/// The fingerprint from a prefix and the tail, both already read (`tail`: the bytes of
+/// `edge_ranges(size).1`).
+pub fn fingerprint_with_tail(size: u64, prefix: &[u8], tail: &[u8]) -> Result<Fingerprint, String> {
+    let ((h0, h1), (t0, t1)) = edge_ranges(size);
+    let head = prefix
+        .get(h0 as usize..h1 as usize)
+        .ok_or_else(|| format!("read {} bytes of {size}: the file changed", prefix.len()))?;
+    if tail.len() as u64 != t1 - t0 {
+        return Err(format!(
+            "read {} tail bytes of {size}: the file changed",
+            tail.len()
+        ));
+    }
+    Ok(Fingerprint::new(size, head, tail))
 }
 
 /// A file that could not be read while planning; the rest of the folder is planned.
@@ -150,22 +189,88 @@ impl PickedFiles {
 }
 
 impl FileSource for PickedFiles {
-    fn file(&self, _encounter: &str, image: &str) -> Result<File, (SourceProblem, String)> {
-        let Some((path, size, modified)) = self.expected.get(image) else {
-            return Err((SourceProblem::Missing, format!("{image} was never planned")));
-        };
-        let Some(file) = self.files.get(path) else {
-            return Err((
-                SourceProblem::Missing,
-                format!("{path} is not in the selected folder any more"),
-            ));
-        };
-        if file.size() as u64 != *size || file.last_modified() != *modified {
-            return Err((
-                SourceProblem::Changed,
-                format!("{path} changed since it was planned; select the folder again"),
-            ));
+    fn file(
+        &self,
+        _encounter: &str,
+        image: &str,
+    ) -> LocalBoxFuture<'static, Result<File, (SourceProblem, String)>> {
+        let result = (|| {
+            let Some((path, size, modified)) = self.expected.get(image) else {
+                return Err((SourceProblem::Missing, format!("{image} was never planned")));
+            };
+            let Some(file) = self.files.get(path) else {
+                return Err((
+                    SourceProblem::Missing,
+                    format!("{path} is not in the selected folder any more"),
+                ));
+            };
+            if file.size() as u64 != *size || file.last_modified() != *modified {
+                return Err((
+                    SourceProblem::Changed,
+                    format!("{path} changed since it was planned; select the folder again"),
+                ));
+            }
+            Ok(file.clone())
+        })();
+        futures::future::ready(result).boxed_local()
+    }
+}
+
+/// The files of a scanned folder (discovery's open folders), checked against the scan.
+pub struct ScanFiles {
+    /// Image local id → (relative path, size, lastModified) as scanned.
+    expected: HashMap<String, (String, u64, f64)>,
+}
+
+impl ScanFiles {
+    pub fn new(encounters: &[StoredEncounter]) -> ScanFiles {
+        let mut expected = HashMap::new();
+        for e in encounters {
+            for (img, src) in e.plan.images.iter().zip(&e.sources) {
+                expected.insert(
+                    img.local_id.clone(),
+                    (src.relative_path.clone(), img.size, src.last_modified),
+                );
+            }
         }
-        Ok(file.clone())
+        ScanFiles { expected }
+    }
+}
+
+impl FileSource for ScanFiles {
+    fn file(
+        &self,
+        _encounter: &str,
+        image: &str,
+    ) -> LocalBoxFuture<'static, Result<File, (SourceProblem, String)>> {
+        use crate::discovery::access::{self, FileProblem};
+        let expected = self.expected.get(image).cloned();
+        let image = image.to_string();
+        async move {
+            let Some((path, size, modified)) = expected else {
+                return Err((SourceProblem::Missing, format!("{image} was never planned")));
+            };
+            let Some(folder) = access::get(access::folder_of(&path)) else {
+                return Err((
+                    SourceProblem::Missing,
+                    format!("the folder of {path} is not open in this tab: open it on the Discover page"),
+                ));
+            };
+            let file = folder.file(&path).await.map_err(|e| match e {
+                FileProblem::Missing(_) | FileProblem::NotOpen(_) => {
+                    (SourceProblem::Missing, e.to_string())
+                }
+                FileProblem::Changed(_) => (SourceProblem::Changed, e.to_string()),
+                FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
+            })?;
+            if file.size() as u64 != size || file.last_modified() != modified {
+                return Err((
+                    SourceProblem::Changed,
+                    format!("{path} changed since the scan; run discovery again"),
+                ));
+            }
+            Ok(file)
+        }
+        .boxed_local()
     }
 }

@@ -2,9 +2,11 @@
 //! and report intents through callbacks; none of them talks to the network or IndexedDB.
 
 pub mod connection;
+pub mod discovery;
 pub mod error_list;
 pub mod file_table;
 pub mod folder_picker;
+pub mod manifest_rows;
 pub mod population_card;
 pub mod resume_banner;
 pub mod settings_form;

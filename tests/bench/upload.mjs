@@ -130,7 +130,13 @@ try {
   t0 = Date.now();
   await page.getByTestId('folder-input').setInputFiles(big);
   await page.getByTestId('upload').click();
-  await page.getByTestId('summary').filter({ hasText: /^1 uploaded/ }).waitFor({ timeout: 600000 });
+  await page.getByTestId('summary').waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
+  await page.getByTestId('summary').waitFor({ timeout: 600000 });
+  const summaryBig = await page.getByTestId('summary').textContent();
+  if (!summaryBig.startsWith('1 uploaded')) {
+    const errors = await page.getByTestId('errors').textContent().catch(() => '');
+    throw new Error(`finsync big-file run: ${summaryBig} ${errors}`);
+  }
   results.finsyncBigSeconds = (Date.now() - t0) / 1000;
   clearInterval(sampler);
   results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;

@@ -53,6 +53,27 @@ impl Fingerprint {
     pub fn to_hex(&self) -> String {
         format!("{}-{}", self.size, hex(&self.digest))
     }
+
+    /// Parses [`Fingerprint::to_hex`]'s output, so a fingerprint stored at scan time gives the
+    /// same idempotency key later without reading the file again.
+    pub fn from_hex(s: &str) -> Option<Fingerprint> {
+        let (size, digits) = s.split_once('-')?;
+        let size = size.parse::<u64>().ok()?;
+        let b = digits.as_bytes();
+        if b.len() != 64 {
+            return None;
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut digest = [0u8; 32];
+        for (i, d) in digest.iter_mut().enumerate() {
+            *d = (nibble(b[2 * i])? << 4) | nibble(b[2 * i + 1])?;
+        }
+        Some(Fingerprint { size, digest })
+    }
 }
 
 /// The idempotency key of one image; see the module docs for the exact derivation.
@@ -124,6 +145,15 @@ mod tests {
         a[299_999] = 7;
         a.push(7); // size changed
         assert_ne!(base, fp_of(&a));
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let fp = fp_of(b"some jpeg bytes");
+        assert_eq!(Fingerprint::from_hex(&fp.to_hex()), Some(fp));
+        assert_eq!(Fingerprint::from_hex("12-abc"), None);
+        assert_eq!(Fingerprint::from_hex(&fp.to_hex().to_uppercase()), None);
+        assert_eq!(Fingerprint::from_hex("x"), None);
     }
 
     #[test]

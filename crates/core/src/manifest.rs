@@ -88,8 +88,9 @@ impl PhotographerResolution {
         }
     }
 
-    /// The identity grouping compares photographers by.
-    fn identity(&self) -> Option<String> {
+    /// The identity grouping compares photographers by (public so a preview groups exactly as
+    /// [`materialize`] will).
+    pub fn identity(&self) -> Option<String> {
         match self {
             PhotographerResolution::Resolved { user_id, .. } => Some(format!("user:{user_id}")),
             PhotographerResolution::CreateOnSync {

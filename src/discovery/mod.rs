@@ -1,0 +1,105 @@
+//! Discovery in the browser (spec §2): scan a folder, build a manifest (field rules, grouping,
+//! photographers, versions), materialise its approved version into review records, review
+//! them — and hand the approved encounters to the Sync page ([`approved_manifests`]).
+//!
+//! * [`walk`] — a folder (handle or file list) as a stream of entries, classified by name.
+//! * [`scan`] — the scan job: prefix reads, metadata, fingerprints, batched writes, diff.
+//! * [`access`] — folders this tab can read now (thumbnails, missing-file checks).
+//! * [`thumbs`] — object URLs for thumbnails, made when shown and revoked when hidden.
+//! * [`db`] — the IndexedDB queries over `scanJobs`, `scanFiles`, `manifests`,
+//!   `reviewRecords`; [`model`] — the rows.
+//! * [`plan`] — approved review records → [`StoredEncounter`]s, keyed like
+//!   [`crate::sync::plan`].
+//!
+//! The pure logic (metadata, rules, grouping, manifests) is `finsync_core`'s.
+
+pub mod access;
+pub mod db;
+pub mod model;
+pub mod plan;
+pub mod scan;
+pub mod thumbs;
+pub mod walk;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use finsync_core::manifest::ReviewStatus;
+
+use crate::store::{Store, StoreError, StoredEncounter};
+
+/// One approved manifest version, with its approved encounters planned for sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovedManifest {
+    pub manifest_id: String,
+    pub version: u32,
+    pub scan_job_id: String,
+    pub scan_job_name: String,
+    pub population_id: i64,
+    pub folder: String,
+    pub encounters: Vec<StoredEncounter>,
+    pub image_count: usize,
+    pub individual_ids: Vec<String>,
+}
+
+/// Every approved manifest version that has Approved review records, each with those records
+/// planned for sync (fingerprints from the scan, idempotency keys as [`crate::sync::plan`]
+/// makes them). Records of versions that are not (or no longer) approved are left out, as are
+/// images whose scan has no fingerprint.
+pub async fn approved_manifests(store: &Store) -> Result<Vec<ApprovedManifest>, StoreError> {
+    let mut out = Vec::new();
+    for m in db::manifests(store).await? {
+        let rows = db::records(store, &m.id).await?;
+        let mut by_version: BTreeMap<u32, Vec<_>> = BTreeMap::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.record.review == ReviewStatus::Approved)
+        {
+            by_version
+                .entry(r.record.manifest_version)
+                .or_default()
+                .push(&r.record);
+        }
+        by_version.retain(|v, _| m.history.get(*v).is_some_and(|x| x.is_approved()));
+        if by_version.is_empty() {
+            continue;
+        }
+        let job_id = m
+            .materialized_job_id
+            .clone()
+            .unwrap_or_else(|| m.scan_job_id.clone());
+        let fingerprints: HashMap<String, String> = db::job_files(store, &job_id)
+            .await?
+            .into_iter()
+            .filter_map(|f| Some((f.relative_path, f.fingerprint?)))
+            .collect();
+        let job_name = db::job(store, &job_id)
+            .await?
+            .map(|j| j.name)
+            .unwrap_or_default();
+        for (version, records) in by_version {
+            let mut encounters = Vec::new();
+            let mut individuals = BTreeSet::new();
+            for rec in records {
+                if let (Some(e), _) = plan::plan_record(rec, &fingerprints) {
+                    individuals.extend(rec.known_individuals.iter().cloned());
+                    encounters.push(e);
+                }
+            }
+            out.push(ApprovedManifest {
+                manifest_id: m.id.clone(),
+                version,
+                scan_job_id: job_id.clone(),
+                scan_job_name: job_name.clone(),
+                population_id: m.population_id,
+                folder: m.folder.clone(),
+                image_count: encounters.iter().map(|e| e.plan.images.len()).sum(),
+                encounters,
+                individual_ids: individuals.into_iter().collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! Approved review records → encounters planned for sync, exactly as [`crate::sync::plan`]
+//! plans a picked folder: the same image local ids (`<relativePath>#<key[3..15]>`), the same
+//! idempotency keys (population + encounter identity + fingerprint, spec decision 7) and the
+//! same `sources`. The fingerprint comes from the scan (stored as hex), so nothing is read.
+
+use std::collections::HashMap;
+
+use finsync_core::api::FindOrCreateEncounter;
+use finsync_core::engine::{ImageStatus, PlanEncounter, PlanImage};
+use finsync_core::fingerprint::{idempotency_key, Fingerprint};
+use finsync_core::manifest::{EncounterRecord, PhotographerAssignment};
+use finsync_core::media::content_type;
+use finsync_core::normalize::encounter_identity;
+
+use crate::store::{ImageSource, StoredEncounter};
+
+/// The name find-or-create sends for a record's photographer. "Create on sync" keeps the
+/// typed first and last name for now (the user is not created yet).
+pub fn photographer_name(a: &PhotographerAssignment) -> Option<String> {
+    match a {
+        PhotographerAssignment::User { display, .. }
+        | PhotographerAssignment::Default { display, .. } => Some(display.clone()),
+        PhotographerAssignment::CreateOnSync {
+            first_name,
+            last_name,
+            ..
+        } => Some(format!("{first_name} {last_name}").trim().to_string()),
+        PhotographerAssignment::Rejected
+        | PhotographerAssignment::Unresolved
+        | PhotographerAssignment::None => None,
+    }
+}
+
+/// What could not be planned, per record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unplanned {
+    pub record: String,
+    pub path: Option<String>,
+    pub why: String,
+}
+
+/// Plans one record. `fingerprints`: relative path → fingerprint hex of the scan the record
+/// was made from. Images without a fingerprint are left out (listed in the second value); a
+/// record without a date, location or photographer gives `None`.
+pub fn plan_record(
+    rec: &EncounterRecord,
+    fingerprints: &HashMap<String, String>,
+) -> (Option<StoredEncounter>, Vec<Unplanned>) {
+    let mut problems = Vec::new();
+    let (Some(date), Some(location), Some(photographer)) = (
+        rec.date.clone(),
+        rec.location_name.clone().filter(|l| !l.trim().is_empty()),
+        photographer_name(&rec.photographer),
+    ) else {
+        problems.push(Unplanned {
+            record: rec.id.clone(),
+            path: None,
+            why: "date, location name or photographer missing".into(),
+        });
+        return (None, problems);
+    };
+    let identity = encounter_identity(&date, &location, &photographer);
+    let mut images = Vec::with_capacity(rec.images.len());
+    let mut sources = Vec::with_capacity(rec.images.len());
+    for img in &rec.images {
+        let Some(fp) = fingerprints
+            .get(&img.relative_path)
+            .and_then(|h| Fingerprint::from_hex(h))
+        else {
+            problems.push(Unplanned {
+                record: rec.id.clone(),
+                path: Some(img.relative_path.clone()),
+                why: "no fingerprint in the scan (re-run discovery)".into(),
+            });
+            continue;
+        };
+        let key = idempotency_key(rec.population_id, &identity, &fp);
+        let file_name = img
+            .relative_path
+            .rsplit('/')
+            .next()
+            .unwrap_or(&img.relative_path)
+            .to_string();
+        images.push(PlanImage {
+            // Path and content together, as in sync::plan: a file edited in place is new.
+            local_id: format!("{}#{}", img.relative_path, key.get(3..15).unwrap_or(&key)),
+            content_type: content_type(&file_name).into(),
+            file_name,
+            size: img.size,
+            idempotency_key: key,
+            status: ImageStatus::Pending,
+        });
+        sources.push(ImageSource {
+            relative_path: img.relative_path.clone(),
+            last_modified: img.last_modified_ms,
+        });
+    }
+    let notes = Some(rec.notes.trim().to_string()).filter(|n| !n.is_empty());
+    let encounter = StoredEncounter {
+        local_id: rec.id.clone(),
+        population_id: rec.population_id,
+        plan: PlanEncounter {
+            local_id: rec.id.clone(),
+            fields: FindOrCreateEncounter {
+                date,
+                time: rec.time.clone(),
+                location_name: location,
+                gps: rec.gps,
+                photographer,
+                notes,
+            },
+            remote: None,
+            images,
+        },
+        sources,
+    };
+    (Some(encounter), problems)
+}

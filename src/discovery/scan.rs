@@ -1,0 +1,394 @@
+//! The scan job: walk a folder as a stream, read a metadata prefix of every image (4 files at
+//! a time), fingerprint it, and store the results in batches.
+//!
+//! Per image: a file of at most 192 KiB is read whole in one `Blob.slice`; a larger one has its
+//! first 128 KiB and its last 64 KiB (the fingerprint's tail) read at the same time; more of the
+//! start only when [`prefix_needed`] asks. Then [`parse_prefix_with`] and the fingerprint
+//! ([`crate::sync::plan::fingerprint_with_tail`], the Sync page's derivation). Bad input never stops the scan: every problem becomes the file's
+//! `error` (cannot be used) or `warnings` (usable), naming what to do.
+//!
+//! Writes: one IndexedDB transaction per [`BATCH`] files, holding the job's counts so far, so a
+//! closed tab leaves a consistent job that [`run`] can resume (files already stored with the
+//! same size and lastModified are not read again). Memory stays flat in the number of files:
+//! nothing but the current batch and, for a diff, one `(size, lastModified, fingerprint)` per
+//! path of the previous scan is held.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use finsync_core::fingerprint::{edge_ranges, EDGE_BYTES};
+use finsync_core::media::content_type;
+use finsync_core::metadata::{
+    parse_prefix_with, prefix_needed, MetaError, MetaField, MetaWarning, ParseOptions, PrefixNeed,
+    INITIAL_PREFIX_BYTES,
+};
+use futures::channel::oneshot;
+use futures::StreamExt;
+use web_sys::File;
+
+use super::db;
+use super::model::{now_iso, ScanDiff, ScanFile, ScanJob, ScanState};
+use super::walk::{Entry, FolderSource, SkipReason, Walker};
+use crate::store::{Store, StoreError};
+use crate::sync::plan::{fingerprint_from_prefix, fingerprint_with_tail, read_all, slice_bytes};
+
+/// Files per IndexedDB transaction.
+pub const BATCH: usize = 200;
+/// Files read at once.
+pub const PARALLEL_READS: usize = 4;
+/// At most this often (ms) the progress callback runs.
+const PROGRESS_EVERY_MS: f64 = 100.0;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ScanError {
+    #[error("the scan could not save its results: {0}. Free some disk space or allow this site to store data, then resume the scan.")]
+    Store(#[from] StoreError),
+}
+
+/// What an earlier scan knew of a path.
+#[derive(Debug, Clone)]
+struct Known {
+    size: u64,
+    last_modified: f64,
+    fingerprint: Option<String>,
+    error: bool,
+    warnings: bool,
+}
+
+impl Known {
+    fn of(f: &ScanFile) -> Known {
+        Known {
+            size: f.size,
+            last_modified: f.last_modified,
+            fingerprint: f.fingerprint.clone(),
+            error: f.error.is_some(),
+            warnings: !f.warnings.is_empty(),
+        }
+    }
+
+    fn same_file(&self, file: &File) -> bool {
+        self.size == file.size() as u64 && self.last_modified == file.last_modified()
+    }
+}
+
+async fn known_of(store: &Store, job_id: &str) -> Result<HashMap<String, Known>, StoreError> {
+    Ok(db::job_files(store, job_id)
+        .await?
+        .iter()
+        .map(|f| (f.relative_path.clone(), Known::of(f)))
+        .collect())
+}
+
+fn field_name(f: MetaField) -> &'static str {
+    match f {
+        MetaField::Container => "file structure",
+        MetaField::Exif => "EXIF",
+        MetaField::Iptc => "IPTC",
+        MetaField::Date => "date",
+        MetaField::Gps => "GPS",
+    }
+}
+
+fn describe(w: &MetaWarning) -> String {
+    format!("{}: {}", field_name(w.field), w.message)
+}
+
+fn unreadable(e: String) -> String {
+    format!("cannot read the file (moved, deleted or changed during the scan? scan again): {e}")
+}
+
+/// Reads one image: metadata prefix, fingerprint, metadata.
+pub async fn read_image(
+    job_id: &str,
+    relative_path: String,
+    file: &File,
+    opts: &ParseOptions,
+) -> ScanFile {
+    let name = file.name();
+    let size = file.size() as u64;
+    let mut out = ScanFile {
+        job_id: job_id.to_string(),
+        relative_path,
+        size,
+        last_modified: file.last_modified(),
+        content_type: content_type(&name).to_string(),
+        meta: None,
+        fingerprint: None,
+        warnings: Vec::new(),
+        error: None,
+    };
+    if size == 0 {
+        out.error = Some("the file is empty (0 bytes); copy it again from the camera card".into());
+        return out;
+    }
+    // A file no larger than the prefix plus the fingerprint's tail is read whole, in one call;
+    // a larger one has its prefix and tail read at the same time (the size is known). Each
+    // `slice` + `arrayBuffer` costs the page's thread more than the bytes do.
+    let ((_, _), (t0, t1)) = edge_ranges(size);
+    let first = if size <= INITIAL_PREFIX_BYTES as u64 + EDGE_BYTES {
+        size
+    } else {
+        INITIAL_PREFIX_BYTES as u64
+    };
+    let (prefix, tail) = if first == size {
+        (read_all(file).await, None)
+    } else {
+        let (p, t) = futures::join!(slice_bytes(file, 0, first), slice_bytes(file, t0, t1));
+        (p, Some(t))
+    };
+    let mut prefix = match prefix {
+        Ok(b) => b,
+        Err(e) => {
+            out.error = Some(unreadable(e));
+            return out;
+        }
+    };
+    let tail = match tail.transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            out.error = Some(unreadable(e));
+            return out;
+        }
+    };
+    while (prefix.len() as u64) < size {
+        let PrefixNeed::More { total } = prefix_needed(&prefix) else {
+            break;
+        };
+        match slice_bytes(file, prefix.len() as u64, (total as u64).min(size)).await {
+            Ok(more) if !more.is_empty() => prefix.extend_from_slice(&more),
+            Ok(_) => break,
+            Err(e) => {
+                out.error = Some(unreadable(e));
+                return out;
+            }
+        }
+    }
+    let fp = match &tail {
+        Some(t) => fingerprint_with_tail(size, &prefix, t),
+        None => fingerprint_from_prefix(file, &prefix).await,
+    };
+    match fp {
+        Ok(fp) => out.fingerprint = Some(fp.to_hex()),
+        Err(e) => {
+            out.error = Some(unreadable(e));
+            return out;
+        }
+    }
+    match parse_prefix_with(&prefix, &name, opts) {
+        Ok(meta) => {
+            out.warnings = meta.warnings.iter().map(describe).collect();
+            out.meta = Some(meta);
+        }
+        Err(MetaError::Unsupported { format, .. }) => out.warnings.push(format!(
+            "{format} metadata is not read: date, place and photographer must come from folder or file names, or be typed in"
+        )),
+        Err(e @ (MetaError::NotAnImage { .. } | MetaError::Empty { .. })) => {
+            out.error = Some(format!("{e}; it is left out"))
+        }
+    }
+    out
+}
+
+/// What processing one walk entry gave.
+enum Outcome {
+    Skipped(SkipReason),
+    Read(Box<ScanFile>),
+    /// Already stored for this job (a resumed scan), unchanged.
+    Kept(String, Known),
+    Failed(String, String),
+}
+
+/// Runs (or resumes) `job` over `source`. `previous`: the earlier scan of the same folder to
+/// diff against. `cancel` is checked between files. `on_progress` gets the job (counts so far)
+/// at most every 100 ms and at the end. Returns the finished job (Done or Cancelled); the
+/// files are in `scanFiles`.
+pub async fn run(
+    store: &Store,
+    mut job: ScanJob,
+    source: FolderSource,
+    previous: Option<&ScanJob>,
+    cancel: Rc<Cell<bool>>,
+    on_progress: impl Fn(&ScanJob),
+) -> Result<ScanJob, ScanError> {
+    // A resumed job keeps what it stored; counts are recounted over the new walk.
+    let kept: Rc<HashMap<String, Known>> = Rc::new(known_of(store, &job.id).await?);
+    let mut before: Option<HashMap<String, Known>> = match previous {
+        Some(p) => Some(known_of(store, &p.id).await?),
+        None => None,
+    };
+    let mut diff = previous.map(|p| ScanDiff {
+        previous_job_id: p.id.clone(),
+        ..ScanDiff::default()
+    });
+    job.state = ScanState::Running;
+    job.counts = Default::default();
+    job.ended_at = None;
+    job.ended_ms = None;
+    job.error = None;
+    db::put_job(store, &job).await?;
+
+    let opts = ParseOptions {
+        now_unix_ms: Some(js_sys::Date::now()),
+    };
+    let job_id = job.id.clone();
+    let entries = Walker::new(source).into_stream().map(|entry| {
+        let kept = kept.clone();
+        let job_id = job_id.clone();
+        async move {
+            match entry {
+                Entry::Skipped { reason } => Outcome::Skipped(reason),
+                Entry::Failed {
+                    relative_path,
+                    message,
+                } => Outcome::Failed(relative_path, message),
+                Entry::Image {
+                    relative_path,
+                    file,
+                } => match kept.get(&relative_path) {
+                    Some(k) if k.same_file(&file) => Outcome::Kept(relative_path, k.clone()),
+                    _ => Outcome::Read(Box::new(
+                        read_image(&job_id, relative_path, &file, &opts).await,
+                    )),
+                },
+            }
+        }
+    });
+    let mut results = std::pin::pin!(entries.buffer_unordered(PARALLEL_READS));
+    let mut batch: Vec<ScanFile> = Vec::with_capacity(BATCH);
+    let mut writing: Option<oneshot::Receiver<Result<(), StoreError>>> = None;
+    let mut last_progress = 0.0;
+    while let Some(outcome) = results.next().await {
+        let c = &mut job.counts;
+        c.files_seen += 1;
+        // (path, size, lastModified, fingerprint) of a file with an image name, for the diff.
+        let mut seen: Option<(String, Known)> = None;
+        match outcome {
+            Outcome::Skipped(SkipReason::Hidden) => c.skipped_hidden += 1,
+            Outcome::Skipped(SkipReason::HiddenDir) => {
+                // A folder, not a file.
+                c.files_seen -= 1;
+                c.skipped_hidden_dirs += 1;
+            }
+            Outcome::Skipped(SkipReason::Raw) => c.skipped_raw += 1,
+            Outcome::Skipped(SkipReason::Other) => c.skipped_other += 1,
+            Outcome::Kept(path, k) => {
+                if k.error {
+                    c.errors += 1;
+                } else {
+                    c.images += 1;
+                    c.image_bytes += k.size;
+                    c.with_warnings += u64::from(k.warnings);
+                }
+                seen = Some((path, k));
+            }
+            Outcome::Read(f) => {
+                if f.error.is_some() {
+                    c.errors += 1;
+                } else {
+                    c.images += 1;
+                    c.image_bytes += f.size;
+                    c.with_warnings += u64::from(!f.warnings.is_empty());
+                }
+                seen = Some((f.relative_path.clone(), Known::of(&f)));
+                batch.push(*f);
+            }
+            Outcome::Failed(path, message) => {
+                c.errors += 1;
+                batch.push(ScanFile {
+                    job_id: job.id.clone(),
+                    relative_path: path,
+                    size: 0,
+                    last_modified: 0.0,
+                    content_type: String::new(),
+                    meta: None,
+                    fingerprint: None,
+                    warnings: Vec::new(),
+                    error: Some(message),
+                });
+            }
+        }
+        if let (Some((path, now)), Some(before), Some(diff)) =
+            (seen, before.as_mut(), diff.as_mut())
+        {
+            match before.remove(&path) {
+                None => {
+                    diff.new += 1;
+                    push_example(&mut diff.new_paths, path);
+                }
+                Some(was) => {
+                    let same = was.size == now.size
+                        && was.last_modified == now.last_modified
+                        && (was.fingerprint.is_none()
+                            || now.fingerprint.is_none()
+                            || was.fingerprint == now.fingerprint);
+                    if same {
+                        diff.unchanged += 1;
+                    } else {
+                        diff.changed += 1;
+                        push_example(&mut diff.changed_paths, path);
+                    }
+                }
+            }
+        }
+        if batch.len() >= BATCH {
+            // One write in flight while the scan goes on; the next waits for it.
+            if let Some(done) = writing.take() {
+                done.await.unwrap_or(Ok(()))?;
+            }
+            writing = Some(write_batch(store, &job, std::mem::take(&mut batch)));
+        }
+        let now = js_sys::Date::now();
+        if now - last_progress >= PROGRESS_EVERY_MS {
+            last_progress = now;
+            on_progress(&job);
+        }
+        if cancel.get() {
+            break;
+        }
+    }
+    if let (Some(before), Some(diff)) = (before, diff.as_mut()) {
+        if !cancel.get() {
+            diff.removed = before.len() as u64;
+            let mut removed: Vec<String> = before.into_keys().collect();
+            removed.sort();
+            removed.truncate(ScanDiff::EXAMPLES);
+            diff.removed_paths = removed;
+        }
+    }
+    job.diff = diff;
+    job.state = if cancel.get() {
+        ScanState::Cancelled
+    } else {
+        ScanState::Done
+    };
+    if let Some(done) = writing.take() {
+        done.await.unwrap_or(Ok(()))?;
+    }
+    job.ended_at = Some(now_iso());
+    job.ended_ms = Some(js_sys::Date::now());
+    db::put_files(store, &job, &batch).await?;
+    on_progress(&job);
+    Ok(job)
+}
+
+/// Writes a batch (with the job's counts so far) in the background; the receiver says when it
+/// committed.
+fn write_batch(
+    store: &Store,
+    job: &ScanJob,
+    batch: Vec<ScanFile>,
+) -> oneshot::Receiver<Result<(), StoreError>> {
+    let (tx, rx) = oneshot::channel();
+    let (store, job) = (store.clone(), job.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = tx.send(db::put_files(&store, &job, &batch).await);
+    });
+    rx
+}
+
+fn push_example(v: &mut Vec<String>, path: String) {
+    if v.len() < ScanDiff::EXAMPLES {
+        v.push(path);
+    }
+}

@@ -1,0 +1,542 @@
+//! Discovery's browser tests (headless Chromium, real IndexedDB and OPFS): the IndexedDB layer,
+//! a scan over a real directory handle (batches, bad files, cancel, resume, re-scan diff), the
+//! shared fingerprint helper, and the Sync page's contract [`super::approved_manifests`].
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use finsync_core::api::Gps;
+use finsync_core::fingerprint::{idempotency_key, Fingerprint};
+use finsync_core::grouping::Strategy;
+use finsync_core::manifest::{
+    materialize, License, Manifest, ManifestEdits, ManifestHistory, PhotographerResolution,
+    ReviewStatus,
+};
+use finsync_core::metadata::ParseOptions;
+use finsync_core::normalize::encounter_identity;
+use finsync_core::rules::{FieldRules, Source};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{File, FileSystemDirectoryHandle};
+
+use super::model::*;
+use super::walk::FolderSource;
+use super::*;
+use crate::store::Store;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn fresh(name: &str) -> Store {
+    if let Ok(req) = indexed_db_futures::database::Database::delete_by_name(name) {
+        let _ = req.await;
+    }
+    Store::open(name).await.unwrap()
+}
+
+fn file(name: &str, bytes: &[u8]) -> File {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    File::new_with_u8_array_sequence(&parts, name).unwrap()
+}
+
+/// A minimal valid JPEG (SOI, SOF0 of `w`×`h`, SOS, EOI), padded with APP15 segments to at
+/// least `pad` bytes.
+fn jpeg(w: u16, h: u16, pad: usize, seed: u8) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8];
+    let mut x = seed as u32 | 1;
+    while b.len() < pad {
+        let n = (pad - b.len()).clamp(16, 60000);
+        b.extend_from_slice(&[0xFF, 0xEF]);
+        b.extend_from_slice(&((n + 2) as u16).to_be_bytes());
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            b.push(x as u8);
+        }
+    }
+    b.extend_from_slice(&[0xFF, 0xC0, 0, 11, 8]);
+    b.extend_from_slice(&h.to_be_bytes());
+    b.extend_from_slice(&w.to_be_bytes());
+    b.extend_from_slice(&[1, 1, 0x11, 0]);
+    b.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0]);
+    b.extend_from_slice(&[0x12, 0x34, 0xFF, 0xD9]);
+    b
+}
+
+fn scan_file(job: &str, path: &str, fp: Option<&str>, error: Option<&str>) -> ScanFile {
+    ScanFile {
+        job_id: job.into(),
+        relative_path: path.into(),
+        size: 10,
+        last_modified: 1.0,
+        content_type: "image/jpeg".into(),
+        meta: None,
+        fingerprint: fp.map(Into::into),
+        warnings: vec![],
+        error: error.map(Into::into),
+    }
+}
+
+fn job(id: &str, folder: &str) -> ScanJob {
+    ScanJob {
+        id: id.into(),
+        name: format!("{folder} — scan"),
+        folder: folder.into(),
+        access: AccessKind::Handle,
+        started_at: now_iso(),
+        ended_at: None,
+        started_ms: js_sys::Date::now(),
+        ended_ms: None,
+        state: ScanState::Running,
+        counts: ScanCounts::default(),
+        diff: None,
+        error: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn scan_files_are_per_job_and_deleted_with_their_job() {
+    let st = fresh("finsync-test-disc-files").await;
+    let a = job("scan-a", "F");
+    let b = job("scan-b", "F");
+    let files_a: Vec<ScanFile> = (0..450)
+        .map(|i| scan_file("scan-a", &format!("F/d/{i:04}.jpg"), Some("1-aa"), None))
+        .collect();
+    // In batches, as the scan writes them.
+    for chunk in files_a.chunks(scan::BATCH) {
+        db::put_files(&st, &a, chunk).await.unwrap();
+    }
+    db::put_files(
+        &st,
+        &b,
+        &[scan_file("scan-b", "F/x.jpg", None, Some("bad"))],
+    )
+    .await
+    .unwrap();
+    let got = db::job_files(&st, "scan-a").await.unwrap();
+    assert_eq!(got.len(), 450);
+    assert_eq!(got[0], files_a[0]);
+    assert_eq!(db::job_files(&st, "scan-b").await.unwrap().len(), 1);
+    assert_eq!(db::jobs(&st).await.unwrap().len(), 2);
+    db::delete_job(&st, "scan-a").await.unwrap();
+    assert!(db::job_files(&st, "scan-a").await.unwrap().is_empty());
+    assert_eq!(db::job_files(&st, "scan-b").await.unwrap().len(), 1);
+    assert_eq!(db::job(&st, "scan-a").await.unwrap(), None);
+    assert!(db::job(&st, "scan-b").await.unwrap().is_some());
+}
+
+fn history(id: &str, job: &str) -> ManifestHistory {
+    let mut rules = FieldRules::default();
+    rules.location_name.push(Source::FolderName {
+        depth: 1,
+        regex: Some(r"^\d{4}-\d{2}-\d{2}_(.+)$".into()),
+        date_format: None,
+    });
+    rules.date.push(Source::FolderName {
+        depth: 1,
+        regex: None,
+        date_format: Some(finsync_core::rules::DateFormat::YYYY_MM_DD),
+    });
+    rules.gps.push(Source::Manual {
+        value: "48.5, -123.1".into(),
+    });
+    rules.photographer.push(Source::Manual {
+        value: "Jane Smith".into(),
+    });
+    ManifestHistory::new(
+        Manifest::new(id, 7, job, rules, Strategy::Folder { depth: 1 }, "t0").unwrap(),
+    )
+}
+
+fn stored(h: ManifestHistory, job: &str) -> StoredManifest {
+    StoredManifest {
+        id: h.latest().id.clone(),
+        name: "M".into(),
+        population_id: 7,
+        population_name: "Orcas".into(),
+        scan_job_id: job.into(),
+        folder: "F".into(),
+        created_at: now_iso(),
+        history: h,
+        materialized_version: None,
+        materialized_job_id: None,
+        materialized_at: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn manifests_and_review_records_round_trip() {
+    let st = fresh("finsync-test-disc-manifests").await;
+    let mut h = history("m1", "scan-a");
+    h.save(
+        1,
+        ManifestEdits {
+            photographers: BTreeMap::from([(
+                "Jane Smith".to_string(),
+                PhotographerResolution::Resolved {
+                    user_id: "42".into(),
+                    display: "Jane Smith".into(),
+                },
+            )]),
+            ..ManifestEdits::default()
+        },
+        "t1",
+    )
+    .unwrap();
+    let m = stored(h, "scan-a");
+    db::put_manifest(&st, &m).await.unwrap();
+    assert_eq!(db::manifest(&st, "m1").await.unwrap(), Some(m.clone()));
+    let other = stored(history("m2", "scan-b"), "scan-b");
+    db::put_manifest(&st, &other).await.unwrap();
+    assert_eq!(db::manifests(&st).await.unwrap().len(), 2);
+
+    // Records: replacing m1's leaves m2's alone.
+    let images: Vec<_> = ["F/2024-07-15_Haro/a.jpg", "F/2024-07-16_Sooke/b.jpg"]
+        .iter()
+        .map(|p| scan_file("scan-a", p, Some("1-aa"), None).scanned_image())
+        .collect();
+    let mut v = m.history.latest().clone();
+    v.status = finsync_core::manifest::ManifestStatus::Approved {
+        by: "t".into(),
+        at: "t".into(),
+    };
+    let recs = materialize(&v, &images).unwrap();
+    assert_eq!(recs.len(), 2);
+    let rows: Vec<ReviewRow> = recs.into_iter().map(ReviewRow::new).collect();
+    assert_eq!(rows[0].local_id, "folder:F/2024-07-15_Haro");
+    db::replace_records(&st, &m, &rows).await.unwrap();
+    let mut other_rows = rows.clone();
+    for r in &mut other_rows {
+        r.manifest_id = "m2".into();
+    }
+    db::put_records(&st, &other_rows).await.unwrap();
+    db::replace_records(&st, &m, &rows[..1]).await.unwrap();
+    assert_eq!(db::records(&st, "m1").await.unwrap(), rows[..1].to_vec());
+    assert_eq!(db::records(&st, "m2").await.unwrap().len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn approved_manifests_plans_approved_records_like_sync_plan() {
+    let st = fresh("finsync-test-disc-contract").await;
+    let fp_a = Fingerprint::new(10, b"head a", b"tail a");
+    let fp_b = Fingerprint::new(10, b"head b", b"tail b");
+    let j = ScanJob {
+        state: ScanState::Done,
+        ..job("scan-a", "F")
+    };
+    db::put_files(
+        &st,
+        &j,
+        &[
+            scan_file(
+                "scan-a",
+                "F/2024-07-15_Haro/a.jpg",
+                Some(&fp_a.to_hex()),
+                None,
+            ),
+            scan_file(
+                "scan-a",
+                "F/2024-07-16_Sooke/b.jpg",
+                Some(&fp_b.to_hex()),
+                None,
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let images: Vec<_> = db::job_files(&st, "scan-a")
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.scanned_image())
+        .collect();
+    let mut h = history("m1", "scan-a");
+    assert!(
+        h.approve(1, "t", "t", &images).is_err(),
+        "Jane Smith is unresolved"
+    );
+    h.save(
+        1,
+        ManifestEdits {
+            photographers: BTreeMap::from([(
+                "Jane Smith".to_string(),
+                PhotographerResolution::Resolved {
+                    user_id: "42".into(),
+                    display: "Jane Smith".into(),
+                },
+            )]),
+            ..ManifestEdits::default()
+        },
+        "t1",
+    )
+    .unwrap();
+    h.approve(2, "t", "t", &images).unwrap();
+    let mut recs = materialize(h.get(2).unwrap(), &images).unwrap();
+    assert!(recs.iter().all(|r| r.review == ReviewStatus::Pending));
+    recs[0].license = Some(License::Public);
+    recs[0].known_individuals = vec!["T049A".into()];
+    recs[0].notes = "from the ferry".into();
+    recs[0].approve().unwrap();
+    let mut m = stored(h, "scan-a");
+    m.materialized_version = Some(2);
+    m.materialized_job_id = Some("scan-a".into());
+    let rows: Vec<ReviewRow> = recs.into_iter().map(ReviewRow::new).collect();
+    db::replace_records(&st, &m, &rows).await.unwrap();
+
+    let got = approved_manifests(&st).await.unwrap();
+    assert_eq!(got.len(), 1);
+    let a = &got[0];
+    assert_eq!(
+        (
+            a.manifest_id.as_str(),
+            a.version,
+            a.population_id,
+            a.folder.as_str()
+        ),
+        ("m1", 2, 7, "F")
+    );
+    assert_eq!(a.scan_job_name, "F — scan");
+    assert_eq!(a.encounters.len(), 1, "only the approved record");
+    assert_eq!(a.image_count, 1);
+    assert_eq!(a.individual_ids, ["T049A"]);
+    let e = &a.encounters[0];
+    assert_eq!(e.local_id, "m1/folder:F/2024-07-15_Haro");
+    assert_eq!(e.plan.local_id, e.local_id);
+    assert_eq!(e.population_id, 7);
+    let f = &e.plan.fields;
+    assert_eq!(
+        (
+            f.date.as_str(),
+            f.location_name.as_str(),
+            f.photographer.as_str()
+        ),
+        ("2024-07-15", "Haro", "Jane Smith")
+    );
+    assert_eq!(
+        f.gps,
+        Some(Gps {
+            lat: 48.5,
+            lon: -123.1
+        })
+    );
+    assert_eq!(f.notes.as_deref(), Some("from the ferry"));
+    let key = idempotency_key(
+        7,
+        &encounter_identity("2024-07-15", "Haro", "Jane Smith"),
+        &fp_a,
+    );
+    let img = &e.plan.images[0];
+    assert_eq!(img.idempotency_key, key);
+    assert_eq!(
+        img.local_id,
+        format!("F/2024-07-15_Haro/a.jpg#{}", &key[3..15])
+    );
+    assert_eq!((img.file_name.as_str(), img.size), ("a.jpg", 10));
+    assert_eq!(img.content_type, "image/jpeg");
+    assert_eq!(e.sources[0].relative_path, "F/2024-07-15_Haro/a.jpg");
+    assert_eq!(e.sources[0].last_modified, 1.0);
+
+    // A version taken back to draft contributes nothing.
+    m.history.to_draft(2).unwrap();
+    db::put_manifest(&st, &m).await.unwrap();
+    assert!(approved_manifests(&st).await.unwrap().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn read_image_gives_per_file_reasons_and_the_sync_fingerprint() {
+    let opts = ParseOptions::default();
+    let empty = scan::read_image("j", "F/e.jpg".into(), &file("e.jpg", &[]), &opts).await;
+    assert!(
+        empty.error.as_deref().unwrap().contains("empty"),
+        "{empty:?}"
+    );
+    let html = scan::read_image(
+        "j",
+        "F/h.jpg".into(),
+        &file("h.jpg", b"<html>not a photo</html>"),
+        &opts,
+    )
+    .await;
+    assert!(
+        html.error.as_deref().unwrap().contains("not an image"),
+        "{html:?}"
+    );
+    assert!(!html.usable());
+    // Small (one read) and large (prefix + tail) files: the fingerprint is the one sync uses.
+    for size in [5_000, 300_000] {
+        let bytes = jpeg(640, 480, size, 3);
+        let f = file("ü 🐋.jpg", &bytes);
+        let s = scan::read_image("j", "F/ü 🐋.jpg".into(), &f, &opts).await;
+        assert!(s.usable(), "{s:?}");
+        let meta = s.meta.as_ref().unwrap();
+        assert_eq!((meta.width, meta.height), (Some(640), Some(480)));
+        let expected = crate::sync::plan::fingerprint(&f).await.unwrap();
+        assert_eq!(s.fingerprint, Some(expected.to_hex()));
+    }
+    // Truncated in the middle of a segment: usable, with a warning naming the structure.
+    let cut = jpeg(64, 48, 5_000, 4);
+    let t = scan::read_image("j", "F/t.jpg".into(), &file("t.jpg", &cut[..1000]), &opts).await;
+    assert!(t.usable(), "{t:?}");
+    assert!(
+        t.warnings.iter().any(|w| w.starts_with("file structure")),
+        "{t:?}"
+    );
+}
+
+/// Calls `obj.method(...args)` and awaits the promise it returns.
+async fn call(obj: &JsValue, method: &str, args: &[JsValue]) -> JsValue {
+    let f: js_sys::Function = js_sys::Reflect::get(obj, &method.into())
+        .unwrap()
+        .unchecked_into();
+    let a = js_sys::Array::new();
+    for x in args {
+        a.push(x);
+    }
+    let p = f.apply(obj, &a).unwrap();
+    JsFuture::from(js_sys::Promise::resolve(&p)).await.unwrap()
+}
+
+fn create() -> JsValue {
+    let o = js_sys::Object::new();
+    js_sys::Reflect::set(&o, &"create".into(), &true.into()).unwrap();
+    o.into()
+}
+
+async fn dir(parent: &JsValue, name: &str) -> JsValue {
+    call(parent, "getDirectoryHandle", &[name.into(), create()]).await
+}
+
+async fn write(parent: &JsValue, name: &str, bytes: &[u8]) {
+    let fh = call(parent, "getFileHandle", &[name.into(), create()]).await;
+    let w = call(&fh, "createWritable", &[]).await;
+    call(&w, "write", &[js_sys::Uint8Array::from(bytes).into()]).await;
+    call(&w, "close", &[]).await;
+}
+
+async fn remove(parent: &JsValue, name: &str) {
+    call(parent, "removeEntry", &[name.into()]).await;
+}
+
+/// A fresh OPFS folder `name` with `n` JPEGs in two sub-folders and some bad or skipped files.
+async fn survey(name: &str, n: usize) -> FileSystemDirectoryHandle {
+    let storage = web_sys::window().unwrap().navigator().storage();
+    let root: JsValue = JsFuture::from(storage.get_directory()).await.unwrap();
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"recursive".into(), &true.into()).unwrap();
+    let _ = JsFuture::from(js_sys::Promise::resolve(
+        &js_sys::Reflect::get(&root, &"removeEntry".into())
+            .unwrap()
+            .unchecked_into::<js_sys::Function>()
+            .call2(&root, &name.into(), &opts)
+            .unwrap_or(JsValue::UNDEFINED),
+    ))
+    .await;
+    let top = dir(&root, name).await;
+    let a = dir(&top, "2024-07-15_Haro").await;
+    let b = dir(&dir(&top, "2024-07-16_Sooke").await, "deep").await;
+    for i in 0..n {
+        let parent = if i % 2 == 0 { &a } else { &b };
+        write(
+            parent,
+            &format!("IMG_{i:04}.jpg"),
+            &jpeg(32, 24, 200 + i, i as u8),
+        )
+        .await;
+    }
+    write(&a, "broken.jpg", b"<html></html>").await;
+    write(&a, "empty.jpg", &[]).await;
+    write(&top, "notes.txt", b"notes").await;
+    write(&top, ".DS_Store", b"x").await;
+    write(&dir(&top, ".git").await, "x.jpg", b"x").await;
+    top.unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn scan_walks_a_folder_in_batches_and_rescan_finds_the_changes() {
+    let st = fresh("finsync-test-disc-scan").await;
+    let top = survey("finsync-scan-test", 250).await;
+    let source = FolderSource::Handle(top.clone());
+    let progress = Rc::new(Cell::new(0u32));
+    let p = progress.clone();
+    let first = scan::run(
+        &st,
+        job("scan-1", "finsync-scan-test"),
+        source.clone(),
+        None,
+        Rc::new(Cell::new(false)),
+        move |_| p.set(p.get() + 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.state, ScanState::Done);
+    let c = &first.counts;
+    assert_eq!(c.files_seen, 250 + 4, "{c:?}");
+    assert_eq!((c.images, c.errors), (250, 2), "{c:?}");
+    assert_eq!(
+        (c.skipped_hidden, c.skipped_other, c.skipped_hidden_dirs),
+        (1, 1, 1)
+    );
+    assert!(progress.get() >= 1);
+    assert_eq!(db::job(&st, "scan-1").await.unwrap(), Some(first.clone()));
+    let stored = db::job_files(&st, "scan-1").await.unwrap();
+    assert_eq!(stored.len(), 252);
+    assert_eq!(stored.iter().filter(|f| f.usable()).count(), 250);
+    assert!(stored
+        .iter()
+        .any(|f| f.relative_path == "finsync-scan-test/2024-07-16_Sooke/deep/IMG_0001.jpg"));
+
+    // Change the folder: one file edited, one removed, one added.
+    let top_js: JsValue = top.clone().into();
+    let a = dir(&top_js, "2024-07-15_Haro").await;
+    write(&a, "IMG_0000.jpg", &jpeg(32, 24, 999, 77)).await;
+    remove(&a, "IMG_0002.jpg").await;
+    write(&a, "NEW.jpg", &jpeg(32, 24, 300, 5)).await;
+    let second = scan::run(
+        &st,
+        job("scan-2", "finsync-scan-test"),
+        source.clone(),
+        Some(&first),
+        Rc::new(Cell::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let d = second.diff.clone().unwrap();
+    assert_eq!((d.new, d.changed, d.removed), (1, 1, 1), "{d:?}");
+    assert_eq!(d.unchanged, 250 - 2 + 2, "{d:?}");
+    assert_eq!(
+        d.removed_paths,
+        ["finsync-scan-test/2024-07-15_Haro/IMG_0002.jpg"]
+    );
+
+    // Cancel after the first results, then resume: the resumed job ends with every file.
+    let cancel = Rc::new(Cell::new(false));
+    let c2 = cancel.clone();
+    let cancelled = scan::run(
+        &st,
+        job("scan-3", "finsync-scan-test"),
+        source.clone(),
+        None,
+        cancel,
+        move |_| c2.set(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancelled.state, ScanState::Cancelled);
+    assert!(cancelled.counts.files_seen < 254);
+    let resumed = scan::run(
+        &st,
+        cancelled,
+        source,
+        None,
+        Rc::new(Cell::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(resumed.state, ScanState::Done);
+    assert_eq!(resumed.counts.images, 250);
+    assert_eq!(db::job_files(&st, "scan-3").await.unwrap().len(), 252);
+}

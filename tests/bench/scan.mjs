@@ -1,0 +1,165 @@
+// Scan benchmark, side by side in one headless Chromium page over the same files (the
+// FileList of the Discover page's <input webkitdirectory>):
+//   A. finsync's scan (the real app: walk, 128 KiB prefix + tail reads 4 at a time, EXIF/IPTC
+//      parse in WASM, fingerprint, IndexedDB writes in batches of 200), from the job's own
+//      start/end times as stored in IndexedDB
+//   B. exifr (npm, full build) the way its docs recommend: `exifr.parse(file, options)` with a
+//      cached options object picking the tags finsync extracts, chunked Blob reading, 4 files
+//      in flight
+//   C. the I/O floor: `file.slice(0, 65536).arrayBuffer()`, 4 in flight
+// over N generated camera-like JPEGs (EXIF with date, offset, GPS, artist, model; 100–300 KB
+// each: the picture is followed by trailing data, as cameras append previews, so the
+// fingerprint's tail is a second read like on real photos). Memory: the renderer's RSS growth
+// while finsync scans N/4 files and then N files — flat means the same for both.
+// Prints one JSON object (files/s per contender and the ratios).
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import os from 'node:os';
+import { startStack, ROOT, CHROMIUM_ARGS } from '../e2e/support/env.mjs';
+import { makeJpeg } from '../e2e/support/jpeg.mjs';
+
+const N = Number(process.env.BENCH_SCAN_FILES || 10000);
+const PER_FOLDER = 100;
+const DATA = process.env.BENCH_DATA || path.join(os.tmpdir(), 'finsync-bench-data');
+const MiB = 1024 * 1024;
+const ARTISTS = ['Jane Smith', 'Bo Ek', 'Ann Lee', 'J. Ford', 'Kai Tan'];
+
+function ensureData(n) {
+  const root = path.join(DATA, `scan-${n}`, `Survey-${n}`);
+  const last = path.join(root, `trip-${String(Math.floor((n - 1) / PER_FOLDER)).padStart(3, '0')}`, `IMG_${n - 1}.jpg`);
+  if (existsSync(last)) return root;
+  const noise = randomBytes(MiB);
+  for (let i = 0; i < n; i++) {
+    const t = Math.floor(i / PER_FOLDER);
+    const dir = path.join(root, `trip-${String(t).padStart(3, '0')}`);
+    if (i % PER_FOLDER === 0) mkdirSync(dir, { recursive: true });
+    const day = 1 + (t % 28), mm = String(i % 60).padStart(2, '0');
+    const jpg = makeJpeg({ width: 64, height: 48, seed: i + 1, exif: {
+      date: `2024:07:${String(day).padStart(2, '0')} 10:${mm}:00`, offset: '-07:00',
+      lat: 48 + (t % 10) / 10, lon: -123 - (i % 7) / 100, artist: ARTISTS[t % ARTISTS.length], model: 'Canon EOS R5' } });
+    const size = 100_000 + (i * 7919 % 200_000);
+    const at = (i * 104729) % (MiB - size);
+    const unique = Buffer.from(`finsync-bench-${i}`.padEnd(32, '.'));
+    writeFileSync(path.join(dir, `IMG_${i}.jpg`), Buffer.concat([jpg, noise.subarray(at, at + size - jpg.length - 32), unique]));
+  }
+  return root;
+}
+
+function rendererRss(profile) {
+  let total = 0;
+  const out = execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' });
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (!m || !m[2].includes('--type=renderer') || !m[2].includes(profile)) continue;
+    try { total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${m[1]}/status`, 'utf8'))[1]) * 1024; } catch { /* gone */ }
+  }
+  return total;
+}
+
+/** Scans `dir` in the app; returns the job as stored and the renderer's RSS growth. */
+async function appScan(page, dir, profile, expected) {
+  const before = await page.evaluate(() => document.querySelectorAll('[data-testid=scan-job]').length);
+  const baseline = rendererRss(profile);
+  let peak = baseline;
+  const sampler = setInterval(() => { peak = Math.max(peak, rendererRss(profile)); }, 200);
+  await page.getByTestId('scan-folder-input').setInputFiles(dir);
+  await page.waitForFunction(n => document.querySelectorAll('[data-testid=scan-job]').length > n
+    && document.querySelector('[data-testid=scan-job] [data-testid=scan-job-state]')?.textContent === 'Done', before, { timeout: 1_800_000, polling: 250 });
+  clearInterval(sampler);
+  const job = await page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('finsync');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction('scanJobs').objectStore('scanJobs').getAll();
+      req.onsuccess = () => { resolve(req.result.sort((a, b) => b.startedMs - a.startedMs)[0]); open.result.close(); };
+      req.onerror = () => reject(req.error);
+    };
+  }));
+  if (job.counts.filesSeen !== expected || job.counts.images !== expected) throw new Error(`app scan: ${JSON.stringify(job.counts)}`);
+  const seconds = (job.endedMs - job.startedMs) / 1000;
+  // What stays after a full garbage collection (peak also counts garbage not yet collected).
+  await page.evaluate(() => window.gc && window.gc());
+  await new Promise(r => setTimeout(r, 500));
+  const retained = rendererRss(profile);
+  return { seconds, filesPerSec: expected / seconds, rssGrowthMiB: Math.max(0, peak - baseline) / MiB, retainedMiB: (retained - baseline) / MiB };
+}
+
+const small = ensureData(N / 4);
+const big = ensureData(N);
+const stack = await startStack();
+const { chromium } = await import('playwright-core');
+const profile = path.join(os.tmpdir(), `finsync-bench-scan-profile-${process.pid}`);
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium', headless: true,
+  args: [...CHROMIUM_ARGS, '--enable-precise-memory-info', '--js-flags=--expose-gc'],
+  // The bundle is served with its CSP (no inline script); the benchmark injects exifr inline.
+  bypassCSP: true,
+});
+const page = ctx.pages()[0] || await ctx.newPage();
+const results = { files: N, smallFiles: N / 4, avgFileKB: 0 };
+try {
+  await page.goto(`${stack.appUrl}/#/discover`);
+  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+  const exifrBundle = execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'),
+    ['--bundle', '--format=iife', '--minify', '--log-level=error', '--sourcefile=exifr-entry.mjs'],
+    { encoding: 'utf8', cwd: ROOT, input: "import * as exifr from 'exifr/dist/full.esm.mjs'; window.exifr = exifr;" });
+  await page.addScriptTag({ content: exifrBundle });
+
+  // A. finsync: N/4 files, then N files (memory must not grow with N).
+  const a1 = await appScan(page, small, profile, N / 4);
+  const a2 = await appScan(page, big, profile, N);
+  Object.assign(results, {
+    finsyncSeconds: a2.seconds, finsyncFilesPerSec: a2.filesPerSec, finsyncSmallFilesPerSec: a1.filesPerSec,
+    rssGrowthSmallMiB: a1.rssGrowthMiB, rssGrowthMiB: a2.rssGrowthMiB,
+    retainedSmallMiB: a1.retainedMiB, retainedMiB: a2.retainedMiB,
+  });
+
+  // B and C each get the folder chosen afresh (new File objects: the first access to a File's
+  // size stats the file, and a contender must not profit from an earlier one's).
+  await page.evaluate(() => {
+    for (const id of ['bench-exifr', 'bench-floor']) {
+      const i = document.createElement('input');
+      i.type = 'file'; i.id = id; i.hidden = true; i.setAttribute('webkitdirectory', '');
+      document.body.append(i);
+    }
+  });
+  await page.setInputFiles('#bench-exifr', big);
+  await page.setInputFiles('#bench-floor', big);
+  const inPage = await page.evaluate(async () => {
+    const list = id => [...document.getElementById(id).files];
+    const pool = async (files, work) => {
+      let next = 0;
+      const t = performance.now();
+      const worker = async () => { while (next < files.length) { const f = files[next++]; await work(f); } };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      return (performance.now() - t) / 1000;
+    };
+    const options = {
+      tiff: true, xmp: false, icc: false, jfif: false, ihdr: false, interop: false, iptc: true, gps: true,
+      ifd0: ['Make', 'Model', 'Artist', 'Copyright', 'ImageWidth', 'ImageHeight'],
+      exif: ['DateTimeOriginal', 'DateTimeDigitized', 'OffsetTimeOriginal', 'LensModel', 'FocalLength', 'CameraOwnerName'],
+    };
+    let withDate = 0;
+    const exifrFiles = list('bench-exifr');
+    const exifrSeconds = await pool(exifrFiles, async f => { const m = await window.exifr.parse(f, options); if (m?.DateTimeOriginal) withDate++; });
+    let bytes = 0;
+    const files = list('bench-floor');
+    const floorSeconds = await pool(files, async f => { bytes += (await f.slice(0, 65536).arrayBuffer()).byteLength; });
+    const total = files.reduce((s, f) => s + f.size, 0);
+    return { n: files.length, exifrSeconds, withDate, floorSeconds, bytes, avgFileKB: total / files.length / 1000 };
+  });
+  if (inPage.n !== N || inPage.withDate !== N) throw new Error(`exifr run: ${JSON.stringify(inPage)}`);
+  Object.assign(results, {
+    avgFileKB: inPage.avgFileKB,
+    exifrSeconds: inPage.exifrSeconds, exifrFilesPerSec: N / inPage.exifrSeconds,
+    floorSeconds: inPage.floorSeconds, floorFilesPerSec: N / inPage.floorSeconds,
+  });
+  results.vsExifr = results.finsyncFilesPerSec / results.exifrFilesPerSec;
+  results.vsFloor = results.finsyncFilesPerSec / results.floorFilesPerSec;
+} finally {
+  await ctx.close();
+  await stack.stop();
+}
+console.log(JSON.stringify(results, null, 2));

@@ -1,0 +1,233 @@
+// Discovery end to end: real app (release bundle) in headless Chromium against the real server.
+// A generated survey folder (three trips, two photographers on one day, one trip without GPS,
+// one file that only pretends to be a JPEG, hidden and non-image files) is scanned through the
+// webkitdirectory fallback; a manifest groups it by trip folder, takes the location from the
+// folder name, resolves the photographers; its approved version is materialised, reviewed
+// (inline edit, license, approvals), and everything is still there after a reload.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { startStack, launchBrowser, outDir } from './support/env.mjs';
+import { makeJpeg } from './support/jpeg.mjs';
+
+let stack, browser;
+const out = outDir('discovery');
+const root = path.join(out, 'Survey 2024');
+const HARO = { lat: 48.5, lon: -123.15 };
+const BOUNDARY = { lat: 48.77, lon: -123.0 };
+
+/** name → { dir, date, artist, gps } */
+const photos = [
+  ...[0, 1, 2, 3].map(i => ({ dir: '2024-07-15_Haro Strait', name: `IMG_${100 + i}.JPG`, date: `2024:07:15 10:0${i}:00`, artist: 'Jane Smith', gps: HARO })),
+  ...[0, 1].map(i => ({ dir: '2024-07-16_Boundary Pass', name: `DSC_${200 + i}.jpg`, date: `2024:07:16 09:1${i}:00`, artist: 'Bo Ek', gps: BOUNDARY })),
+  ...[0, 1].map(i => ({ dir: '2024-07-16_Boundary Pass', name: `IMG_${300 + i}.jpg`, date: `2024:07:16 09:3${i}:00`, artist: 'Jane Smith', gps: BOUNDARY })),
+  // No GPS on this trip: the review must flag it and an inline edit fixes it.
+  ...[0, 1].map(i => ({ dir: '2024-08-01_Sooke/card 1', name: `🐋 fluke ${i}.jpeg`, date: `2024:08:01 14:0${i}:00`, artist: 'Jane Smith' })),
+];
+
+before(async () => {
+  rmSync(root, { recursive: true, force: true });
+  for (const [i, p] of photos.entries()) {
+    mkdirSync(path.join(root, p.dir), { recursive: true });
+    const exif = { date: p.date, offset: '-07:00', artist: p.artist, model: 'Canon EOS R5', ...(p.gps ? { lat: p.gps.lat + i / 10000, lon: p.gps.lon } : {}) };
+    writeFileSync(path.join(root, p.dir, p.name), makeJpeg({ width: 96, height: 72, seed: i + 1, exif }));
+  }
+  // The bad file: an HTML page saved with a .jpg name.
+  writeFileSync(path.join(root, '2024-07-15_Haro Strait', 'broken.jpg'), '<html>not a photo</html>');
+  writeFileSync(path.join(root, 'notes.txt'), 'field notes');
+  writeFileSync(path.join(root, '.DS_Store'), 'hidden');
+  mkdirSync(path.join(root, '.thumbnails'), { recursive: true });
+  writeFileSync(path.join(root, '.thumbnails', 'x.jpg'), makeJpeg({ seed: 99 }));
+  stack = await startStack();
+  // A server user to resolve "Jane Smith" to (user search).
+  const r = await fetch(`${stack.appUrl}/api/v1/users`, {
+    method: 'POST', headers: { Authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ firstName: 'Jane', lastName: 'Smith', email: 'jane@example.org' }),
+  });
+  assert.ok(r.ok, `create user: ${r.status} ${await r.text()}`);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function openApp(context, hash = '#/discover') {
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', m => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(`${stack.appUrl}/${hash}`);
+  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+  return { page, consoleErrors };
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+
+/** Waits until `locator`'s text matches `re`; returns the text. */
+async function waitText(locator, re, timeout = 15000) {
+  const until = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < until) {
+    text = (await locator.first().textContent().catch(() => '')) ?? '';
+    if (re.test(text)) return text;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  throw new Error(`text ${JSON.stringify(text)} never matched ${re}`);
+}
+
+test('scan, manifest, materialise, review — and all of it survives a reload', async () => {
+  const context = await browser.newContext();
+  const { page, consoleErrors } = await openApp(context);
+
+  // 1. Scan through the fallback input, watching the live progress appear.
+  await page.evaluate(() => {
+    window.__progressSeen = false;
+    new MutationObserver(() => {
+      if (document.querySelector('[data-testid=scan-progress]')) window.__progressSeen = true;
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+  await page.getByTestId('scan-folder-input').setInputFiles(root);
+  const job = page.getByTestId('scan-job').first();
+  await job.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
+  assert.ok(await page.evaluate(() => window.__progressSeen), 'the live progress (files seen, images, rate, Cancel) was shown');
+  const counts = await job.getByTestId('scan-job-counts').textContent();
+  // 10 photos + broken.jpg + notes.txt + .DS_Store + .thumbnails/x.jpg = 14 files.
+  assert.match(counts, /^14 files: 10 images/, counts);
+  assert.match(counts, /3 skipped \(2 hidden\/system, 0 RAW, 1 other\)/, counts);
+  assert.match(counts, /1 with problems/, counts);
+  await waitText(page.getByTestId('scan-notice'), /done — 14 files, 10 images/);
+  await job.getByRole('button', { name: 'Details' }).click();
+  await waitText(page.getByTestId('scan-error-list'), /broken\.jpg — .*not an image/);
+  await shot(page, '1-scanned');
+
+  // 2. A manifest on the scan; approval fails while photographers are unresolved.
+  await job.getByTestId('new-manifest').click();
+  const editor = page.getByTestId('manifest-editor');
+  await editor.waitFor();
+  await waitText(page.getByTestId('preview-summary'), /^10 images → 4 encounters/);
+  await editor.getByTestId('approve-version').first().click();
+  await waitText(editor.getByTestId('manifest-problem'), /2 photographer name\(s\) are unresolved: Bo Ek, Jane Smith/);
+
+  // 3. Edit a field rule: the location name from the trip folder (depth 1) after the date.
+  const loc = editor.getByTestId('chain-location');
+  await loc.getByTestId('add-source').click();
+  const link = loc.getByTestId('source-row').last();
+  await link.getByTestId('source-kind').selectOption('folderName');
+  await link.getByTestId('source-depth').fill('1');
+  await link.getByTestId('source-depth').press('Tab');
+  await link.getByTestId('source-regex').fill('^\\d{4}-\\d{2}-\\d{2}_(.+)$');
+  await link.getByTestId('source-regex').press('Tab');
+  await editor.getByTestId('preview-button').click();
+  const preview = page.getByTestId('preview');
+  await waitText(preview.getByTestId('coverage'), /Location name100 %/);
+  const cards = preview.getByTestId('preview-card');
+  assert.equal(await cards.count(), 4);
+  assert.match(await cards.allTextContents().then(t => t.join('|')), /Haro Strait — from folder name “2024-07-15_Haro Strait”/);
+  // Sooke has no GPS: red, with the reason.
+  const sooke = cards.filter({ hasText: 'Sooke' });
+  assert.equal(await sooke.getByTestId('preview-confidence').getAttribute('data-confidence'), 'red');
+  assert.match(await sooke.textContent(), /missing GPS/);
+  // Thumbnails are object URLs of the files, made when they scroll into view.
+  assert.equal(await page.locator('[data-testid=preview] img[src^="blob:"]').count(), 0, 'no thumbnail before it is seen');
+  await preview.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=preview] img[src^="blob:"]').length >= 4);
+  await shot(page, '2-preview');
+
+  // 4. Photographers: Jane Smith → the server user (search); Bo Ek → create on sync.
+  const jane = editor.getByTestId('photographer').filter({ hasText: 'Jane Smith' });
+  await jane.getByTestId('phot-status').selectOption('resolved');
+  await jane.getByTestId('user-search-go').click();
+  await jane.getByTestId('user-hit').filter({ hasText: 'Jane Smith' }).click();
+  await waitText(jane.getByTestId('phot-state'), /✓ Jane Smith/);
+  const bo = editor.getByTestId('photographer').filter({ hasText: 'Bo Ek' });
+  await bo.getByTestId('phot-status').selectOption('create');
+  assert.equal(await bo.getByTestId('create-first').inputValue(), 'Bo');
+  assert.equal(await bo.getByTestId('create-last').inputValue(), 'Ek');
+  await waitText(editor.getByTestId('phot-summary'), /Every name is resolved/);
+
+  // 5. Save (v2), approve it, materialise.
+  await editor.getByTestId('save-manifest').click();
+  await waitText(editor.getByTestId('manifest-message'), /^Saved as v2: location name: IPTC → IPTC → folder name \[1\]/);
+  const v2 = editor.locator('[data-testid=version][data-version="2"]');
+  await v2.getByTestId('approve-version').click();
+  await waitText(v2.getByTestId('version-status'), /Approved by this browser/);
+  await shot(page, '3-approved');
+  await v2.getByTestId('materialize').click();
+
+  // 6. Review: 4 records; Sooke incomplete (missing GPS).
+  const review = page.getByTestId('review-page');
+  await review.getByTestId('review-row').first().waitFor({ timeout: 15000 });
+  assert.match(page.url(), /#\/review\/manifest-/);
+  assert.equal(await review.getByTestId('review-row').count(), 4);
+  await waitText(review.getByTestId('filter-incomplete'), /Incomplete \(1\)/);
+  await waitText(review.getByTestId('filter-pending'), /Pending \(3\)/);
+  await waitText(review.getByTestId('files-ok'), /All 10 files are where the scan found them/);
+  const sookeRow = review.locator('[data-testid=review-row]', { hasText: 'Sooke' });
+  assert.match(await sookeRow.getByTestId('row-reason').textContent(), /missing GPS/);
+
+  // Approve All needs a license first.
+  await review.getByTestId('approve-all').click();
+  await waitText(review.getByTestId('review-problem'), /3 pending encounter\(s\) have no license/);
+  await review.getByTestId('bulk-license').selectOption('publicAttribution');
+  await waitText(review.getByTestId('review-message'), /License “Public \+ Attribution” set on 4 encounter/);
+
+  // Inline edit: GPS for Sooke (Incomplete → Pending at once), a known individual, a note.
+  await sookeRow.getByTestId('row-edit').click();
+  const ed = review.getByTestId('record-editor');
+  await ed.getByTestId('edit-gps').fill('48.37, -123.73');
+  await ed.getByTestId('edit-gps').press('Tab');
+  await waitText(sookeRow.getByTestId('row-status'), /^Pending$/);
+  await ed.getByTestId('chip-input').fill('T049A');
+  await ed.getByTestId('chip-input').press('Enter');
+  await ed.getByTestId('chip').filter({ hasText: 'T049A' }).waitFor();
+  await ed.getByTestId('edit-notes').fill('Seen from the ferry');
+  await ed.getByTestId('edit-notes').press('Tab');
+  await shot(page, '4-review-edit');
+  await review.getByTestId('approve-all').click();
+  await waitText(review.getByTestId('approval-percent'), /^100 % approved/);
+  await waitText(review.getByTestId('filter-approved'), /Approved \(4\)/);
+  await shot(page, '5-review-approved');
+
+  // 7. Reload: everything is still there.
+  await page.reload();
+  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
+  await review.getByTestId('review-row').first().waitFor({ timeout: 15000 });
+  await waitText(review.getByTestId('filter-approved'), /Approved \(4\)/);
+  assert.deepEqual(await review.getByTestId('row-license').allTextContents(), Array(4).fill('Public + Attribution'));
+  const sookeAgain = review.locator('[data-testid=review-row]', { hasText: 'Sooke' });
+  await sookeAgain.getByTestId('row-edit').click();
+  assert.equal(await review.getByTestId('edit-gps').inputValue(), '48.370000, -123.730000');
+  assert.equal(await review.getByTestId('edit-notes').inputValue(), 'Seen from the ferry');
+  await review.getByTestId('chip').filter({ hasText: 'T049A' }).waitFor();
+  // A file list cannot be kept across a reload: the page asks for the folder to check files.
+  await review.getByTestId('files-not-connected').waitFor();
+  await shot(page, '6-after-reload-review');
+  await page.getByTestId('nav-discover').click();
+  await page.getByTestId('scan-job').first().getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor();
+  await waitText(page.getByTestId('manifest-status'), /v2 latest · v2 approved/);
+  await shot(page, '7-after-reload-discover');
+
+  // 8. Files change on disk: one deleted, one rewritten. The review, given the folder again,
+  //    says so (amber banner), and "Re-run discovery" re-scans the folder with a diff.
+  rmSync(path.join(root, '2024-07-16_Boundary Pass', 'DSC_200.jpg'));
+  writeFileSync(path.join(root, '2024-07-15_Haro Strait', 'IMG_100.JPG'), makeJpeg({ width: 80, height: 60, seed: 500, exif: { date: '2024:07:15 10:00:00', artist: 'Jane Smith' } }));
+  await page.goBack();
+  await review.getByTestId('files-not-connected').waitFor();
+  await review.getByTestId('review-folder-input').setInputFiles(root);
+  await waitText(review.getByTestId('missing-banner'), /2 files moved or renamed since the last scan\. Sync will skip these files until discovery runs again\./);
+  await shot(page, '8-missing-files');
+  await review.getByTestId('rerun-discovery').click();
+  await waitText(page.getByTestId('awaiting-folder'), /Choose the folder “Survey 2024” again/);
+  await page.getByTestId('scan-folder-input').setInputFiles(root);
+  const rescan = page.getByTestId('scan-job').filter({ hasText: 'Survey 2024 — scan 2' });
+  await rescan.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
+  assert.match(await rescan.getByTestId('scan-job-diff').textContent(), /0 new, 1 changed, 1 removed, 9 unchanged/);
+  await waitText(page.getByTestId('manifest'), /Survey 2024 — scan 2/);
+  await shot(page, '9-rescanned');
+
+  assert.deepEqual(consoleErrors, []);
+  await context.close();
+});
