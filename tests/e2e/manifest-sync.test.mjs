@@ -1,0 +1,132 @@
+// From a scanned folder to the server through an approved manifest: scan (fallback input),
+// manifest with the location from the trip folder's name, photographer "Create on sync",
+// approve, materialise, license + approve all, then Sync the manifest from the Sync page.
+// The server must hold one encounter per trip with exactly its images, byte-exact in Azurite;
+// Ensure Individuals creates the IDs the review added; a second Sync sends nothing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { startStack, launchBrowser, outDir, readContainer } from './support/env.mjs';
+import { makeJpeg } from './support/jpeg.mjs';
+
+let stack, browser;
+const out = outDir('manifest-sync');
+const root = path.join(out, 'Survey M');
+const trips = [
+  { dir: '2024-07-15_Haro Strait', gps: { lat: 48.5, lon: -123.15 }, date: '2024:07:15', n: 3 },
+  { dir: '2024-07-16_Boundary Pass', gps: { lat: 48.77, lon: -123.0 }, date: '2024:07:16', n: 2 },
+];
+const files = [];
+
+before(async () => {
+  rmSync(root, { recursive: true, force: true });
+  let seed = 1;
+  for (const t of trips) {
+    mkdirSync(path.join(root, t.dir), { recursive: true });
+    for (let i = 0; i < t.n; i++) {
+      const bytes = makeJpeg({ width: 120, height: 90, seed: seed++, exif: {
+        date: `${t.date} 10:0${i}:00`, offset: '-07:00', artist: 'Ann Observer', lat: t.gps.lat + i / 10000, lon: t.gps.lon } });
+      const name = `P_${t.dir.slice(11, 15)}_${i}.jpg`;
+      writeFileSync(path.join(root, t.dir, name), bytes);
+      files.push({ trip: t.dir, name, bytes });
+    }
+  }
+  stack = await startStack();
+  browser = await launchBrowser();
+});
+after(async () => { await browser?.close(); await stack?.stop(); });
+
+async function waitText(locator, re, timeout = 20000) {
+  const until = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < until) {
+    text = (await locator.first().textContent().catch(() => '')) ?? '';
+    if (re.test(text)) return text;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  throw new Error(`text ${JSON.stringify(text)} never matched ${re}`);
+}
+
+test('an approved manifest syncs its encounters to the server, once', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${stack.appUrl}/#/discover`);
+  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+
+  await page.getByTestId('scan-folder-input').setInputFiles(root);
+  const job = page.getByTestId('scan-job').first();
+  await job.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
+  await job.getByTestId('new-manifest').click();
+  const editor = page.getByTestId('manifest-editor');
+  await editor.waitFor();
+  // Location name from the trip folder ("2024-07-15_Haro Strait" → "Haro Strait").
+  const loc = editor.getByTestId('chain-location');
+  await loc.getByTestId('add-source').click();
+  const link = loc.getByTestId('source-row').last();
+  await link.getByTestId('source-kind').selectOption('folderName');
+  await link.getByTestId('source-depth').fill('1');
+  await link.getByTestId('source-depth').press('Tab');
+  await link.getByTestId('source-regex').fill('^\\d{4}-\\d{2}-\\d{2}_(.+)$');
+  await link.getByTestId('source-regex').press('Tab');
+  await editor.getByTestId('preview-button').click();
+  await waitText(page.getByTestId('preview-summary'), /^5 images → 2 encounters/);
+  const ann = editor.getByTestId('photographer').filter({ hasText: 'Ann Observer' });
+  await ann.getByTestId('phot-status').selectOption('create');
+  await waitText(editor.getByTestId('phot-summary'), /Every name is resolved/);
+  await editor.getByTestId('save-manifest').click();
+  await waitText(editor.getByTestId('manifest-message'), /^Saved as v2/);
+  const v2 = editor.locator('[data-testid=version][data-version="2"]');
+  await v2.getByTestId('approve-version').click();
+  await waitText(v2.getByTestId('version-status'), /Approved/);
+  await v2.getByTestId('materialize').click();
+
+  const review = page.getByTestId('review-page');
+  await review.getByTestId('review-row').first().waitFor({ timeout: 15000 });
+  await review.getByTestId('bulk-license').selectOption('publicAttribution');
+  await waitText(review.getByTestId('review-message'), /License “Public \+ Attribution” set on 2 encounter/);
+  // Known individuals on the first encounter, for Ensure Individuals.
+  await review.getByTestId('review-row').first().getByTestId('row-edit').click();
+  const ed = review.getByTestId('record-editor');
+  for (const id of ['T049A', 'T049B']) {
+    await ed.getByTestId('chip-input').fill(id);
+    await ed.getByTestId('chip-input').press('Enter');
+    await ed.getByTestId('chip').filter({ hasText: id }).waitFor();
+  }
+  await review.getByTestId('approve-all').click();
+  await waitText(review.getByTestId('filter-approved'), /Approved \(2\)/);
+
+  // Sync page: the manifest row, Ensure Individuals, then Sync.
+  await page.getByTestId('nav-sync').click();
+  const row = page.getByTestId('manifest-row').first();
+  await waitText(row, /v2 · .*Survey M/);
+  assert.match(await row.textContent(), /25/, 'two encounters, five images');
+  await row.getByTestId('ensure').click();
+  await waitText(row.getByTestId('ensure-result'), /2 individuals found, 0 already existed, 2 created, 0 failed/);
+  await row.getByTestId('sync-manifest').click();
+  await page.getByTestId('summary').waitFor({ timeout: 60000 });
+  assert.match(await page.getByTestId('summary').textContent(), /^5 uploaded, 0 already on the server, 0 failed/);
+  await page.screenshot({ path: path.join(out, 'synced.png'), fullPage: true });
+
+  // The server: one encounter per trip, with exactly its images.
+  const blobs = await readContainer(stack.blobService, stack.container);
+  const originals = [...blobs.keys()].filter(n => n.startsWith('encounters/'));
+  assert.equal(originals.length, 5);
+  const byEncounter = new Map();
+  for (const f of files) {
+    const [name, bytes] = [...blobs.entries()].find(([n]) => n.endsWith('/' + f.name)) ?? [];
+    assert.ok(name && bytes.equals(f.bytes), `${f.name} is on the server, byte-exact`);
+    const enc = name.split('/')[1];
+    byEncounter.set(enc, [...(byEncounter.get(enc) ?? []), f.trip]);
+  }
+  assert.equal(byEncounter.size, 2, 'one encounter per trip');
+  for (const [enc, tripsOf] of byEncounter) {
+    assert.equal(new Set(tripsOf).size, 1, `encounter ${enc} holds one trip's images`);
+    const detail = await fetch(`${stack.appUrl}/api/v1/encounters/${enc}`, { headers: { Authorization: `Bearer ${stack.apiKey}` } }).then(r => r.json());
+    assert.match(detail.locationName, /Haro Strait|Boundary Pass/);
+  }
+  // Again: nothing to send.
+  await page.getByTestId('manifest-row').first().getByTestId('sync-manifest').click();
+  await waitText(page.getByTestId('phase'), /Nothing to upload/);
+  await context.close();
+});
