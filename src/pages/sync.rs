@@ -279,11 +279,14 @@ pub fn SyncPage() -> impl IntoView {
                     })
                     .count();
                 let folder = folder_of(e);
+                let manifest = (!e.local_id.starts_with("folder:"))
+                    .then(|| e.local_id.split('/').next().unwrap_or_default().to_string());
                 (left > 0).then(|| Interrupted {
                     can_reopen: reopen.contains(&folder),
                     folder,
                     left,
                     total,
+                    manifest,
                 })
             })
         })
@@ -299,7 +302,11 @@ pub fn SyncPage() -> impl IntoView {
         let Some(i) = interrupted.get() else {
             return false;
         };
-        if !ready || !i.can_reopen || !app.settings.with_untracked(|s| s.auto_resume) {
+        if !ready
+            || !i.can_reopen
+            || i.manifest.is_some()
+            || !app.settings.with_untracked(|s| s.auto_resume)
+        {
             return false;
         }
         let Some(st) = app.store.get_untracked() else {
@@ -441,10 +448,17 @@ pub fn SyncPage() -> impl IntoView {
             }
         });
     };
-    let on_resume = Callback::new(move |_| {
-        if let Some(i) = interrupted.get_untracked() {
-            reopen_and_start(i.folder);
+    let resume_manifest: StoredValue<Option<Callback<String>>> = StoredValue::new(None);
+    let on_resume = Callback::new(move |_| match interrupted.get_untracked() {
+        Some(Interrupted {
+            manifest: Some(id), ..
+        }) => {
+            if let Some(sync) = resume_manifest.get_value() {
+                sync.run(id);
+            }
         }
+        Some(i) => reopen_and_start(i.folder),
+        None => {}
     });
     let on_retry = Callback::new(move |_| {
         // Retry = sync again: the engine re-sends only what is not Complete.
@@ -612,6 +626,7 @@ pub fn SyncPage() -> impl IntoView {
             });
         });
     });
+    resume_manifest.set_value(Some(on_sync_manifest));
     let manifest_rows = Signal::derive(move || {
         let ensure = page.ensure.get();
         page.manifests.with(|ms| {

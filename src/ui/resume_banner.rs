@@ -11,6 +11,10 @@ pub struct Interrupted {
     pub total: usize,
     /// The folder's handle is remembered (File System Access), so Resume can reopen it.
     pub can_reopen: bool,
+    /// The approved manifest the encounters belong to (`None` for a quick folder upload).
+    /// Such a sync resumes through its manifest, never as a new folder upload, which would
+    /// plan the same photos as another encounter.
+    pub manifest: Option<String>,
 }
 
 #[component]
@@ -31,7 +35,7 @@ pub fn ResumeBanner(
                             i.total,
                         )}
                     </p>
-                    {if i.can_reopen {
+                    {if i.can_reopen || i.manifest.is_some() {
                         view! {
                             <button type="button" class="primary" data-testid="resume" on:click=move |_| on_resume.run(())>
                                 "Resume"
