@@ -75,6 +75,9 @@ const { chromium } = await import('playwright-core');
 const profile = path.join(os.tmpdir(), `finsync-bench-profile-${process.pid}`);
 const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: '/usr/bin/chromium', headless: true,
+  // The baselines (the Azure SDK bundle) are injected into the app's page, whose CSP would
+  // refuse an inline script; finsync itself runs under its normal policy otherwise.
+  bypassCSP: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--enable-precise-memory-info'],
 });
