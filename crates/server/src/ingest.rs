@@ -12,10 +12,7 @@
 //! verifies it (size, MD5, decodes) and writes `encounters/{encounter}/{key}/thumbnail.jpg`
 //! and `preview.jpg` to the variants container. Uploading in place rather than to a temporary
 //! name and copying at commit saves a copy of every byte, and Azurite fails same-account copies
-//! of 1 GiB blobs (500). Sessions created by earlier versions still point at
-//! `tmp/{encounter}/{key}/{file}`; their commit copies the original to its final name and
-//! deletes the temporary blob, and a commit interrupted after that move finds the final blob
-//! and carries on from there.
+//! of 1 GiB blobs (500).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -195,52 +192,16 @@ async fn wait_copy(
 }
 
 /// Copies the temporary blob to its final name and deletes the temporary one.
-async fn move_to_final(s: &AppState, from: &str, to: &str, file: &str) -> Result<(), AppError> {
-    let container = s.blob.container();
-    let source = s
-        .blob
-        .read_url(container, from, crate::now_unix() + 15 * 60);
-    match s.blob.start_copy(container, to, &source, false).await? {
-        CopyStart::Done => {}
-        CopyStart::Pending => {
-            let timeout = Duration::from_secs(s.config.copy_timeout_secs);
-            if let Err((_, message)) = wait_copy(s, container, to, timeout, file).await? {
-                return Err(AppError::Internal(format!(
-                    "moving to the final name: {message}"
-                )));
-            }
-        }
-        CopyStart::Refused {
-            status,
-            code,
-            message,
-        } => {
-            return Err(AppError::Internal(format!(
-                "{file}: moving to the final name was refused: {status} {code} {message}"
-            )))
-        }
-    }
-    s.blob.delete(container, from).await?;
-    Ok(())
-}
-
-/// Verifies one session's blob and stores its variants and final copy.
+/// Verifies one session's blob and stores its variants.
 async fn verify_and_store(
     s: &AppState,
     row: &SessionRow,
 ) -> Result<Result<Ingested, ItemError>, AppError> {
     let file = row.file_name.as_str();
     let container = s.blob.container();
-    let final_blob = final_blob_name(row.encounter_id, &row.key, &row.file_name);
-    let mut source = row.blob.clone();
-    let mut props = s.blob.props(container, &source).await?;
-    if props.is_none() && source != final_blob {
-        // An earlier commit may have moved it and failed before recording the file item.
-        if let Some(p) = s.blob.props(container, &final_blob).await? {
-            props = Some(p);
-            source = final_blob.clone();
-        }
-    }
+    // Clients upload in place: the session's blob is the original's final name.
+    let source = row.blob.clone();
+    let props = s.blob.props(container, &source).await?;
     let Some(props) = props else {
         return Ok(Err((
             "blobMissing",
@@ -366,11 +327,8 @@ async fn verify_and_store(
             "image larger than max-decode-bytes: size check only, no variants"
         );
     }
-    if source != final_blob {
-        move_to_final(s, &source, &final_blob, file).await?;
-    }
     Ok(Ok(Ingested {
-        final_blob,
+        final_blob: source,
         width,
         height,
         thumbnail,
