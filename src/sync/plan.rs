@@ -161,11 +161,51 @@ pub async fn plan_folder(
     )
 }
 
+/// Where and what an image was when it was planned: its relative path, size and
+/// lastModified.
+#[derive(Debug, Clone)]
+struct Planned {
+    path: String,
+    size: u64,
+    modified: f64,
+}
+
+impl Planned {
+    /// Every planned image of `encounters`, by image local id.
+    fn of(encounters: &[StoredEncounter]) -> HashMap<String, Planned> {
+        let mut planned = HashMap::new();
+        for e in encounters {
+            for (img, src) in e.plan.images.iter().zip(&e.sources) {
+                planned.insert(
+                    img.local_id.clone(),
+                    Planned {
+                        path: src.relative_path.clone(),
+                        size: img.size,
+                        modified: src.last_modified,
+                    },
+                );
+            }
+        }
+        planned
+    }
+
+    /// `file`, unless its size or lastModified differ from the plan (then `changed` says why).
+    fn unchanged(&self, file: File, changed: &str) -> Result<File, (SourceProblem, String)> {
+        if file.size() as u64 != self.size || file.last_modified() != self.modified {
+            return Err((SourceProblem::Changed, format!("{} {changed}", self.path)));
+        }
+        Ok(file)
+    }
+}
+
+fn never_planned(image: &str) -> (SourceProblem, String) {
+    (SourceProblem::Missing, format!("{image} was never planned"))
+}
+
 /// The files of a picked folder, checked against what was planned.
 pub struct PickedFiles {
     files: HashMap<String, File>,
-    /// Image local id → (relative path, size, lastModified) as planned.
-    expected: HashMap<String, (String, u64, f64)>,
+    expected: HashMap<String, Planned>,
 }
 
 impl PickedFiles {
@@ -175,16 +215,10 @@ impl PickedFiles {
             .iter()
             .map(|f| (f.relative_path.clone(), f.file.clone()))
             .collect();
-        let mut expected = HashMap::new();
-        for e in encounters {
-            for (img, src) in e.plan.images.iter().zip(&e.sources) {
-                expected.insert(
-                    img.local_id.clone(),
-                    (src.relative_path.clone(), img.size, src.last_modified),
-                );
-            }
+        PickedFiles {
+            files,
+            expected: Planned::of(encounters),
         }
-        PickedFiles { files, expected }
     }
 }
 
@@ -194,46 +228,33 @@ impl FileSource for PickedFiles {
         _encounter: &str,
         image: &str,
     ) -> LocalBoxFuture<'static, Result<File, (SourceProblem, String)>> {
-        let result = (|| {
-            let Some((path, size, modified)) = self.expected.get(image) else {
-                return Err((SourceProblem::Missing, format!("{image} was never planned")));
-            };
-            let Some(file) = self.files.get(path) else {
-                return Err((
+        let result = match self.expected.get(image) {
+            None => Err(never_planned(image)),
+            Some(p) => match self.files.get(&p.path) {
+                None => Err((
                     SourceProblem::Missing,
-                    format!("{path} is not in the selected folder any more"),
-                ));
-            };
-            if file.size() as u64 != *size || file.last_modified() != *modified {
-                return Err((
-                    SourceProblem::Changed,
-                    format!("{path} changed since it was planned; select the folder again"),
-                ));
-            }
-            Ok(file.clone())
-        })();
+                    format!("{} is not in the selected folder any more", p.path),
+                )),
+                Some(file) => p.unchanged(
+                    file.clone(),
+                    "changed since it was planned; select the folder again",
+                ),
+            },
+        };
         futures::future::ready(result).boxed_local()
     }
 }
 
 /// The files of a scanned folder (discovery's open folders), checked against the scan.
 pub struct ScanFiles {
-    /// Image local id → (relative path, size, lastModified) as scanned.
-    expected: HashMap<String, (String, u64, f64)>,
+    expected: HashMap<String, Planned>,
 }
 
 impl ScanFiles {
     pub fn new(encounters: &[StoredEncounter]) -> ScanFiles {
-        let mut expected = HashMap::new();
-        for e in encounters {
-            for (img, src) in e.plan.images.iter().zip(&e.sources) {
-                expected.insert(
-                    img.local_id.clone(),
-                    (src.relative_path.clone(), img.size, src.last_modified),
-                );
-            }
+        ScanFiles {
+            expected: Planned::of(encounters),
         }
-        ScanFiles { expected }
     }
 }
 
@@ -247,29 +268,24 @@ impl FileSource for ScanFiles {
         let expected = self.expected.get(image).cloned();
         let image = image.to_string();
         async move {
-            let Some((path, size, modified)) = expected else {
-                return Err((SourceProblem::Missing, format!("{image} was never planned")));
-            };
-            let Some(folder) = access::get(access::folder_of(&path)) else {
+            let p = expected.ok_or_else(|| never_planned(&image))?;
+            let Some(folder) = access::get(access::folder_of(&p.path)) else {
                 return Err((
                     SourceProblem::Missing,
-                    format!("the folder of {path} is not open in this tab: open it on the Discover page"),
+                    format!(
+                        "the folder of {} is not open in this tab: open it on the Discover page",
+                        p.path
+                    ),
                 ));
             };
-            let file = folder.file(&path).await.map_err(|e| match e {
+            let file = folder.file(&p.path).await.map_err(|e| match e {
                 FileProblem::Missing(_) | FileProblem::NotOpen(_) => {
                     (SourceProblem::Missing, e.to_string())
                 }
                 FileProblem::Changed(_) => (SourceProblem::Changed, e.to_string()),
                 FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
             })?;
-            if file.size() as u64 != size || file.last_modified() != modified {
-                return Err((
-                    SourceProblem::Changed,
-                    format!("{path} changed since the scan; run discovery again"),
-                ));
-            }
-            Ok(file)
+            p.unchanged(file, "changed since the scan; run discovery again")
         }
         .boxed_local()
     }
