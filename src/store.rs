@@ -28,9 +28,10 @@ use indexed_db_futures::error::Error as IdbError;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
-use indexed_db_futures::{KeyPath, KeyRange};
+use indexed_db_futures::{DeserialiseFromJs, KeyPath, KeyRange};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use wasm_bindgen::JsValue;
 
 use crate::blob_put::BlockState;
 
@@ -149,28 +150,48 @@ struct EncounterSyncRow {
     status: RowStatus,
 }
 
-/// An encounter's stored status: the engine's, or `conflict` from older data (spec decision 9),
-/// which the engine queues like pending.
+/// An encounter's stored status: [`EncounterStatus`] as stored (same tags), plus `conflict`
+/// from older data (spec decision 9), which the engine queues like pending.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    tag = "status",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 enum RowStatus {
-    Engine(EncounterStatus),
-    Legacy(LegacyStatus),
+    Pending,
+    Synced,
+    Partial,
+    Failed {
+        failure: Option<finsync_core::engine::Failure>,
+    },
+    Conflict,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "camelCase")]
-enum LegacyStatus {
-    Conflict,
+impl From<EncounterStatus> for RowStatus {
+    fn from(s: EncounterStatus) -> Self {
+        match s {
+            EncounterStatus::Pending => RowStatus::Pending,
+            EncounterStatus::Synced => RowStatus::Synced,
+            EncounterStatus::Partial => RowStatus::Partial,
+            EncounterStatus::Failed { failure } => RowStatus::Failed { failure },
+        }
+    }
 }
 
 impl RowStatus {
     /// What the engine works with (`Conflict` → `Pending`) and whether it was a conflict.
     fn split(&self) -> (EncounterStatus, bool) {
-        match self {
-            RowStatus::Engine(s) => (s.clone(), false),
-            RowStatus::Legacy(LegacyStatus::Conflict) => (EncounterStatus::Pending, true),
-        }
+        let s = match self {
+            RowStatus::Pending => EncounterStatus::Pending,
+            RowStatus::Synced => EncounterStatus::Synced,
+            RowStatus::Partial => EncounterStatus::Partial,
+            RowStatus::Failed { failure } => EncounterStatus::Failed {
+                failure: failure.clone(),
+            },
+            RowStatus::Conflict => return (EncounterStatus::Pending, true),
+        };
+        (s, false)
     }
 }
 
@@ -326,16 +347,19 @@ async fn apply_deltas(
     Ok(())
 }
 
-/// Every key of `imageSync` of one encounter: `[id] ..= [id, []]` (an array sorts after every
+/// The `imageSync` rows of one encounter: keys `[id] ..= [id, []]` (an array sorts after every
 /// string).
-fn encounter_range(id: &str) -> KeyRange<serde_json::Value> {
-    use serde_json::Value;
-    KeyRange::Bound(
-        Value::Array(vec![Value::from(id)]),
-        false,
-        Value::Array(vec![Value::from(id), Value::Array(Vec::new())]),
-        false,
-    )
+async fn image_rows(img_sync: &ObjectStore<'_>, id: &str) -> Result<Vec<ImageSyncRow>, IdbError> {
+    let lower = js_sys::Array::of1(&JsValue::from_str(id));
+    let upper = js_sys::Array::of2(&JsValue::from_str(id), &js_sys::Array::new());
+    let range: KeyRange<JsValue> = KeyRange::Bound(lower.into(), false, upper.into(), false);
+    img_sync
+        .get_all::<JsValue>()
+        .with_query::<JsValue, _>(range)
+        .primitive()?
+        .await?
+        .map(|v| v.and_then(ImageSyncRow::deserialise_from_js))
+        .collect()
 }
 
 /// Recomputes both aggregate stores from the records, in the caller's transaction (which must
@@ -614,12 +638,7 @@ impl Store {
         for e in encounters {
             store.put(e.clone()).serde()?.await?;
             let row: Option<EncounterSyncRow> = enc_sync.get(e.local_id.clone()).serde()?.await?;
-            let images = img_sync
-                .get_all::<ImageSyncRow>()
-                .with_query(encounter_range(&e.local_id))
-                .serde()?
-                .await?
-                .collect::<Result<Vec<_>, _>>()?;
+            let images = image_rows(&img_sync, &e.local_id).await?;
             let images: HashMap<&str, &ImageStatus> = images
                 .iter()
                 .map(|r| (r.image.as_str(), &r.status))
@@ -746,18 +765,13 @@ impl Store {
         let mut state = SyncStore::default();
         for id in ids {
             let row: Option<EncounterSyncRow> = enc_sync.get(id.clone()).serde()?.await?;
-            let images = img_sync
-                .get_all::<ImageSyncRow>()
-                .with_query(encounter_range(id))
-                .serde()?
-                .await?;
+            let images = image_rows(&img_sync, id).await?;
             let record = state.encounters.entry(id.clone()).or_default();
             if let Some(row) = row {
                 record.remote = row.remote;
                 record.status = row.status.split().0;
             }
             for r in images {
-                let r = r?;
                 record.images.insert(r.image, r.status);
             }
         }
@@ -841,10 +855,18 @@ impl Store {
                     status,
                 } => {
                     if let Some(summary) = summary {
-                        let old: Option<ImageSyncRow> = img_store
-                            .get(KeyRange::Only(serde_json::json!([encounter, image])))
-                            .serde()?
-                            .await?;
+                        let key = js_sys::Array::of2(
+                            &JsValue::from_str(encounter),
+                            &JsValue::from_str(image),
+                        );
+                        let old: Option<JsValue> =
+                            img_store.get(JsValue::from(key)).primitive()?.await?;
+                        let old = match old {
+                            Some(v) if !v.is_undefined() => {
+                                Some(ImageSyncRow::deserialise_from_js(v)?)
+                            }
+                            _ => None,
+                        };
                         if let Some(old) = old {
                             summary.count(&old.status, -1);
                         }
@@ -866,7 +888,7 @@ impl Store {
                     let mut row = current.unwrap_or(EncounterSyncRow {
                         local_id: encounter.clone(),
                         remote: None,
-                        status: RowStatus::Engine(EncounterStatus::Pending),
+                        status: RowStatus::Pending,
                     });
                     match change {
                         Persist::EncounterRemote { remote, .. } => {
@@ -876,7 +898,7 @@ impl Store {
                             }
                         }
                         Persist::EncounterStatus { status, .. } => {
-                            row.status = RowStatus::Engine(status.clone());
+                            row.status = status.clone().into();
                             if let Some(s) = summary {
                                 s.status = status.clone();
                                 s.conflict = false;

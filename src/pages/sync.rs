@@ -150,18 +150,23 @@ impl Page {
         let Some(st) = self.app.store.get_untracked() else {
             return;
         };
-        match (st.population_counts().await, st.summaries().await) {
-            (Ok(c), Ok(s)) => {
+        // The counts first, on their own: one record per population, so the card shows them
+        // before the (longer) list of encounter summaries is read.
+        match st.population_counts().await {
+            Ok(c) => self.counts.set(Some(c)),
+            Err(e) => return self.app.error.set(Some(e.to_string())),
+        }
+        match st.summaries().await {
+            Ok(s) => {
                 let with_errors: Vec<String> = s
                     .iter()
                     .filter(|s| s.failed > 0 || s.skipped > 0)
                     .map(|s| s.local_id.clone())
                     .collect();
-                self.counts.set(Some(c));
                 self.summaries.set(s);
                 self.load(with_errors).await;
             }
-            (Err(e), _) | (_, Err(e)) => self.app.error.set(Some(e.to_string())),
+            Err(e) => self.app.error.set(Some(e.to_string())),
         }
     }
 

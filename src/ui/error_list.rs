@@ -107,7 +107,7 @@ pub fn ErrorList(
                 {move || copied.get().map(|c| match c {
                     Copied::Clipboard(n) => view! {
                         <p class="ok small" role="status" data-testid="copy-status">
-                            {format!("Copied {n} errors to the clipboard.")}
+                            {format!("Copied {n} error{} to the clipboard.", if n == 1 { "" } else { "s" })}
                         </p>
                     }.into_any(),
                     Copied::Fallback(text) => view! {

@@ -39,7 +39,10 @@ pub fn ImageStatusList(
                     data-testid="image-status-toggle"
                     on:click=move |_| open.update(|o| *o = !*o)
                 >
-                    {move || format!("Image statuses ({} encounters)", encounters.with(Vec::len))}
+                    {move || {
+                        let n = encounters.with(Vec::len);
+                        format!("Image statuses ({n} encounter{})", if n == 1 { "" } else { "s" })
+                    }}
                 </button>
                 <Show when=move || open.get()>
                     <ul id="image-status-list" class="plain">
