@@ -98,6 +98,15 @@ test('partial sync, copy errors, per-image list, Retry and Reset keep the counts
   assert.equal(await rows.filter({ hasText: 'Complete' }).count(), 3);
   assert.equal(await rows.filter({ hasText: 'Error' }).count(), 1);
   await page.getByTestId('population-card').screenshot({ path: path.join(out, 'partial-card.png') });
+  for (const [mode, w] of [['dark', 360], ['light', 360], ['dark', 1280]]) {
+    await page.emulateMedia({ colorScheme: mode });
+    await page.setViewportSize({ width: w, height: 800 });
+    await page.screenshot({ path: path.join(out, `partial-${mode}-${w}.png`), fullPage: true });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than a ${w}px screen`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // A reload shows the same counts and state from the stored aggregates.
   await page.reload();
