@@ -22,6 +22,9 @@ FINSYNC_LOAD_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-load" \
 echo "==> first load to interactive, cold and from the service worker"
 node tests/bench/load.mjs > test-output/bench/load.json
 
+echo "==> sync page render with 100,000 images in IndexedDB"
+node tests/bench/render.mjs > test-output/bench/render.json
+
 echo "==> discovery scan: finsync vs exifr vs the I/O floor (generates 12,500 JPEGs in \$TMPDIR once)"
 node tests/bench/scan.mjs > test-output/bench/scan.json
 

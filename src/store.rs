@@ -8,26 +8,36 @@
 //! | 2 | `files` dropped (its facts moved to the two stores below; the server still knows every committed key, so nothing is re-uploaded); `encounters` (key path `localId`: an encounter's fields and images as planned for sync), `encounterSync` (key path `localId`: remote id and status), `imageSync` (key path `[encounter, image]`: one image's sync status) |
 //! | 3 | `blocks` (out-of-line key: idempotency key → staged block IDs of a block upload), `handles` (out-of-line key: folder name → its `FileSystemDirectoryHandle`, to find the files again after a reload) |
 //! | 4 | `activity` (auto-increment key: the activity log); for discovery: `scanJobs` (key path `id`), `scanFiles` (key path `[jobId, relativePath]`, index `byJob`), `manifests` (key path `id`), `reviewRecords` (key path `[manifestId, localId]`, index `byManifest`) |
+//! | 5 | aggregates: `encounterSummary` (key path `localId`: one [`EncounterSummary`] per planned encounter) and `populationCounts` (key path `populationId`: the [`PopulationCounts`] a card shows); the upgrade builds both from the v2–v4 records in its own transaction |
 //!
 //! The engine's write-ahead [`Persist`] changes go to `encounterSync`/`imageSync` in one
 //! transaction per batch ([`Store::persist`]). Every write awaits `commit()`:
 //! indexed_db_futures rolls a transaction back otherwise.
+//!
+//! **Invariant (v5):** the aggregates always equal what [`Store::rebuild_aggregates`] computes
+//! from the records: every write of `encounters`, `encounterSync` or `imageSync` updates them in
+//! the same transaction. The Sync page reads only the aggregates at start (a handful of
+//! records however many images there are) and loads an encounter's images when asked.
 
 use finsync_core::engine::{
     EncounterRecord, EncounterStatus, ImageStatus, Persist, PlanEncounter, RemoteEncounter,
     SyncStore,
 };
 use indexed_db_futures::database::Database;
+use indexed_db_futures::error::Error as IdbError;
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
-use indexed_db_futures::KeyPath;
+use indexed_db_futures::{DeserialiseFromJs, KeyPath, KeyRange};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use wasm_bindgen::JsValue;
 
 use crate::blob_put::BlockState;
 
 /// Name of the app's database.
 pub const DB_NAME: &str = "finsync";
-const DB_VERSION: u32 = 4;
+const DB_VERSION: u32 = 5;
 const SETTINGS: &str = "settings";
 const ENCOUNTERS: &str = "encounters";
 const ENCOUNTER_SYNC: &str = "encounterSync";
@@ -40,6 +50,9 @@ pub const SCAN_JOBS: &str = "scanJobs";
 pub const SCAN_FILES: &str = "scanFiles";
 pub const MANIFESTS: &str = "manifests";
 pub const REVIEW_RECORDS: &str = "reviewRecords";
+/// Aggregates (schema v5).
+const SUMMARIES: &str = "encounterSummary";
+const COUNTS: &str = "populationCounts";
 const SETTINGS_KEY: &str = "settings";
 
 /// A storage failure, shown to the person as is.
@@ -112,12 +125,290 @@ pub struct ImageSource {
     pub last_modified: f64,
 }
 
+impl StoredEncounter {
+    /// "date · location · photographer", how the page names an encounter.
+    pub fn label(&self) -> String {
+        let f = &self.plan.fields;
+        format!("{} · {} · {}", f.date, f.location_name, f.photographer)
+    }
+
+    /// The picked folder the images came from (first segment of the first image's path).
+    pub fn folder(&self) -> String {
+        self.sources
+            .first()
+            .and_then(|s| s.relative_path.split('/').next())
+            .unwrap_or(&self.plan.fields.location_name)
+            .to_string()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EncounterSyncRow {
     local_id: String,
     remote: Option<RemoteEncounter>,
-    status: EncounterStatus,
+    status: RowStatus,
+}
+
+/// An encounter's stored status: [`EncounterStatus`] as stored (same tags), plus `conflict`
+/// from older data (spec decision 9), which the engine queues like pending.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    tag = "status",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+enum RowStatus {
+    Pending,
+    Synced,
+    Partial,
+    Failed {
+        failure: Option<finsync_core::engine::Failure>,
+    },
+    Conflict,
+}
+
+impl From<EncounterStatus> for RowStatus {
+    fn from(s: EncounterStatus) -> Self {
+        match s {
+            EncounterStatus::Pending => RowStatus::Pending,
+            EncounterStatus::Synced => RowStatus::Synced,
+            EncounterStatus::Partial => RowStatus::Partial,
+            EncounterStatus::Failed { failure } => RowStatus::Failed { failure },
+        }
+    }
+}
+
+impl RowStatus {
+    /// What the engine works with (`Conflict` → `Pending`) and whether it was a conflict.
+    fn split(&self) -> (EncounterStatus, bool) {
+        let s = match self {
+            RowStatus::Pending => EncounterStatus::Pending,
+            RowStatus::Synced => EncounterStatus::Synced,
+            RowStatus::Partial => EncounterStatus::Partial,
+            RowStatus::Failed { failure } => EncounterStatus::Failed {
+                failure: failure.clone(),
+            },
+            RowStatus::Conflict => return (EncounterStatus::Pending, true),
+        };
+        (s, false)
+    }
+}
+
+/// What a population card shows (`populationCounts`, v5). Signed so that a delta can never
+/// wrap; [`Store::population_counts`] never returns a negative count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PopulationCounts {
+    pub population_id: i64,
+    pub encounters_pending: i64,
+    pub encounters_synced: i64,
+    pub images_pending: i64,
+    pub images_synced: i64,
+}
+
+impl PopulationCounts {
+    fn add(&mut self, d: [i64; 4]) {
+        self.encounters_pending += d[0];
+        self.encounters_synced += d[1];
+        self.images_pending += d[2];
+        self.images_synced += d[3];
+    }
+}
+
+/// One planned encounter in brief (`encounterSummary`, v5): its images counted by status,
+/// over the images of its current plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EncounterSummary {
+    pub local_id: String,
+    pub population_id: i64,
+    /// [`StoredEncounter::label`].
+    pub label: String,
+    /// [`StoredEncounter::folder`].
+    pub folder: String,
+    /// Images in the plan.
+    pub images: u32,
+    pub complete: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub status: EncounterStatus,
+    /// Marked `Conflict` by an older engine (spec §5): the next Sync reuses the server's
+    /// encounter. Cleared by the first status the engine persists.
+    #[serde(default)]
+    pub conflict: bool,
+    #[serde(default)]
+    pub remote: Option<RemoteEncounter>,
+}
+
+impl EncounterSummary {
+    /// Synced: every image of the current plan is complete, or the engine said Synced and no
+    /// image was added to the plan since.
+    pub fn is_synced(&self) -> bool {
+        !self.conflict
+            && self.images > 0
+            && (self.complete >= self.images
+                || (self.status == EncounterStatus::Synced && self.left() == 0))
+    }
+
+    /// Images a sync would still work on (neither complete nor skipped).
+    pub fn left(&self) -> u32 {
+        self.images
+            .saturating_sub(self.complete)
+            .saturating_sub(self.skipped)
+    }
+
+    /// What it adds to [`PopulationCounts`]: encounters pending/synced, images pending/synced.
+    fn contribution(&self) -> [i64; 4] {
+        let synced = self.is_synced();
+        let complete = i64::from(self.complete.min(self.images));
+        [
+            i64::from(!synced),
+            i64::from(synced),
+            i64::from(self.images) - complete,
+            complete,
+        ]
+    }
+
+    fn count(&mut self, status: &ImageStatus, by: i64) {
+        let slot = match status {
+            ImageStatus::Complete { .. } => &mut self.complete,
+            ImageStatus::Failed { .. } => &mut self.failed,
+            ImageStatus::Skipped { .. } => &mut self.skipped,
+            _ => return,
+        };
+        *slot = (i64::from(*slot) + by).max(0) as u32;
+    }
+
+    /// The summary of `e` from its stored rows (only images of its plan count).
+    fn of(
+        e: &StoredEncounter,
+        row: Option<&EncounterSyncRow>,
+        images: &HashMap<&str, &ImageStatus>,
+    ) -> EncounterSummary {
+        let (status, conflict) = row.map(|r| r.status.split()).unwrap_or_default();
+        let mut s = EncounterSummary {
+            local_id: e.local_id.clone(),
+            population_id: e.population_id,
+            label: e.label(),
+            folder: e.folder(),
+            images: e.plan.images.len() as u32,
+            status,
+            conflict,
+            remote: row.and_then(|r| r.remote.clone()),
+            ..EncounterSummary::default()
+        };
+        for i in &e.plan.images {
+            if let Some(st) = images.get(i.local_id.as_str()) {
+                s.count(st, 1);
+            }
+        }
+        s
+    }
+}
+
+/// Adds `after − before` per population.
+fn add_delta(
+    deltas: &mut HashMap<i64, [i64; 4]>,
+    before: Option<&EncounterSummary>,
+    after: Option<&EncounterSummary>,
+) {
+    for (s, sign) in [(before, -1), (after, 1)] {
+        if let Some(s) = s {
+            let d = deltas.entry(s.population_id).or_default();
+            for (x, c) in d.iter_mut().zip(s.contribution()) {
+                *x += sign * c;
+            }
+        }
+    }
+}
+
+/// Applies per-population deltas to `populationCounts` (in the caller's transaction).
+async fn apply_deltas(
+    counts: &ObjectStore<'_>,
+    deltas: HashMap<i64, [i64; 4]>,
+) -> Result<(), IdbError> {
+    for (population_id, d) in deltas {
+        if d == [0; 4] {
+            continue;
+        }
+        let mut row: PopulationCounts =
+            counts
+                .get(population_id)
+                .serde()?
+                .await?
+                .unwrap_or(PopulationCounts {
+                    population_id,
+                    ..PopulationCounts::default()
+                });
+        row.add(d);
+        counts.put(row).serde()?.await?;
+    }
+    Ok(())
+}
+
+/// The `imageSync` rows of one encounter: keys `[id] ..= [id, []]` (an array sorts after every
+/// string).
+async fn image_rows(img_sync: &ObjectStore<'_>, id: &str) -> Result<Vec<ImageSyncRow>, IdbError> {
+    let lower = js_sys::Array::of1(&JsValue::from_str(id));
+    let upper = js_sys::Array::of2(&JsValue::from_str(id), &js_sys::Array::new());
+    let range: KeyRange<JsValue> = KeyRange::Bound(lower.into(), false, upper.into(), false);
+    img_sync
+        .get_all::<JsValue>()
+        .with_query::<JsValue, _>(range)
+        .primitive()?
+        .await?
+        .map(|v| v.and_then(ImageSyncRow::deserialise_from_js))
+        .collect()
+}
+
+/// Recomputes both aggregate stores from the records, in the caller's transaction (which must
+/// cover `encounters`, `encounterSync`, `imageSync`, `encounterSummary`, `populationCounts`).
+async fn rebuild(
+    encounters: &ObjectStore<'_>,
+    enc_sync: &ObjectStore<'_>,
+    img_sync: &ObjectStore<'_>,
+    summaries: &ObjectStore<'_>,
+    counts: &ObjectStore<'_>,
+) -> Result<(), IdbError> {
+    let plans = encounters
+        .get_all::<StoredEncounter>()
+        .serde()?
+        .await?
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = enc_sync
+        .get_all::<EncounterSyncRow>()
+        .serde()?
+        .await?
+        .collect::<Result<Vec<_>, _>>()?;
+    let images = img_sync
+        .get_all::<ImageSyncRow>()
+        .serde()?
+        .await?
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows: HashMap<&str, &EncounterSyncRow> =
+        rows.iter().map(|r| (r.local_id.as_str(), r)).collect();
+    let mut by_encounter: HashMap<&str, HashMap<&str, &ImageStatus>> = HashMap::new();
+    for r in &images {
+        by_encounter
+            .entry(r.encounter.as_str())
+            .or_default()
+            .insert(r.image.as_str(), &r.status);
+    }
+    summaries.clear()?.await?;
+    counts.clear()?.await?;
+    let none = HashMap::new();
+    let mut deltas = HashMap::new();
+    for e in &plans {
+        let s = EncounterSummary::of(
+            e,
+            rows.get(e.local_id.as_str()).copied(),
+            by_encounter.get(e.local_id.as_str()).unwrap_or(&none),
+        );
+        add_delta(&mut deltas, None, Some(&s));
+        summaries.put(s).serde()?.await?;
+    }
+    apply_deltas(counts, deltas).await
 }
 
 #[derive(Serialize, Deserialize)]
@@ -139,7 +430,7 @@ impl Store {
     pub async fn open(name: &str) -> Result<Store, StoreError> {
         let db = Database::open(name)
             .with_version(DB_VERSION)
-            .with_on_upgrade_needed(|ev, db| {
+            .with_on_upgrade_needed_fut(|ev, db| async move {
                 let old = ev.old_version();
                 if old < 1.0 {
                     db.create_object_store(SETTINGS).build()?;
@@ -182,6 +473,27 @@ impl Store {
                         .build()?
                         .create_index("byManifest", KeyPath::from("manifestId"))
                         .build()?;
+                }
+                if old < 5.0 {
+                    let summaries = db
+                        .create_object_store(SUMMARIES)
+                        .with_key_path(KeyPath::from("localId"))
+                        .build()?;
+                    let counts = db
+                        .create_object_store(COUNTS)
+                        .with_key_path(KeyPath::from("populationId"))
+                        .build()?;
+                    if old >= 2.0 {
+                        // Existing records: build their aggregates in the upgrade's own
+                        // transaction, so a v5 database never lacks them.
+                        let tx = summaries.transaction();
+                        let (enc, es, is) = (
+                            tx.object_store(ENCOUNTERS)?,
+                            tx.object_store(ENCOUNTER_SYNC)?,
+                            tx.object_store(IMAGE_SYNC)?,
+                        );
+                        rebuild(&enc, &es, &is, &summaries, &counts).await?;
+                    }
                 }
                 Ok(())
             })
@@ -310,17 +622,100 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Saves (replaces) planned encounters in one transaction.
+    /// Saves (replaces) planned encounters in one transaction, with their summaries and their
+    /// population's counts (recounted from the stored image statuses of the new plan).
     pub async fn put_encounters(&self, encounters: &[StoredEncounter]) -> Result<(), StoreError> {
         let tx = self
             .db
-            .transaction(ENCOUNTERS)
+            .transaction([ENCOUNTERS, ENCOUNTER_SYNC, IMAGE_SYNC, SUMMARIES, COUNTS])
             .with_mode(TransactionMode::Readwrite)
             .build()?;
         let store = tx.object_store(ENCOUNTERS)?;
+        let enc_sync = tx.object_store(ENCOUNTER_SYNC)?;
+        let img_sync = tx.object_store(IMAGE_SYNC)?;
+        let summaries = tx.object_store(SUMMARIES)?;
+        let mut deltas = HashMap::new();
         for e in encounters {
             store.put(e.clone()).serde()?.await?;
+            let row: Option<EncounterSyncRow> = enc_sync.get(e.local_id.clone()).serde()?.await?;
+            let images = image_rows(&img_sync, &e.local_id).await?;
+            let images: HashMap<&str, &ImageStatus> = images
+                .iter()
+                .map(|r| (r.image.as_str(), &r.status))
+                .collect();
+            let before: Option<EncounterSummary> =
+                summaries.get(e.local_id.clone()).serde()?.await?;
+            let after = EncounterSummary::of(e, row.as_ref(), &images);
+            add_delta(&mut deltas, before.as_ref(), Some(&after));
+            summaries.put(after).serde()?.await?;
         }
+        apply_deltas(&tx.object_store(COUNTS)?, deltas).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One planned encounter, if stored.
+    pub async fn encounter(&self, local_id: &str) -> Result<Option<StoredEncounter>, StoreError> {
+        let tx = self.db.transaction(ENCOUNTERS).build()?;
+        Ok(tx
+            .object_store(ENCOUNTERS)?
+            .get(local_id.to_string())
+            .serde()?
+            .await?)
+    }
+
+    /// Every encounter's summary (a few hundred bytes each, however many images).
+    pub async fn summaries(&self) -> Result<Vec<EncounterSummary>, StoreError> {
+        let tx = self.db.transaction(SUMMARIES).build()?;
+        let rows = tx
+            .object_store(SUMMARIES)?
+            .get_all::<EncounterSummary>()
+            .serde()?
+            .await?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The counts of every population with planned encounters.
+    pub async fn population_counts(&self) -> Result<Vec<PopulationCounts>, StoreError> {
+        let tx = self.db.transaction(COUNTS).build()?;
+        let rows = tx
+            .object_store(COUNTS)?
+            .get_all::<PopulationCounts>()
+            .serde()?
+            .await?;
+        Ok(rows
+            .map(|r| {
+                r.map(|mut c| {
+                    for x in [
+                        &mut c.encounters_pending,
+                        &mut c.encounters_synced,
+                        &mut c.images_pending,
+                        &mut c.images_synced,
+                    ] {
+                        *x = (*x).max(0);
+                    }
+                    c
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Recomputes the aggregates from the records in one transaction (what the v5 upgrade
+    /// does; tests compare it with the incrementally kept ones).
+    pub async fn rebuild_aggregates(&self) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction([ENCOUNTERS, ENCOUNTER_SYNC, IMAGE_SYNC, SUMMARIES, COUNTS])
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        rebuild(
+            &tx.object_store(ENCOUNTERS)?,
+            &tx.object_store(ENCOUNTER_SYNC)?,
+            &tx.object_store(IMAGE_SYNC)?,
+            &tx.object_store(SUMMARIES)?,
+            &tx.object_store(COUNTS)?,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -345,7 +740,7 @@ impl Store {
                 row.local_id,
                 EncounterRecord {
                     remote: row.remote,
-                    status: row.status,
+                    status: row.status.split().0,
                     images: Default::default(),
                 },
             );
@@ -362,61 +757,121 @@ impl Store {
         Ok(state)
     }
 
-    /// Reset (spec §5): every given encounter and its images back to pending, forgetting the
-    /// remote encounter, so the next Sync re-checks everything with the server. Deletes
-    /// nothing on the server.
-    pub async fn reset_encounters(&self, encounters: &[StoredEncounter]) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction([ENCOUNTER_SYNC, IMAGE_SYNC])
-            .with_mode(TransactionMode::Readwrite)
-            .build()?;
-        let enc_store = tx.object_store(ENCOUNTER_SYNC)?;
-        let img_store = tx.object_store(IMAGE_SYNC)?;
-        for e in encounters {
-            enc_store
-                .put(EncounterSyncRow {
-                    local_id: e.local_id.clone(),
-                    remote: None,
-                    status: EncounterStatus::Pending,
-                })
-                .serde()?
-                .await?;
-            for i in &e.plan.images {
-                img_store
-                    .put(ImageSyncRow {
-                        encounter: e.local_id.clone(),
-                        image: i.local_id.clone(),
-                        status: ImageStatus::Pending,
-                    })
-                    .serde()?
-                    .await?;
+    /// The persisted sync state of the given encounters only (their rows, by key range).
+    pub async fn sync_state_of(&self, ids: &[String]) -> Result<SyncStore, StoreError> {
+        let tx = self.db.transaction([ENCOUNTER_SYNC, IMAGE_SYNC]).build()?;
+        let enc_sync = tx.object_store(ENCOUNTER_SYNC)?;
+        let img_sync = tx.object_store(IMAGE_SYNC)?;
+        let mut state = SyncStore::default();
+        for id in ids {
+            let row: Option<EncounterSyncRow> = enc_sync.get(id.clone()).serde()?.await?;
+            let images = image_rows(&img_sync, id).await?;
+            let record = state.encounters.entry(id.clone()).or_default();
+            if let Some(row) = row {
+                record.remote = row.remote;
+                record.status = row.status.split().0;
+            }
+            for r in images {
+                record.images.insert(r.image, r.status);
             }
         }
+        Ok(state)
+    }
+
+    /// Reset (spec §5): every encounter and image back to pending, forgetting the remote
+    /// encounters, so the next Sync re-checks everything with the server (which answers
+    /// Complete for what it has). Deletes nothing on the server; staged blocks are kept.
+    /// Returns how many encounters were reset.
+    pub async fn reset_all(&self) -> Result<usize, StoreError> {
+        let tx = self
+            .db
+            .transaction([ENCOUNTER_SYNC, IMAGE_SYNC, SUMMARIES, COUNTS])
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        // No row means pending to the engine ([`SyncStore::image`]).
+        tx.object_store(ENCOUNTER_SYNC)?.clear()?.await?;
+        tx.object_store(IMAGE_SYNC)?.clear()?.await?;
+        let summaries = tx.object_store(SUMMARIES)?;
+        let all = summaries
+            .get_all::<EncounterSummary>()
+            .serde()?
+            .await?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut deltas = HashMap::new();
+        for before in &all {
+            let after = EncounterSummary {
+                complete: 0,
+                failed: 0,
+                skipped: 0,
+                status: EncounterStatus::Pending,
+                conflict: false,
+                remote: None,
+                ..before.clone()
+            };
+            add_delta(&mut deltas, Some(before), Some(&after));
+            summaries.put(after).serde()?.await?;
+        }
+        apply_deltas(&tx.object_store(COUNTS)?, deltas).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(all.len())
     }
 
     /// Makes the engine's write-ahead changes durable: all of them in one transaction, which
-    /// has committed when this returns `Ok`.
+    /// has committed when this returns `Ok`, together with the summaries and counts they change.
     pub async fn persist(&self, changes: &[Persist]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
         let tx = self
             .db
-            .transaction([ENCOUNTER_SYNC, IMAGE_SYNC])
+            .transaction([ENCOUNTER_SYNC, IMAGE_SYNC, SUMMARIES, COUNTS])
             .with_mode(TransactionMode::Readwrite)
             .build()?;
         let enc_store = tx.object_store(ENCOUNTER_SYNC)?;
         let img_store = tx.object_store(IMAGE_SYNC)?;
+        let sum_store = tx.object_store(SUMMARIES)?;
+        // Summaries touched by this batch: (as read, as changed); `None` = not planned, so
+        // not counted (the engine only reports planned encounters).
+        let mut touched: HashMap<String, Option<(EncounterSummary, EncounterSummary)>> =
+            HashMap::new();
         for change in changes {
+            let encounter = match change {
+                Persist::ImageStatus { encounter, .. }
+                | Persist::EncounterRemote { encounter, .. }
+                | Persist::EncounterStatus { encounter, .. } => encounter,
+            };
+            if !touched.contains_key(encounter) {
+                let s: Option<EncounterSummary> = sum_store.get(encounter.clone()).serde()?.await?;
+                touched.insert(encounter.clone(), s.map(|s| (s.clone(), s)));
+            }
+            let summary = touched
+                .get_mut(encounter)
+                .and_then(|t| t.as_mut())
+                .map(|(_, now)| now);
             match change {
                 Persist::ImageStatus {
                     encounter,
                     image,
                     status,
                 } => {
+                    if let Some(summary) = summary {
+                        let key = js_sys::Array::of2(
+                            &JsValue::from_str(encounter),
+                            &JsValue::from_str(image),
+                        );
+                        let old: Option<JsValue> =
+                            img_store.get(JsValue::from(key)).primitive()?.await?;
+                        let old = match old {
+                            Some(v) if !v.is_undefined() => {
+                                Some(ImageSyncRow::deserialise_from_js(v)?)
+                            }
+                            _ => None,
+                        };
+                        if let Some(old) = old {
+                            summary.count(&old.status, -1);
+                        }
+                        summary.count(status, 1);
+                    }
                     img_store
                         .put(ImageSyncRow {
                             encounter: encounter.clone(),
@@ -433,19 +888,36 @@ impl Store {
                     let mut row = current.unwrap_or(EncounterSyncRow {
                         local_id: encounter.clone(),
                         remote: None,
-                        status: EncounterStatus::Pending,
+                        status: RowStatus::Pending,
                     });
                     match change {
                         Persist::EncounterRemote { remote, .. } => {
-                            row.remote = Some(remote.clone())
+                            row.remote = Some(remote.clone());
+                            if let Some(s) = summary {
+                                s.remote = Some(remote.clone());
+                            }
                         }
-                        Persist::EncounterStatus { status, .. } => row.status = status.clone(),
+                        Persist::EncounterStatus { status, .. } => {
+                            row.status = status.clone().into();
+                            if let Some(s) = summary {
+                                s.status = status.clone();
+                                s.conflict = false;
+                            }
+                        }
                         Persist::ImageStatus { .. } => {}
                     }
                     enc_store.put(row).serde()?.await?;
                 }
             }
         }
+        let mut deltas = HashMap::new();
+        for (before, after) in touched.into_values().flatten() {
+            if before != after {
+                add_delta(&mut deltas, Some(&before), Some(&after));
+                sum_store.put(after).serde()?.await?;
+            }
+        }
+        apply_deltas(&tx.object_store(COUNTS)?, deltas).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -590,5 +1062,279 @@ mod tests {
         let all = store.encounters().await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].plan.images.len(), 3);
+    }
+
+    fn planned(id: &str, population_id: i64, n: usize) -> StoredEncounter {
+        StoredEncounter {
+            local_id: id.into(),
+            population_id,
+            plan: PlanEncounter {
+                local_id: id.into(),
+                fields: FindOrCreateEncounter {
+                    date: "2024-07-15".into(),
+                    time: None,
+                    location_name: "Haro".into(),
+                    gps: None,
+                    photographer: "Jane".into(),
+                    notes: None,
+                },
+                remote: None,
+                images: (0..n)
+                    .map(|i| PlanImage {
+                        local_id: format!("{i}.jpg"),
+                        file_name: format!("{i}.jpg"),
+                        size: 10,
+                        content_type: "image/jpeg".into(),
+                        idempotency_key: format!("k{i}"),
+                        status: ImageStatus::Pending,
+                    })
+                    .collect(),
+            },
+            sources: (0..n)
+                .map(|i| ImageSource {
+                    relative_path: format!("{id}/{i}.jpg"),
+                    last_modified: 0.0,
+                })
+                .collect(),
+        }
+    }
+
+    fn image(encounter: &str, i: usize, status: ImageStatus) -> Persist {
+        Persist::ImageStatus {
+            encounter: encounter.into(),
+            image: format!("{i}.jpg"),
+            status,
+        }
+    }
+
+    fn failed() -> ImageStatus {
+        ImageStatus::Failed {
+            failure: finsync_core::engine::Failure {
+                step: finsync_core::engine::Step::Put,
+                kind: finsync_core::engine::FailureKind::RetriesExhausted,
+                http_status: Some(503),
+                code: None,
+                message: "Service Unavailable".into(),
+                attempts: 3,
+            },
+        }
+    }
+
+    const DONE: ImageStatus = ImageStatus::Complete { file_item_id: None };
+
+    /// The aggregates as stored, then as rebuilt from the records: they must be equal.
+    async fn stored_and_rebuilt(
+        store: &Store,
+    ) -> (
+        (Vec<EncounterSummary>, Vec<PopulationCounts>),
+        (Vec<EncounterSummary>, Vec<PopulationCounts>),
+    ) {
+        let kept = (
+            store.summaries().await.unwrap(),
+            store.population_counts().await.unwrap(),
+        );
+        store.rebuild_aggregates().await.unwrap();
+        let rebuilt = (
+            store.summaries().await.unwrap(),
+            store.population_counts().await.unwrap(),
+        );
+        (kept, rebuilt)
+    }
+
+    fn counts(store: &[PopulationCounts], population: i64) -> [i64; 4] {
+        store
+            .iter()
+            .find(|c| c.population_id == population)
+            .map(|c| {
+                [
+                    c.encounters_pending,
+                    c.encounters_synced,
+                    c.images_pending,
+                    c.images_synced,
+                ]
+            })
+            .unwrap_or_default()
+    }
+
+    #[wasm_bindgen_test]
+    async fn aggregates_follow_every_write_in_its_transaction() {
+        let store = fresh("finsync-test-aggregates").await;
+        store
+            .put_encounters(&[planned("a", 1, 3), planned("b", 1, 2), planned("c", 2, 1)])
+            .await
+            .unwrap();
+        let c = store.population_counts().await.unwrap();
+        assert_eq!(counts(&c, 1), [2, 0, 5, 0]);
+        assert_eq!(counts(&c, 2), [1, 0, 1, 0]);
+
+        // A sync: "a" partial (one failed), "b" synced, "c" untouched.
+        store
+            .persist(&[
+                image("a", 0, ImageStatus::Uploading),
+                image("a", 0, ImageStatus::Uploaded),
+                image("a", 0, DONE),
+                image("a", 1, DONE),
+                image("a", 2, failed()),
+                Persist::EncounterStatus {
+                    encounter: "a".into(),
+                    status: EncounterStatus::Partial,
+                },
+                image("b", 0, DONE),
+            ])
+            .await
+            .unwrap();
+        store
+            .persist(&[
+                image("b", 1, DONE),
+                Persist::EncounterStatus {
+                    encounter: "b".into(),
+                    status: EncounterStatus::Synced,
+                },
+            ])
+            .await
+            .unwrap();
+        let (kept, rebuilt) = stored_and_rebuilt(&store).await;
+        assert_eq!(kept, rebuilt);
+        assert_eq!(counts(&kept.1, 1), [1, 1, 1, 4]);
+        let a = kept.0.iter().find(|s| s.local_id == "a").unwrap();
+        assert_eq!((a.complete, a.failed, a.left()), (2, 1, 1));
+
+        // Retry: the failed image completes.
+        store
+            .persist(&[
+                image("a", 2, ImageStatus::Uploading),
+                image("a", 2, DONE),
+                Persist::EncounterStatus {
+                    encounter: "a".into(),
+                    status: EncounterStatus::Synced,
+                },
+            ])
+            .await
+            .unwrap();
+        let (kept, rebuilt) = stored_and_rebuilt(&store).await;
+        assert_eq!(kept, rebuilt);
+        assert_eq!(counts(&kept.1, 1), [0, 2, 0, 5]);
+
+        // The folder changed: "a" planned again with 4 images (the first 3 keep their status).
+        store.put_encounters(&[planned("a", 1, 4)]).await.unwrap();
+        let (kept, rebuilt) = stored_and_rebuilt(&store).await;
+        assert_eq!(kept, rebuilt);
+        assert_eq!(counts(&kept.1, 1), [1, 1, 1, 5]);
+
+        // Reset: everything pending, in both populations.
+        assert_eq!(store.reset_all().await.unwrap(), 3);
+        let (kept, rebuilt) = stored_and_rebuilt(&store).await;
+        assert_eq!(kept, rebuilt);
+        assert_eq!(counts(&kept.1, 1), [2, 0, 6, 0]);
+        assert_eq!(counts(&kept.1, 2), [1, 0, 1, 0]);
+        assert_eq!(
+            store.sync_state_of(&["a".into()]).await.unwrap(),
+            SyncStore {
+                encounters: [("a".to_string(), EncounterRecord::default())].into()
+            }
+        );
+    }
+
+    #[wasm_bindgen_test]
+    async fn upgrade_from_v4_builds_aggregates_and_keeps_legacy_conflict() {
+        use serde::Serialize;
+        let name = "finsync-test-upgrade-v4";
+        if let Ok(req) = Database::delete_by_name(name) {
+            let _ = req.await;
+        }
+        // A v4 database as an older build left it (the stores the aggregates come from).
+        let db = Database::open(name)
+            .with_version(4u32)
+            .with_on_upgrade_needed(|_, db| {
+                db.create_object_store(SETTINGS).build()?;
+                db.create_object_store(ENCOUNTERS)
+                    .with_key_path(KeyPath::from("localId"))
+                    .build()?;
+                db.create_object_store(ENCOUNTER_SYNC)
+                    .with_key_path(KeyPath::from("localId"))
+                    .build()?;
+                db.create_object_store(IMAGE_SYNC)
+                    .with_key_path(KeyPath::from(["encounter", "image"]))
+                    .build()?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Legacy {
+            local_id: String,
+            remote: Option<RemoteEncounter>,
+            status: serde_json::Value,
+        }
+        let tx = db
+            .transaction([ENCOUNTERS, ENCOUNTER_SYNC, IMAGE_SYNC])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        let encs = tx.object_store(ENCOUNTERS).unwrap();
+        for e in [planned("x", 1, 3), planned("y", 1, 2)] {
+            encs.put(e).serde().unwrap().await.unwrap();
+        }
+        tx.object_store(ENCOUNTER_SYNC)
+            .unwrap()
+            .put(Legacy {
+                local_id: "y".into(),
+                remote: None,
+                status: serde_json::json!({ "status": "conflict" }),
+            })
+            .serde()
+            .unwrap()
+            .await
+            .unwrap();
+        let imgs = tx.object_store(IMAGE_SYNC).unwrap();
+        for (e, i, st) in [
+            ("x", 0, DONE),
+            ("x", 1, DONE),
+            ("x", 2, DONE),
+            ("y", 0, DONE),
+        ] {
+            imgs.put(ImageSyncRow {
+                encounter: e.into(),
+                image: format!("{i}.jpg"),
+                status: st,
+            })
+            .serde()
+            .unwrap()
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        db.close();
+
+        let store = Store::open(name).await.unwrap();
+        let c = store.population_counts().await.unwrap();
+        // x synced (all complete); y in conflict counts as pending.
+        assert_eq!(counts(&c, 1), [1, 1, 1, 4]);
+        let y = store
+            .summaries()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.local_id == "y")
+            .unwrap();
+        assert!(y.conflict);
+        // The engine sees the conflict as pending, and its first status clears it.
+        let state = store.sync_state().await.unwrap();
+        assert_eq!(state.encounters["y"].status, EncounterStatus::Pending);
+        store
+            .persist(&[
+                image("y", 1, DONE),
+                Persist::EncounterStatus {
+                    encounter: "y".into(),
+                    status: EncounterStatus::Synced,
+                },
+            ])
+            .await
+            .unwrap();
+        let (kept, rebuilt) = stored_and_rebuilt(&store).await;
+        assert_eq!(kept, rebuilt);
+        assert_eq!(counts(&kept.1, 1), [0, 2, 0, 5]);
+        assert!(!kept.0.iter().any(|s| s.conflict));
     }
 }

@@ -1,7 +1,13 @@
-//! The Sync page: the population card with its counts and Reset, the folder to upload, the
-//! run's progress (images, bytes, throughput, ETA, current encounter) with Pause/Resume/Cancel,
-//! errors grouped by encounter with Retry, and the banner that resumes an interrupted sync.
-//! It carries out the intents its components emit through the adapters and the sync driver.
+//! The Sync page: the population card with its counts and Reset, the encounters that need
+//! attention (Partial, Failed, Conflict), the expandable per-image statuses, the folder to
+//! upload, the run's progress (images, bytes, throughput, ETA, current encounter) with
+//! Pause/Resume/Cancel, errors grouped by encounter with Retry, Copy and CSV, and the banner
+//! that resumes an interrupted sync. It carries out the intents its components emit through
+//! the adapters and the sync driver.
+//!
+//! At start it reads only the stored aggregates (`populationCounts`, `encounterSummary`), so it
+//! renders as fast with 100,000 images as with ten; an encounter's plan and image statuses are
+//! loaded when a sync needs them, when it has errors to list, or when its images are opened.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -23,16 +29,20 @@ use crate::api::Client;
 use crate::app::AppState;
 use crate::discovery::{self, ApprovedManifest};
 use crate::files::{self, Picked};
-use crate::store::StoredEncounter;
+use crate::store::{EncounterSummary, PopulationCounts, StoredEncounter};
 use crate::sync::driver::FileSource;
 use crate::sync::driver::{self, Control, Observer};
 use crate::sync::lock;
 use crate::sync::plan::{plan_folder, PickedFiles, ScanFiles};
 use crate::sync::timer::now_ms;
 use crate::ui::connection::Connection;
-use crate::ui::error_list::{problems_csv, EncounterProblems, ErrorList, ImageProblem};
+use crate::ui::encounter_state::{AttentionItem, EncounterAttention, EncounterState};
+use crate::ui::error_list::{
+    problems_csv, problems_text, Copied, EncounterProblems, ErrorList, ImageProblem,
+};
 use crate::ui::file_table::{status_detail, FileRow, FileTable};
 use crate::ui::folder_picker::FolderPicker;
+use crate::ui::image_status_list::{EncounterImages, ImageStatusList};
 use crate::ui::manifest_rows::{ManifestRow, ManifestRows};
 use crate::ui::population_card::{Counts, PopulationCard};
 use crate::ui::resume_banner::{Interrupted, ResumeBanner};
@@ -72,7 +82,15 @@ impl Drop for LeaveGuard {
 struct Page {
     app: AppState,
     picked: RwSignal<Option<Picked>, LocalStorage>,
+    /// Per population: what the card counts (`None` until read).
+    counts: RwSignal<Option<Vec<PopulationCounts>>>,
+    /// Every planned encounter in brief.
+    summaries: RwSignal<Vec<EncounterSummary>>,
+    /// Aggregates are being re-read; `true` in the second field when another read is due.
+    refreshing: StoredValue<(bool, bool)>,
+    /// Plans loaded so far: the running sync's, those with errors to list, those opened.
     encounters: RwSignal<Vec<StoredEncounter>>,
+    /// Image statuses of the loaded plans (live while syncing).
     sync: RwSignal<SyncStore>,
     busy: RwSignal<bool>,
     phase: RwSignal<String>,
@@ -85,6 +103,8 @@ struct Page {
     manifests: RwSignal<Vec<ApprovedManifest>>,
     /// Ensure Individuals progress or result per manifest id.
     ensure: RwSignal<HashMap<String, String>>,
+    /// What the last "Copy errors" did.
+    copied: RwSignal<Option<Copied>>,
 }
 
 /// What a sync run syncs.
@@ -102,6 +122,92 @@ impl Page {
                 let _ = tx.unbounded_send(c);
             }
         });
+    }
+
+    /// Re-reads the aggregates, at most one read at a time (a change during a read asks for
+    /// one more), then loads the plans of encounters that have errors to list.
+    fn refresh(self) {
+        let (busy, _) = self.refreshing.get_value();
+        if busy {
+            self.refreshing.set_value((true, true));
+            return;
+        }
+        self.refreshing.set_value((true, false));
+        spawn_local(async move {
+            loop {
+                self.read_aggregates().await;
+                let (_, again) = self.refreshing.get_value();
+                if !again {
+                    break;
+                }
+                self.refreshing.set_value((true, false));
+            }
+            self.refreshing.set_value((false, false));
+        });
+    }
+
+    async fn read_aggregates(self) {
+        let Some(st) = self.app.store.get_untracked() else {
+            return;
+        };
+        // The counts first, on their own: one record per population, so the card shows them
+        // before the (longer) list of encounter summaries is read.
+        match st.population_counts().await {
+            Ok(c) => self.counts.set(Some(c)),
+            Err(e) => return self.app.error.set(Some(e.to_string())),
+        }
+        match st.summaries().await {
+            Ok(s) => {
+                let with_errors: Vec<String> = s
+                    .iter()
+                    .filter(|s| s.failed > 0 || s.skipped > 0)
+                    .map(|s| s.local_id.clone())
+                    .collect();
+                self.summaries.set(s);
+                self.load(with_errors).await;
+            }
+            Err(e) => self.app.error.set(Some(e.to_string())),
+        }
+    }
+
+    /// Loads the plans and stored statuses of the given encounters that are not loaded yet.
+    async fn load(self, ids: Vec<String>) {
+        let Some(st) = self.app.store.get_untracked() else {
+            return;
+        };
+        let missing: Vec<String> = self.encounters.with_untracked(|encs| {
+            ids.into_iter()
+                .filter(|id| !encs.iter().any(|e| &e.local_id == id))
+                .collect()
+        });
+        if missing.is_empty() {
+            return;
+        }
+        let mut plans = Vec::new();
+        for id in &missing {
+            match st.encounter(id).await {
+                Ok(Some(e)) => plans.push(e),
+                Ok(None) => {}
+                Err(e) => return self.app.error.set(Some(e.to_string())),
+            }
+        }
+        match st.sync_state_of(&missing).await {
+            Ok(state) => {
+                self.sync.update(|s| {
+                    for (id, record) in state.encounters {
+                        s.encounters.entry(id).or_insert(record);
+                    }
+                });
+                self.encounters.update(|encs| {
+                    for p in plans {
+                        if !encs.iter().any(|e| e.local_id == p.local_id) {
+                            encs.push(p);
+                        }
+                    }
+                });
+            }
+            Err(e) => self.app.error.set(Some(e.to_string())),
+        }
     }
 
     fn status(self, encounter: &str, image: &str) -> Option<ImageStatus> {
@@ -152,6 +258,7 @@ impl Page {
             let _leave_guard = LeaveGuard::new();
             let started = now_ms();
             run(self, store, target, population.id).await;
+            self.refresh();
             self.control.set_value(None);
             self.busy.set(false);
             if now_ms().saturating_sub(started) > 60_000 {
@@ -180,19 +287,34 @@ fn notify_done(summary: Option<RunSummary>) {
     let _ = web_sys::Notification::new_with_options("finsync: sync finished", &opts);
 }
 
-fn folder_of(e: &StoredEncounter) -> String {
-    e.sources
-        .first()
-        .and_then(|s| s.relative_path.split('/').next())
-        .unwrap_or(&e.plan.fields.location_name)
-        .to_string()
+/// The approved manifest an encounter belongs to (`None` for a quick folder upload).
+fn manifest_of(local_id: &str) -> Option<String> {
+    (!local_id.starts_with("folder:"))
+        .then(|| local_id.split('/').next().unwrap_or_default().to_string())
 }
 
-fn encounter_label(e: &StoredEncounter) -> String {
-    format!(
-        "{} · {} · {}",
-        e.plan.fields.date, e.plan.fields.location_name, e.plan.fields.photographer
-    )
+/// Puts `text` on the clipboard (`navigator.clipboard.writeText`, looked up at run time).
+async fn write_clipboard(text: &str) -> bool {
+    use js_sys::{Function, Promise, Reflect};
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
+    let Ok(clipboard) = Reflect::get(&w.navigator(), &"clipboard".into()) else {
+        return false;
+    };
+    let Ok(write) = Reflect::get(&clipboard, &"writeText".into()) else {
+        return false;
+    };
+    let Some(write) = write.dyn_ref::<Function>() else {
+        return false;
+    };
+    match write.call1(&clipboard, &text.into()) {
+        Ok(p) => match p.dyn_into::<Promise>() {
+            Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.is_ok(),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    }
 }
 
 #[component]
@@ -201,6 +323,9 @@ pub fn SyncPage() -> impl IntoView {
     let page = Page {
         app,
         picked: RwSignal::new_local(None),
+        counts: RwSignal::new(None),
+        summaries: RwSignal::new(Vec::new()),
+        refreshing: StoredValue::new((false, false)),
         encounters: RwSignal::new(Vec::new()),
         sync: RwSignal::new(SyncStore::default()),
         busy: RwSignal::new(false),
@@ -211,6 +336,7 @@ pub fn SyncPage() -> impl IntoView {
         reopenable: RwSignal::new(HashSet::new()),
         manifests: RwSignal::new(Vec::new()),
         ensure: RwSignal::new(HashMap::new()),
+        copied: RwSignal::new(None),
     };
     // Approved manifests, whenever the page is shown (they are made on the Discover page).
     Effect::new(move |_| {
@@ -226,8 +352,9 @@ pub fn SyncPage() -> impl IntoView {
     });
     Effect::new(move |_| app.syncing.set(page.busy.get()));
 
-    // Load this page's stored state once the database is open: planned encounters, their
-    // sync state, and which folders can be reopened without asking.
+    // Load this page's stored state once the database is open: the aggregates (counts and
+    // encounter summaries, never every image), then which folders can be reopened without
+    // asking.
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
             return true;
@@ -236,22 +363,18 @@ pub fn SyncPage() -> impl IntoView {
             return false;
         };
         spawn_local(async move {
-            match (s.encounters().await, s.sync_state().await) {
-                (Ok(encs), Ok(state)) => {
-                    if files::has_directory_picker() {
-                        let mut known = HashSet::new();
-                        for e in &encs {
-                            let root = folder_of(e);
-                            if let Ok(Some(_)) = s.handle(&root).await {
-                                known.insert(root);
-                            }
-                        }
-                        page.reopenable.set(known);
+            page.read_aggregates().await;
+            if files::has_directory_picker() {
+                let folders: HashSet<String> = page
+                    .summaries
+                    .with_untracked(|ss| ss.iter().map(|s| s.folder.clone()).collect());
+                let mut known = HashSet::new();
+                for root in folders {
+                    if let Ok(Some(_)) = s.handle(&root).await {
+                        known.insert(root);
                     }
-                    page.encounters.set(encs);
-                    page.sync.set(state);
                 }
-                (Err(e), _) | (_, Err(e)) => app.error.set(Some(e.to_string())),
+                page.reopenable.set(known);
             }
         });
         true
@@ -265,28 +388,15 @@ pub fn SyncPage() -> impl IntoView {
 
     let interrupted = Signal::derive(move || {
         let reopen = page.reopenable.get();
-        page.encounters.with(|encs| {
-            encs.iter().find_map(|e| {
-                let total = e.plan.images.len();
-                let left = e
-                    .plan
-                    .images
-                    .iter()
-                    .filter(|i| {
-                        !page
-                            .status(&e.local_id, &i.local_id)
-                            .is_some_and(|s| s.is_settled())
-                    })
-                    .count();
-                let folder = folder_of(e);
-                let manifest = (!e.local_id.starts_with("folder:"))
-                    .then(|| e.local_id.split('/').next().unwrap_or_default().to_string());
+        page.summaries.with(|ss| {
+            ss.iter().find_map(|s| {
+                let left = s.left() as usize;
                 (left > 0).then(|| Interrupted {
-                    can_reopen: reopen.contains(&folder),
-                    folder,
+                    can_reopen: reopen.contains(&s.folder),
+                    folder: s.folder.clone(),
                     left,
-                    total,
-                    manifest,
+                    total: s.images as usize,
+                    manifest: manifest_of(&s.local_id),
                 })
             })
         })
@@ -324,44 +434,80 @@ pub fn SyncPage() -> impl IntoView {
         true
     });
 
+    // The connected population's stored counts (all populations' until the server answers).
     let counts = Signal::derive(move || {
-        let mut c = Counts::default();
-        page.encounters.with(|encs| {
-            for e in encs {
-                let mut all_done = true;
-                for i in &e.plan.images {
-                    if matches!(
-                        page.status(&e.local_id, &i.local_id),
-                        Some(ImageStatus::Complete { .. })
-                    ) {
-                        c.images_synced += 1;
-                    } else {
-                        all_done = false;
-                        c.images_pending += 1;
-                    }
+        let population = match app.connection.get() {
+            Connection::Reachable(s) => s.population.map(|p| p.id),
+            _ => None,
+        };
+        page.counts.with(|rows| {
+            rows.as_ref().map(|rows| {
+                let mut c = Counts::default();
+                for r in rows
+                    .iter()
+                    .filter(|r| population.is_none_or(|p| p == r.population_id))
+                {
+                    c.encounters_pending += r.encounters_pending as usize;
+                    c.encounters_synced += r.encounters_synced as usize;
+                    c.images_pending += r.images_pending as usize;
+                    c.images_synced += r.images_synced as usize;
                 }
-                let synced = page.sync.with(|s| {
-                    matches!(
-                        s.encounters.get(&e.local_id).map(|r| &r.status),
-                        Some(EncounterStatus::Synced)
-                    )
-                }) || (all_done && !e.plan.images.is_empty());
-                if synced {
-                    c.encounters_synced += 1;
-                } else {
-                    c.encounters_pending += 1;
-                }
-            }
-        });
-        c
+                c
+            })
+        })
     });
+    let state_of = |s: &EncounterSummary| EncounterState::of(&s.status, s.conflict, s.is_synced());
+    let attention = Signal::derive(move || {
+        page.summaries.with(|ss| {
+            ss.iter()
+                .filter_map(|s| {
+                    let state = state_of(s);
+                    state.advice().map(|_| AttentionItem {
+                        local_id: s.local_id.clone(),
+                        label: s.label.clone(),
+                        state,
+                        complete: s.complete,
+                        images: s.images,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let image_lists = Signal::derive(move || {
+        page.encounters.with(|encs| {
+            page.summaries.with(|ss| {
+                ss.iter()
+                    .map(|s| EncounterImages {
+                        local_id: s.local_id.clone(),
+                        label: s.label.clone(),
+                        state: state_of(s),
+                        complete: s.complete,
+                        images: s.images,
+                        rows: encs.iter().find(|e| e.local_id == s.local_id).map(|e| {
+                            e.plan
+                                .images
+                                .iter()
+                                .zip(&e.sources)
+                                .map(|(img, src)| FileRow {
+                                    path: src.relative_path.clone(),
+                                    size: img.size,
+                                    status: page.status(&e.local_id, &img.local_id),
+                                })
+                                .collect()
+                        }),
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    let on_load_images = Callback::new(move |id: String| spawn_local(page.load(vec![id])));
 
     let problems = Signal::derive(move || {
         page.encounters.with(|encs| {
             encs.iter()
                 .filter_map(|e| {
                     let mut g = EncounterProblems {
-                        encounter: encounter_label(e),
+                        encounter: e.label(),
                         state: page.sync.with(|s| match s.encounters.get(&e.local_id).map(|r| &r.status) {
                             Some(EncounterStatus::Partial) => "partial",
                             Some(EncounterStatus::Failed { .. }) => "failed",
@@ -406,7 +552,9 @@ pub fn SyncPage() -> impl IntoView {
                             });
                         }
                     }
+                    let id = format!("folder:{}", p.root);
                     page.picked.set(Some(p));
+                    page.load(vec![id]).await;
                 }
                 Err(files::PickError::Cancelled) => page.phase.set(String::new()),
                 Err(e) => {
@@ -417,9 +565,13 @@ pub fn SyncPage() -> impl IntoView {
         });
     });
     let on_file_list = UnsyncCallback::new(move |list: web_sys::FileList| {
-        page.picked.set(Some(files::from_file_list(&list)));
+        let picked = files::from_file_list(&list);
+        let id = format!("folder:{}", picked.root);
+        page.picked.set(Some(picked));
+        spawn_local(page.load(vec![id]));
     });
     let on_upload = Callback::new(move |_| page.start());
+    let resume_manifest: StoredValue<Option<Callback<String>>> = StoredValue::new(None);
     let reopen_and_start = move |folder: String| {
         let Some(st) = app.store.get_untracked() else {
             return;
@@ -448,7 +600,6 @@ pub fn SyncPage() -> impl IntoView {
             }
         });
     };
-    let resume_manifest: StoredValue<Option<Callback<String>>> = StoredValue::new(None);
     let on_resume = Callback::new(move |_| match interrupted.get_untracked() {
         Some(Interrupted {
             manifest: Some(id), ..
@@ -461,20 +612,23 @@ pub fn SyncPage() -> impl IntoView {
         None => {}
     });
     let on_retry = Callback::new(move |_| {
-        // Retry = sync again: the engine re-sends only what is not Complete.
-        let failed_folder = page.encounters.with_untracked(|encs| {
-            encs.iter()
-                .find(|e| {
-                    e.plan.images.iter().any(|i| {
-                        matches!(
-                            page.status(&e.local_id, &i.local_id),
-                            Some(ImageStatus::Failed { .. } | ImageStatus::Skipped { .. })
-                        )
-                    })
-                })
-                .map(folder_of)
+        // Retry = sync again: the engine re-sends only what is not Complete. Encounters with
+        // failed images first, then those with skipped ones (missing or changed files).
+        let failed = page.summaries.with_untracked(|ss| {
+            ss.iter()
+                .find(|s| s.failed > 0)
+                .or_else(|| ss.iter().find(|s| s.skipped > 0))
+                .map(|s| (s.folder.clone(), manifest_of(&s.local_id)))
         });
-        let Some(folder) = failed_folder else { return };
+        let Some((folder, manifest)) = failed else {
+            return;
+        };
+        if let Some(id) = manifest {
+            if let Some(sync) = resume_manifest.get_value() {
+                sync.run(id);
+            }
+            return;
+        }
         if page
             .picked
             .with_untracked(|p| p.as_ref().is_some_and(|p| p.root == folder))
@@ -492,23 +646,29 @@ pub fn SyncPage() -> impl IntoView {
         let Some(st) = app.store.get_untracked() else {
             return;
         };
-        let encs = page.encounters.get_untracked();
         spawn_local(async move {
-            match st.reset_encounters(&encs).await {
-                Ok(()) => {
+            match st.reset_all().await {
+                Ok(n) => {
                     activity::log(
                         &st,
                         Category::Sync,
                         "Reset",
-                        &format!("{} encounters back to pending", encs.len()),
+                        &format!("{n} encounters back to pending"),
                         true,
                     )
                     .await;
-                    match st.sync_state().await {
-                        Ok(s) => page.sync.set(s),
-                        Err(e) => app.error.set(Some(e.to_string())),
-                    }
+                    // Loaded statuses are stale now: drop them; they load again when needed.
+                    page.encounters.set(Vec::new());
+                    page.sync.set(SyncStore::default());
+                    page.copied.set(None);
                     page.summary.set(None);
+                    page.refresh();
+                    if let Some(id) = page
+                        .picked
+                        .with_untracked(|p| p.as_ref().map(|p| format!("folder:{}", p.root)))
+                    {
+                        page.load(vec![id]).await;
+                    }
                 }
                 Err(e) => app.error.set(Some(e.to_string())),
             }
@@ -643,6 +803,22 @@ pub fn SyncPage() -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
+    let on_copy = Callback::new(move |_| {
+        let groups = problems.get_untracked();
+        let text = problems_text(&groups);
+        let n = groups
+            .iter()
+            .map(|g| g.actionable.len() + g.skipped.len())
+            .sum();
+        spawn_local(async move {
+            let copied = if write_clipboard(&text).await {
+                Copied::Clipboard(n)
+            } else {
+                Copied::Fallback(text)
+            };
+            page.copied.set(Some(copied));
+        });
+    });
     let on_export = Callback::new(move |_| {
         crate::pages::download(
             "finsync-errors.csv",
@@ -687,29 +863,20 @@ pub fn SyncPage() -> impl IntoView {
                 }
             })
         };
-        match page.picked.get() {
-            Some(p) => p
-                .images
-                .iter()
-                .map(|f| FileRow {
-                    path: f.relative_path.clone(),
-                    size: f.size(),
-                    status: status_of(&f.relative_path, f.size(), Some(f.file.last_modified())),
-                })
-                .collect(),
-            None => {
-                let mut v: Vec<FileRow> = planned
+        // Only the picked folder: what was synced earlier is under the card's image statuses,
+        // loaded per encounter when opened.
+        page.picked.with(|p| {
+            p.as_ref().map_or_else(Vec::new, |p| {
+                p.images
                     .iter()
-                    .map(|(path, (_, _, size, _))| FileRow {
-                        path: path.clone(),
-                        size: *size,
-                        status: status_of(path, *size, None),
+                    .map(|f| FileRow {
+                        path: f.relative_path.clone(),
+                        size: f.size(),
+                        status: status_of(&f.relative_path, f.size(), Some(f.file.last_modified())),
                     })
-                    .collect();
-                v.sort_by(|a, b| a.path.cmp(&b.path));
-                v
-            }
-        }
+                    .collect()
+            })
+        })
     });
     let picked_summary = move || {
         page.picked.with(|p| {
@@ -751,11 +918,15 @@ pub fn SyncPage() -> impl IntoView {
                     on_sync=on_sync_manifest
                     on_ensure=on_ensure
                 />
+                <EncounterAttention items=attention />
+                <ImageStatusList encounters=image_lists on_load=on_load_images />
                 <ErrorList
                     groups=problems
                     busy=page.busy.into()
                     on_retry=on_retry
                     on_export=on_export
+                    on_copy=on_copy
+                    copied=page.copied.into()
                 />
             </PopulationCard>
             <FolderPicker
@@ -784,7 +955,7 @@ pub fn SyncPage() -> impl IntoView {
                     <p class="muted" data-testid="picked-summary">
                         {move || {
                             picked_summary()
-                                .unwrap_or_else(|| "Files synced from this browser earlier:".into())
+                                .unwrap_or_else(|| "No folder selected. Images synced earlier are listed under “Image statuses” on the card.".into())
                         }}
                     </p>
                     <FileTable rows=rows />
@@ -836,17 +1007,25 @@ async fn run(page: Page, store: crate::store::Store, target: Target, population_
         app.error.set(Some(e.to_string()));
         return;
     }
-    page.encounters.update(|v| {
-        v.retain(|e| !planned.iter().any(|p| p.local_id == e.local_id));
-        v.extend(planned.iter().cloned());
-    });
-    let state = match store.sync_state().await {
+    page.refresh();
+    let ids: Vec<String> = planned.iter().map(|e| e.local_id.clone()).collect();
+    let state = match store.sync_state_of(&ids).await {
         Ok(s) => s,
         Err(e) => {
             app.error.set(Some(e.to_string()));
             return;
         }
     };
+    page.encounters.update(|v| {
+        v.retain(|e| !planned.iter().any(|p| p.local_id == e.local_id));
+        v.extend(planned.iter().cloned());
+    });
+    page.sync.update(|s| {
+        for (id, record) in &state.encounters {
+            s.encounters.insert(id.clone(), record.clone());
+        }
+    });
+    page.copied.set(None);
     let server = settings.server_url.trim_end_matches('/').to_string();
     let plan = Plan {
         population_id,
@@ -891,7 +1070,7 @@ async fn run(page: Page, store: crate::store::Store, target: Target, population_
     let seen = uploaded_now.clone();
     let labels: HashMap<String, (String, Option<String>)> = planned
         .iter()
-        .map(|e| (e.local_id.clone(), (encounter_label(e), None)))
+        .map(|e| (e.local_id.clone(), (e.label(), None)))
         .collect();
     let started = now_ms();
     let engine_bytes = Rc::new(RefCell::new(0f64));
@@ -935,6 +1114,7 @@ async fn run(page: Page, store: crate::store::Store, target: Target, population_
                     s.apply(c);
                 }
             });
+            page.refresh();
         }),
         in_flight_bytes: Box::new(move |b: &f64| {
             let live = *engine_bytes.borrow() + b;

@@ -20,6 +20,39 @@ pub struct EncounterProblems {
     pub skipped: Vec<ImageProblem>,
 }
 
+/// What "Copy errors" did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Copied {
+    /// The text is on the clipboard; this many lines of errors.
+    Clipboard(usize),
+    /// The clipboard refused (no permission, insecure page): the text to copy by hand.
+    Fallback(String),
+}
+
+/// Plain text of every problem for a bug report or an e-mail, grouped by encounter: image name
+/// and message, with any SAS signature redacted (messages never carry keys).
+pub fn problems_text(groups: &[EncounterProblems]) -> String {
+    let mut out = String::from("finsync sync errors\n");
+    for g in groups {
+        out.push('\n');
+        out.push_str(&g.encounter);
+        if !g.state.is_empty() {
+            out.push_str(&format!(" ({})", g.state));
+        }
+        out.push('\n');
+        for (kind, list) in [("error", &g.actionable), ("skipped", &g.skipped)] {
+            for p in list {
+                out.push_str(&format!(
+                    "  {kind}: {}: {}\n",
+                    p.path,
+                    finsync_core::sas::redact_sas(&p.message)
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// CSV of every problem: encounter, file, kind, message.
 pub fn problems_csv(groups: &[EncounterProblems]) -> String {
     let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
@@ -45,6 +78,8 @@ pub fn ErrorList(
     busy: Signal<bool>,
     on_retry: Callback<()>,
     on_export: Callback<()>,
+    on_copy: Callback<()>,
+    copied: Signal<Option<Copied>>,
 ) -> impl IntoView {
     let actionable = move || groups.with(|g| g.iter().map(|e| e.actionable.len()).sum::<usize>());
     let skipped = move || groups.with(|g| g.iter().map(|e| e.skipped.len()).sum::<usize>());
@@ -67,7 +102,21 @@ pub fn ErrorList(
                         </button>
                     </Show>
                     <button type="button" on:click=move |_| on_export.run(())>"Export CSV"</button>
+                    <button type="button" data-testid="copy-errors" on:click=move |_| on_copy.run(())>"Copy errors"</button>
                 </div>
+                {move || copied.get().map(|c| match c {
+                    Copied::Clipboard(n) => view! {
+                        <p class="ok small" role="status" data-testid="copy-status">
+                            {format!("Copied {n} error{} to the clipboard.", if n == 1 { "" } else { "s" })}
+                        </p>
+                    }.into_any(),
+                    Copied::Fallback(text) => view! {
+                        <div role="status" data-testid="copy-status">
+                            <p class="small">"The browser did not allow copying: select the text below and copy it (Ctrl+C or ⌘C)."</p>
+                            <textarea class="copy-fallback" readonly rows="6" data-testid="copy-fallback" prop:value=text></textarea>
+                        </div>
+                    }.into_any(),
+                })}
                 {move || {
                     groups
                         .get()

@@ -3,9 +3,11 @@
 
 pub mod connection;
 pub mod discovery;
+pub mod encounter_state;
 pub mod error_list;
 pub mod file_table;
 pub mod folder_picker;
+pub mod image_status_list;
 pub mod manifest_rows;
 pub mod population_card;
 pub mod resume_banner;

@@ -1,5 +1,6 @@
 //! The population card (spec §3.2): name, a syncing indicator, pending and synced counts of
-//! encounters and images, and Reset (after a confirmation) when something is synced.
+//! encounters and images (from the stored aggregates; "…" until they are read), and Reset
+//! (after a confirmation) when something is synced.
 
 use leptos::prelude::*;
 
@@ -12,10 +13,14 @@ pub struct Counts {
     pub images_synced: usize,
 }
 
+fn show(n: Option<usize>) -> String {
+    n.map_or_else(|| "…".into(), |n| n.to_string())
+}
+
 #[component]
 pub fn PopulationCard(
     name: Signal<Option<String>>,
-    counts: Signal<Counts>,
+    counts: Signal<Option<Counts>>,
     syncing: Signal<bool>,
     on_reset: Callback<()>,
     children: Children,
@@ -31,14 +36,14 @@ pub fn PopulationCard(
                     <span class="badge st-uploading" data-testid="syncing">"Syncing…"</span>
                 </Show>
             </div>
-            <dl class="counts" data-testid="counts">
-                <div><dt>"Encounters pending"</dt><dd>{move || counts.get().encounters_pending}</dd></div>
-                <div><dt>"Encounters synced"</dt><dd>{move || counts.get().encounters_synced}</dd></div>
-                <div><dt>"Images pending"</dt><dd>{move || counts.get().images_pending}</dd></div>
-                <div><dt>"Images synced"</dt><dd>{move || counts.get().images_synced}</dd></div>
+            <dl class="counts" data-testid="counts" data-loaded=move || counts.with(Option::is_some).to_string()>
+                <div><dt>"Encounters pending"</dt><dd data-testid="count-encounters-pending">{move || show(counts.get().map(|c| c.encounters_pending))}</dd></div>
+                <div><dt>"Encounters synced"</dt><dd data-testid="count-encounters-synced">{move || show(counts.get().map(|c| c.encounters_synced))}</dd></div>
+                <div><dt>"Images pending"</dt><dd data-testid="count-images-pending">{move || show(counts.get().map(|c| c.images_pending))}</dd></div>
+                <div><dt>"Images synced"</dt><dd data-testid="count-images-synced">{move || show(counts.get().map(|c| c.images_synced))}</dd></div>
             </dl>
             {children()}
-            <Show when=move || { counts.get().encounters_synced > 0 && !syncing.get() }>
+            <Show when=move || { counts.get().is_some_and(|c| c.encounters_synced > 0) && !syncing.get() }>
                 <Show
                     when=move || confirm.get()
                     fallback=move || view! {

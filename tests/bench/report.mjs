@@ -64,6 +64,29 @@ ${firstLoad.throttle.downMbps} Mbit/s down, ${firstLoad.throttle.upMbps} Mbit/s 
 `;
 }
 
+const render = read('render.json');
+if (render) {
+  const ms = (x) => `${Math.round(x)} ms`;
+  md += `
+## Sync page with a big library (tests/bench/render.mjs)
+
+${render.images.toLocaleString('en')} images (${render.encounters.toLocaleString('en')} encounters of ${render.images / render.encounters}) in IndexedDB, written as an
+older build stored them (schema v4); the app's own upgrade builds the v5 aggregates on the first
+open. Each run then navigates to the app and is timed from navigation start until the population
+card shows the library's counts (it showed ${render.shownImagesSynced.toLocaleString('en')} images synced). Median of ${render.runs} runs,
+headless Chromium, release bundle served by the reference server.
+
+| | time |
+|---|---|
+| sync page to counts, ${render.images.toLocaleString('en')} images | **${ms(render.renderMs)}** |
+| same page, empty library | ${ms(render.emptyMs)} (big ÷ empty: ${f2(render.renderMs / render.emptyMs)}) |
+| bare IndexedDB read of every plan and image status (${render.rawRecords.toLocaleString('en')} records, what the page read before v5, not even decoded) | ${ms(render.rawReadMs)} |
+| first open: v4 → v5 upgrade building the aggregates, to counts | ${ms(render.upgradeMs)} (once) |
+
+Goal (issue 7): the sync page renders in under 300 ms with 100,000 images — **${render.renderMs < 300 ? 'met' : 'not met'}**.
+`;
+}
+
 const up = read('upload.json');
 if (up) {
   md += `

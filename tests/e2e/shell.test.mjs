@@ -122,6 +122,8 @@ test('offline, a reload still opens the app with its stored state', async () => 
   await page.reload();
   // The shell came from the service worker; the state from IndexedDB; the server is out of reach.
   await page.getByTestId('key-status').filter({ hasText: 'Server unreachable' }).waitFor({ timeout: 20000 });
+  await page.getByTestId('image-status-toggle').click();
+  await page.getByTestId('encounter-toggle').click();
   await page.getByTestId('file-status').first().waitFor();
   assert.equal(await page.getByTestId('file-status').filter({ hasText: 'Complete' }).count(), 2);
   await page.getByTestId('nav-settings').click();

@@ -74,9 +74,12 @@ test('uploads a folder once, byte-exact, and never twice', async () => {
     assert.ok(match[0][1].equals(f.bytes), `${f.rel}: blob bytes differ from the file`);
   }
 
-  // Reload: the stored state is shown without picking anything.
+  // Reload: the stored state is shown without picking anything (the card's image statuses,
+  // loaded when opened).
   await page.reload();
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
+  await page.getByTestId('image-status-toggle').click();
+  await page.getByTestId('encounter-toggle').click();
   await page.getByTestId('file-status').first().waitFor();
   assert.equal(await page.getByTestId('file-status').filter({ hasText: 'Complete' }).count(), 7);
 
