@@ -69,15 +69,32 @@ impl Client {
             .await
             .map_err(|_| CallError::Network(self.base.clone()))?;
         let status = resp.status();
+        let content_type = resp.headers().get("content-type").unwrap_or_default();
+        let retry_after = resp.headers().get("retry-after");
+        let body = resp.text().await.unwrap_or_default();
         if (200..300).contains(&status) {
-            return resp
-                .json::<T>()
-                .await
-                .map_err(|e| CallError::BadResponse(e.to_string()));
+            return serde_json::from_str::<T>(&body)
+                .map_err(|e| CallError::BadResponse(unreadable_answer(&self.base, &body, &e)));
         }
-        match resp.json::<ApiError>().await {
-            Ok(error) => Err(CallError::Api { status, error }),
-            Err(_) => Err(CallError::Http { status }),
+        match serde_json::from_str::<ApiError>(&body) {
+            Ok(mut error) => {
+                if let Some(hint) = what_to_do(status, &error.code) {
+                    error.message = format!("{}: {hint}", error.message);
+                }
+                Err(CallError::Api { status, error })
+            }
+            Err(_) if body.trim().is_empty() && content_type.is_empty() => {
+                Err(CallError::Http { status })
+            }
+            // Not the server's own error (a proxy's page, a plain-text limit): say what it
+            // was and what to do, in the shape of an API error so the message reaches the UI.
+            Err(_) => Err(CallError::Api {
+                status,
+                error: ApiError {
+                    code: format!("http{status}"),
+                    message: foreign_error(status, &content_type, retry_after.as_deref(), &body),
+                },
+            }),
         }
     }
 
@@ -163,6 +180,75 @@ impl Client {
     }
 }
 
+/// What the person can do about a server error whose message does not say it.
+fn what_to_do(status: u16, code: &str) -> Option<&'static str> {
+    match (status, code) {
+        (401, "invalidKey") => Some(
+            "sign in again on the Sync page or enter a new API key in Settings, then Retry — \
+             what was uploaded is kept",
+        ),
+        (429, _) => Some("Retry after that"),
+        _ => None,
+    }
+}
+
+/// The message for a 2xx answer that is not the JSON finsync expects.
+fn unreadable_answer(base: &str, body: &str, e: &serde_json::Error) -> String {
+    let what = if body.trim_start().starts_with('<') {
+        "an HTML page"
+    } else if body.trim().is_empty() {
+        "an empty body"
+    } else {
+        "broken JSON"
+    };
+    format!(
+        "the server at {base} answered with {what} instead of finsync JSON ({e}); nothing was \
+         recorded for this step — check that the server URL in Settings is a finsync server, \
+         then Retry"
+    )
+}
+
+/// The message for an error answer without a finsync error body: a proxy's HTML page, a
+/// plain-text 413, a bare 429.
+fn foreign_error(status: u16, content_type: &str, retry_after: Option<&str>, body: &str) -> String {
+    let title = html_title(body)
+        .map(|t| format!(" (“{t}”)"))
+        .unwrap_or_default();
+    let page = if content_type.contains("html") || body.trim_start().starts_with('<') {
+        format!("an error page{title}")
+    } else {
+        "no finsync error".to_string()
+    };
+    match status {
+        413 => format!(
+            "the request was refused as too large (413, {page}): a proxy in front of the \
+             server limits request bodies — ask the server's admin to allow at least 1 MiB"
+        ),
+        429 => {
+            let wait = retry_after
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(|s| format!(" for {s} s"))
+                .unwrap_or_default();
+            format!("the server is busy and asked finsync to wait{wait} (429): Retry after that")
+        }
+        500..=599 => format!(
+            "the server's gateway answered {status} with {page} instead of finsync's answer: \
+             the server may be down or restarting — Retry in a minute; if it persists, tell \
+             the server's admin"
+        ),
+        _ => format!("the server answered {status} with {page}: check the server URL in Settings"),
+    }
+}
+
+/// The text of an HTML page's `<title>`, trimmed to 80 characters.
+fn html_title(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = start + lower[start..].find("</title>")?;
+    let t: String = body.get(start..end)?.trim().chars().take(80).collect();
+    (!t.is_empty()).then_some(t)
+}
+
 /// "finsync in <browser>" from the user agent, to tell keys apart in the server's key list.
 fn browser_label() -> String {
     let ua = web_sys::window()
@@ -184,4 +270,31 @@ pub async fn demo_config() -> Option<DemoConfig> {
         return None;
     }
     resp.json::<DemoConfig>().await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn foreign_errors_say_what_happened_and_what_to_do() {
+        let nginx = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
+        let m = foreign_error(502, "text/html", None, nginx);
+        assert!(
+            m.contains("“502 Bad Gateway”") && m.contains("Retry in a minute"),
+            "{m}"
+        );
+        let m = foreign_error(413, "text/plain", None, "too big");
+        assert!(m.contains("413") && m.contains("at least 1 MiB"), "{m}");
+        let m = foreign_error(429, "", Some("7"), "");
+        assert!(m.contains("wait for 7 s"), "{m}");
+        assert_eq!(html_title("<TITLE> x </TITLE>"), Some("x".into()));
+        assert_eq!(html_title("<title></title>"), None);
+        let e = serde_json::from_str::<ApiError>("{\"id\": tru").expect_err("broken");
+        let m = unreadable_answer("http://s", "{\"id\": tru", &e);
+        assert!(m.contains("broken JSON") && m.contains("Settings"), "{m}");
+        assert!(what_to_do(401, "invalidKey").is_some_and(|h| h.contains("Settings")));
+        assert_eq!(what_to_do(400, "invalidDate"), None);
+    }
 }

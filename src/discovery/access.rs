@@ -19,9 +19,15 @@ use crate::files::{js_error_name, js_error_text};
 /// Why a file of a scan cannot be had now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileProblem {
-    #[error("{0} is not in the folder any more (moved, renamed or deleted)")]
+    #[error(
+        "{0} is not in the folder any more (moved, renamed or deleted): put it back, or run \
+         discovery again on the folder"
+    )]
     Missing(String),
-    #[error("{0} changed since the scan (size or modification time differ)")]
+    #[error(
+        "{0} changed since the scan (size or modification time differ): run discovery again on \
+         the folder to sync the new version"
+    )]
     Changed(String),
     #[error("the folder “{0}” is not open in this tab: reconnect it or choose it again")]
     NotOpen(String),
@@ -84,8 +90,11 @@ impl OpenFolder {
                     });
                     index.get(relative_path).copied()
                 };
-                i.and_then(|i| list.get(i))
-                    .ok_or_else(|| FileProblem::Missing(relative_path.to_string()))
+                let file = i
+                    .and_then(|i| list.get(i))
+                    .ok_or_else(|| FileProblem::Missing(relative_path.to_string()))?;
+                probe(&file, relative_path).await?;
+                Ok(file)
             }
             FolderSource::Handle(root) => self.file_in(root, relative_path).await,
         }
@@ -153,6 +162,31 @@ impl OpenFolder {
             return Err(FileProblem::Changed(relative_path.to_string()));
         }
         Ok(f)
+    }
+}
+
+/// A `File` of a `FileList` is a snapshot of the file when it was chosen: its size and date
+/// never change, and reading it fails once the file on disk was deleted or rewritten. One byte
+/// read tells which, so a sync skips the file with that reason instead of failing its upload
+/// with a bare network error.
+async fn probe(file: &File, relative_path: &str) -> Result<(), FileProblem> {
+    let blob = file
+        .slice_with_f64_and_f64(0.0, 1.0)
+        .map_err(|e| FileProblem::Failed {
+            path: relative_path.to_string(),
+            message: js_error_text(&e),
+        })?;
+    match JsFuture::from(blob.array_buffer()).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match js_error_name(&e).as_str() {
+            "NotFoundError" => FileProblem::Missing(relative_path.to_string()),
+            // Chromium's answer for a file rewritten since it was chosen.
+            "NotReadableError" => FileProblem::Changed(relative_path.to_string()),
+            _ => FileProblem::Failed {
+                path: relative_path.to_string(),
+                message: js_error_text(&e),
+            },
+        }),
     }
 }
 

@@ -178,13 +178,17 @@ pub async fn read_image(
     match parse_prefix_with(&prefix, &name, opts) {
         Ok(meta) => {
             out.warnings = meta.warnings.iter().map(describe).collect();
+            // A damaged block can fail the same way at several places: say it once.
+            out.warnings.dedup();
             out.meta = Some(meta);
         }
         Err(MetaError::Unsupported { format, .. }) => out.warnings.push(format!(
             "{format} metadata is not read: date, place and photographer must come from folder or file names, or be typed in"
         )),
         Err(e @ (MetaError::NotAnImage { .. } | MetaError::Empty { .. })) => {
-            out.error = Some(format!("{e}; it is left out"))
+            out.error = Some(format!(
+                "{e}; it is left out — if it should be a photo, copy it again from the camera card"
+            ))
         }
     }
     out

@@ -655,7 +655,8 @@ pub struct FaultConfig {
     pub routes: Vec<String>,
     /// Probability (0–1) that a matching request is faulted.
     pub rate: f64,
-    /// Any of `"502"`, `"503"`, `"hang"`, `"reset"`.
+    /// Any of `"502"`, `"503"`, `"hang"`, `"reset"`, `"garbage"` (200, not JSON), `"html"` (502
+    /// HTML page), `"413"`, `"429"` (with `Retry-After: 2`).
     pub kinds: Vec<String>,
     pub seed: u64,
     /// How long a `hang` holds the request before dropping the connection (default 30 000).

@@ -25,6 +25,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     /// A 409 with its own stable code.
     #[error("{message}")]
     ConflictCode { code: &'static str, message: String },
@@ -61,6 +63,7 @@ impl AppError {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "notFound"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "tooLarge"),
             AppError::ConflictCode { code, .. } => (StatusCode::CONFLICT, code),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rateLimited"),
             AppError::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "database"),

@@ -29,6 +29,14 @@ pub enum FaultKind {
     Hang,
     /// Reset the connection (RST) without an answer (the handler never runs).
     Reset,
+    /// `200` with a body that is not JSON (a broken server or a captive portal).
+    Garbage,
+    /// `502` with an HTML page, as a reverse proxy in front of the server sends.
+    Html,
+    /// `413` with a plain body, as a proxy with a smaller body limit sends.
+    TooLarge,
+    /// `429 rateLimited` with `Retry-After: 2`.
+    TooMany,
 }
 
 impl FaultKind {
@@ -38,6 +46,10 @@ impl FaultKind {
             "503" => Some(FaultKind::Unavailable),
             "hang" => Some(FaultKind::Hang),
             "reset" => Some(FaultKind::Reset),
+            "garbage" => Some(FaultKind::Garbage),
+            "html" => Some(FaultKind::Html),
+            "413" => Some(FaultKind::TooLarge),
+            "429" => Some(FaultKind::TooMany),
             _ => None,
         }
     }
@@ -98,11 +110,13 @@ pub fn validate(c: &FaultConfig) -> Result<Vec<FaultKind>, String> {
         .iter()
         .map(|k| {
             FaultKind::parse(k)
-                .ok_or_else(|| format!("unknown fault kind {k:?}; use 502, 503, hang or reset"))
+                .ok_or_else(|| format!("unknown fault kind {k:?}; use 502, 503, hang, reset, garbage, html, 413 or 429"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if kinds.is_empty() && !c.routes.is_empty() {
-        return Err("kinds: name at least one of 502, 503, hang, reset".into());
+        return Err(
+            "kinds: name at least one of 502, 503, hang, reset, garbage, html, 413, 429".into(),
+        );
     }
     Ok(kinds)
 }
@@ -189,9 +203,36 @@ pub async fn apply(
         )
             .into_response()
     };
+    let text = |status: StatusCode, content_type: &'static str, body: &'static str| {
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(content_type),
+        );
+        resp
+    };
     match kind {
         FaultKind::BadGateway => json(StatusCode::BAD_GATEWAY, "502"),
         FaultKind::Unavailable => json(StatusCode::SERVICE_UNAVAILABLE, "503"),
+        FaultKind::Garbage => text(
+            StatusCode::OK,
+            "application/json",
+            "{\"id\": 1, \"created\": tru<!-- garbage injected by the test-mode fault configuration",
+        ),
+        FaultKind::Html => text(
+            StatusCode::BAD_GATEWAY,
+            "text/html; charset=utf-8",
+            "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+        ),
+        FaultKind::TooLarge => text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text/plain; charset=utf-8",
+            "request body too large (injected by the test-mode fault configuration)",
+        ),
+        FaultKind::TooMany => AppError::RateLimited {
+            retry_after_secs: 2,
+        }
+        .into_response(),
         FaultKind::Hang | FaultKind::Reset => {
             if kind == FaultKind::Hang {
                 tokio::time::sleep(hang).await;

@@ -309,7 +309,12 @@ async fn verify_and_store(
                     Err(VariantError::Undecodable(m)) => {
                         return Ok(Err((
                             "undecodable",
-                            format!("{file}: not a readable JPEG, PNG, TIFF or BMP image ({m})"),
+                            format!(
+                                "{file}: not a readable JPEG, PNG, TIFF or BMP image ({}): the \
+                                 file is damaged or cut short — copy it again from the camera \
+                                 card and sync again",
+                                m.trim()
+                            ),
                         )))
                     }
                     Err(VariantError::TooLarge(m)) => {

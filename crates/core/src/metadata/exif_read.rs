@@ -83,6 +83,16 @@ pub(crate) fn read_into(tiff: &[u8], meta: &mut ImageMeta, opts: &ParseOptions) 
                     meta.warn(MetaField::Date, format!("{which} {day} {w}; ignored"));
                     continue;
                 }
+                let after_day = raw.trim().get(10..).unwrap_or_default();
+                if time.is_none() && after_day.chars().any(|c| c.is_ascii_digit()) {
+                    meta.warn(
+                        MetaField::Date,
+                        format!(
+                            "{which} `{raw}` has no valid time of day; the date {day} is kept \
+                             without a time"
+                        ),
+                    );
+                }
                 let utc_offset = ascii(offset_tag).and_then(|o| {
                     let parsed = parse_utc_offset(&o);
                     if parsed.is_none() && o.chars().any(|c| c.is_ascii_digit()) {

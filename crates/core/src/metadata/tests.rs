@@ -415,3 +415,85 @@ fn mutated_files_never_panic() {
     }
     assert!(runs > 10_000);
 }
+
+/// Bad-input corpus (docs/bad-inputs.md): dates no calendar has are dropped with a warning on
+/// the date field that quotes the value, and the rest of the metadata is kept.
+#[test]
+fn impossible_dates_are_dropped_with_a_date_warning() {
+    for bad in [
+        "2024:13:45 25:61:61",
+        "2024:02:30 10:00:00",
+        "2023:02:29 10:00:00",
+        "yesterday noon",
+        "20240715",
+    ] {
+        let cam = Camera {
+            original: Some(bad),
+            artist: Some("Ann Observer"),
+            ..Camera::default()
+        };
+        let m = parse(&camera_jpeg(&cam, None));
+        assert!(m.taken.is_none(), "{bad}: {:?}", m.taken);
+        let w = m
+            .warnings
+            .iter()
+            .find(|w| w.field == MetaField::Date)
+            .unwrap_or_else(|| panic!("{bad}: no date warning in {:?}", m.warnings));
+        assert!(w.message.contains(bad.trim()), "{bad}: {}", w.message);
+        assert_eq!(m.photographers.len(), 1, "{bad}: the artist is still read");
+    }
+    // A real day with an impossible time keeps the day, says so, and has no time.
+    let cam = Camera {
+        original: Some("2024:07:15 25:61:61"),
+        ..Camera::default()
+    };
+    let m = parse(&camera_jpeg(&cam, None));
+    let taken = m.taken.expect("the day is kept");
+    assert_eq!((taken.date.as_str(), taken.time), ("2024-07-15", None));
+    assert!(
+        m.warnings[0].field == MetaField::Date && m.warnings[0].message.contains("no valid time"),
+        "{:?}",
+        m.warnings
+    );
+    // A leap day that exists is a date.
+    let cam = Camera {
+        original: Some("2024:02:29 23:59:59"),
+        ..Camera::default()
+    };
+    assert!(parse(&camera_jpeg(&cam, None)).taken.is_some());
+}
+
+/// Bad-input corpus: an APP1 whose length runs past the end of the file, and a JPEG of random
+/// bytes after SOI, give structure warnings and ask for no more than the prefix cap.
+#[test]
+fn segments_past_the_end_and_random_bodies_are_survived() {
+    let file = field_photo(false);
+    let mut cut = file[..200].to_vec();
+    cut[4..6].copy_from_slice(&0xFFF0u16.to_be_bytes());
+    let m = parse(&cut);
+    assert!(
+        m.taken.is_none() && !m.warnings.is_empty(),
+        "{:?}",
+        m.warnings
+    );
+    match prefix_needed(&cut) {
+        PrefixNeed::More { total } => assert!(total <= MAX_PREFIX_BYTES),
+        other => assert!(matches!(other, PrefixNeed::Enough), "{other:?}"),
+    }
+    let mut rng = Rng(5);
+    let random: Vec<u8> = (0..3000).map(|_| rng.next() as u8).collect();
+    // SOI and junk: no JPEG marker follows, so it is no image.
+    let junk = [&[0xFF, 0xD8][..], &random].concat();
+    assert!(matches!(
+        parse_prefix(&junk, "x.jpg"),
+        Err(MetaError::NotAnImage { .. })
+    ));
+    // A first marker, then junk: an image whose structure is broken, with a warning.
+    let junk = [&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10][..], &random].concat();
+    let m = parse(&junk);
+    assert!(
+        m.warnings.iter().any(|w| w.field == MetaField::Container),
+        "{:?}",
+        m.warnings
+    );
+}

@@ -123,6 +123,14 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
                     drop(req);
                     faults::apply(kind, hang, killer).await
                 }
+                FaultKind::Garbage | FaultKind::Html | FaultKind::TooLarge | FaultKind::TooMany => {
+                    let origin = req.headers().get("origin").cloned();
+                    let mut resp = faults::apply(kind, hang, None).await;
+                    if let Some(o) = origin {
+                        resp.headers_mut().insert("access-control-allow-origin", o);
+                    }
+                    resp
+                }
             };
         }
     }

@@ -17,10 +17,10 @@ pub mod uploads;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use finsync_core::api::{self, KeyStatus, PopulationRef, SetKeyStatus, StatusResponse};
 use rusqlite::params;
@@ -48,40 +48,9 @@ pub fn router(state: AppState) -> Router {
             axum::http::header::CONTENT_TYPE,
         ])
         .expose_headers([axum::http::header::RETRY_AFTER]);
-    let mut api = Router::new()
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/auth/sign-in", post(accounts::sign_in))
-        .route("/api/v1/auth/sign-out", post(accounts::sign_out))
-        .route("/api/v1/auth/me", get(accounts::me))
-        .route("/api/v1/keys/provision", post(accounts::provision))
-        .route("/api/v1/keys", get(accounts::list_keys))
-        .route("/api/v1/keys/{id}/revoke", post(accounts::revoke_key))
-        .route(
-            "/api/v1/users",
-            get(accounts::search_users).post(accounts::create_user),
-        )
-        .route("/api/v1/populations", get(accounts::populations))
-        .route(
-            "/api/v1/encounters/find-or-create",
-            post(encounters::find_or_create),
-        )
-        .route("/api/v1/encounters/{id}", get(encounters::encounter_json))
-        .route(
-            "/api/v1/individuals/ensure",
-            post(encounters::ensure_individuals),
-        )
-        .route("/api/v1/upload-sessions", post(uploads::create_sessions))
-        .route("/api/v1/upload-sessions/commit", post(uploads::commit))
-        .route("/api/v1/upload-sessions/copy", post(uploads::copy))
-        .route("/api/v1/jobs", get(uploads::jobs))
-        .route("/api/v1/audit", get(uploads::audit));
-    if state.config.test_mode {
-        api = api
-            .route(
-                "/api/v1/test/faults",
-                get(faults::get_faults).post(faults::set_faults),
-            )
-            .route("/api/v1/test/key-status", post(set_key_status));
+    let mut api = Router::new();
+    for (path, handler) in api_routes(state.config.test_mode) {
+        api = api.route(path, handler);
     }
     api = api
         .fallback(api_not_found)
@@ -89,26 +58,88 @@ pub fn router(state: AppState) -> Router {
     if state.config.test_mode {
         api = api.layer(from_fn_with_state(state.clone(), faults::inject));
     }
+    // The body limit sits inside CORS, so a 413 carries the CORS headers and the app can
+    // read it (outside, the browser would see a bare network error).
     let api = api
-        .layer(cors)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
-        ));
-    let mut app = Router::new()
-        .merge(api)
-        .route("/encounters/{id}", get(encounters::encounter_page))
-        .route(
-            "/encounters/{id}/images/{file_item_id}/{variant}",
-            get(encounters::variant_image),
-        );
-    if state.config.demo {
-        app = app.route("/demo-config.json", get(demo_config));
+        ))
+        .layer(cors);
+    let mut app = Router::new().merge(api);
+    for (path, handler) in page_routes(state.config.demo) {
+        app = app.route(path, handler);
     }
     if let Some(dir) = &state.config.static_dir {
         let bundle = std::sync::Arc::new(static_files::StaticBundle::new(dir, &state.config));
         app = app.fallback(move |req: Request| bundle.clone().serve(req));
     }
     app.with_state(state)
+}
+
+/// The API routes (`/api/v1/...`), with the test-mode ones when `test_mode`. [`router`] adds
+/// exactly these, so a test can enumerate every route (see `tests/security.rs`).
+fn api_routes(test_mode: bool) -> Vec<(&'static str, MethodRouter<AppState>)> {
+    let mut routes: Vec<(&'static str, MethodRouter<AppState>)> = vec![
+        ("/api/v1/status", get(status)),
+        ("/api/v1/auth/sign-in", post(accounts::sign_in)),
+        ("/api/v1/auth/sign-out", post(accounts::sign_out)),
+        ("/api/v1/auth/me", get(accounts::me)),
+        ("/api/v1/keys/provision", post(accounts::provision)),
+        ("/api/v1/keys", get(accounts::list_keys)),
+        ("/api/v1/keys/{id}/revoke", post(accounts::revoke_key)),
+        (
+            "/api/v1/users",
+            get(accounts::search_users).post(accounts::create_user),
+        ),
+        ("/api/v1/populations", get(accounts::populations)),
+        (
+            "/api/v1/encounters/find-or-create",
+            post(encounters::find_or_create),
+        ),
+        ("/api/v1/encounters/{id}", get(encounters::encounter_json)),
+        (
+            "/api/v1/individuals/ensure",
+            post(encounters::ensure_individuals),
+        ),
+        ("/api/v1/upload-sessions", post(uploads::create_sessions)),
+        ("/api/v1/upload-sessions/commit", post(uploads::commit)),
+        ("/api/v1/upload-sessions/copy", post(uploads::copy)),
+        ("/api/v1/jobs", get(uploads::jobs)),
+        ("/api/v1/audit", get(uploads::audit)),
+    ];
+    if test_mode {
+        routes.push((
+            "/api/v1/test/faults",
+            get(faults::get_faults).post(faults::set_faults),
+        ));
+        routes.push(("/api/v1/test/key-status", post(set_key_status)));
+    }
+    routes
+}
+
+/// The routes outside the API: the public encounter pages and, with `demo`, the demo config.
+fn page_routes(demo: bool) -> Vec<(&'static str, MethodRouter<AppState>)> {
+    let mut routes: Vec<(&'static str, MethodRouter<AppState>)> = vec![
+        ("/encounters/{id}", get(encounters::encounter_page)),
+        (
+            "/encounters/{id}/images/{file_item_id}/{variant}",
+            get(encounters::variant_image),
+        ),
+    ];
+    if demo {
+        routes.push(("/demo-config.json", get(demo_config)));
+    }
+    routes
+}
+
+/// Every route path the router serves for this configuration (API routes first), besides the
+/// static bundle's fallback. The methods of each are what a `405` answer's `Allow` lists.
+pub fn route_paths(test_mode: bool, demo: bool) -> Vec<&'static str> {
+    api_routes(test_mode)
+        .into_iter()
+        .chain(page_routes(demo))
+        .map(|(path, _)| path)
+        .collect()
 }
 
 /// `Json<T>` whose rejections are [`AppError`]s with a JSON body naming the problem.
@@ -124,6 +155,10 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
+            // A body sent without a length runs into the limit while being read.
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::TooLarge(MAX_BODY_BYTES))
+            }
             Err(rejection) => Err(AppError::bad("invalidJson", rejection.body_text())),
         }
     }
