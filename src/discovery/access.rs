@@ -237,7 +237,7 @@ pub async fn check(
             on_progress(report.checked);
         }
     }
-    report.missing.sort();
-    report.changed.sort();
+    finsync_core::order::sort(&mut report.missing);
+    finsync_core::order::sort(&mut report.changed);
     report
 }

@@ -1,6 +1,7 @@
 //! Discovery's IndexedDB queries over the v4 stores (see [`crate::store`]). Every write is one
 //! transaction that has committed when the call returns `Ok`.
 
+use finsync_core::order::sort_by;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyRange;
@@ -68,7 +69,7 @@ pub async fn jobs(store: &Store) -> Result<Vec<ScanJob>, StoreError> {
         .serde()?
         .await?;
     let mut all = rows.collect::<Result<Vec<_>, _>>()?;
-    all.sort_by(|a, b| b.started_ms.total_cmp(&a.started_ms));
+    sort_by(&mut all, |a, b| b.started_ms.total_cmp(&a.started_ms));
     Ok(all)
 }
 
@@ -83,7 +84,7 @@ pub async fn job_files(store: &Store, job_id: &str) -> Result<Vec<ScanFile>, Sto
         .serde()?
         .await?;
     let mut all = rows.collect::<Result<Vec<_>, _>>()?;
-    all.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
+    sort_by(&mut all, |a, b| a.relative_path.cmp(&b.relative_path));
     Ok(all)
 }
 
@@ -135,7 +136,7 @@ pub async fn manifests(store: &Store) -> Result<Vec<StoredManifest>, StoreError>
         .serde()?
         .await?;
     let mut all = rows.collect::<Result<Vec<_>, _>>()?;
-    all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    sort_by(&mut all, |a, b| b.created_at.cmp(&a.created_at));
     Ok(all)
 }
 
@@ -192,7 +193,7 @@ pub async fn records(store: &Store, manifest_id: &str) -> Result<Vec<ReviewRow>,
         .serde()?
         .await?;
     let mut all = rows.collect::<Result<Vec<_>, _>>()?;
-    all.sort_by(|a, b| {
+    sort_by(&mut all, |a, b| {
         (a.record.date.as_deref(), &a.record.label)
             .cmp(&(b.record.date.as_deref(), &b.record.label))
     });

@@ -355,7 +355,7 @@ pub async fn run(
         if !cancel.get() {
             diff.removed = before.len() as u64;
             let mut removed: Vec<String> = before.into_keys().collect();
-            removed.sort();
+            finsync_core::order::sort(&mut removed);
             removed.truncate(ScanDiff::EXAMPLES);
             diff.removed_paths = removed;
         }

@@ -31,9 +31,9 @@ This machine is shared and noisy: compare figures side by side within one run (t
 
 ## Release bundle size
 
-\`trunk build --release\` (opt-level z, LTO, wasm-opt -Oz), then scripts/postbuild.mjs, which stores
-a brotli (quality 11) and a gzip (-9) copy of each file; the reference server sends the brotli one
-to browsers that accept it (all current ones).
+\`trunk build --release\` (opt-level z, LTO, Leptos \`erase_components\`, wasm-opt -Oz), then
+scripts/postbuild.mjs, which stores a brotli (quality 11) and a gzip (-9) copy of each file; the
+reference server sends the brotli one to browsers that accept it (all current ones).
 
 | file | raw | gzip -9 | brotli 11 |
 |---|---|---|---|

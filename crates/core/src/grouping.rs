@@ -532,7 +532,7 @@ fn proximity_split(
             None
         }
     };
-    dated.sort_by_key(|&i| (pkey(i), facts[i].secs, i));
+    crate::order::sort_by_key(&mut dated, |&i| (pkey(i), facts[i].secs, i));
 
     // Runs of `dated`, and which kinds of break made them.
     let mut runs: Vec<Vec<usize>> = Vec::new();
@@ -699,7 +699,7 @@ fn majority<'a>(
         .enumerate()
         .max_by_key(|(j, c)| (c.0, std::cmp::Reverse(*j)))?;
     let mut tally: Tally = counts.iter().map(|c| (c.1.value.clone(), c.0)).collect();
-    tally.sort_by_key(|t| std::cmp::Reverse(t.1));
+    crate::order::sort_by_key(&mut tally, |t| std::cmp::Reverse(t.1));
     Some((best, tally))
 }
 
@@ -736,7 +736,7 @@ fn build_draft(
     facts: &[Facts],
 ) -> EncounterDraft {
     let mut members = part.members;
-    members.sort_by(|&a, &b| {
+    crate::order::sort_by(&mut members, |&a, &b| {
         (
             facts[a].secs.is_none(),
             facts[a].secs,

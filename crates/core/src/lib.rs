@@ -8,6 +8,7 @@
 //!   string-to-sign), used by the server and, for storage connections, by the app.
 //! * [`engine`] — the sync engine as a sans-IO state machine (events in, commands out).
 //! * [`normalize`] — text normalisation used by encounter dedup.
+//! * [`order`] — stable sorting with one compiled copy of the sort (a smaller WASM).
 //! * [`calendar`] — local dates and times without a clock (proleptic Gregorian arithmetic).
 //! * [`metadata`] — EXIF/IPTC/PNG metadata from a byte prefix of an image file (discovery).
 //! * [`rules`] — per-field fallback chains of sources (EXIF, IPTC, folder/file-name patterns,
@@ -28,5 +29,6 @@ pub mod manifest;
 pub mod media;
 pub mod metadata;
 pub mod normalize;
+pub mod order;
 pub mod rules;
 pub mod sas;
