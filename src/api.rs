@@ -3,7 +3,7 @@
 
 use finsync_core::api::{
     ApiError, CommitResults, CommitSessions, CreateUploadSessions, DemoConfig, EncounterRef,
-    FindOrCreateEncounter, ProvisionKey, ProvisionedKey, SessionInfo, SignIn, StatusResponse,
+    FindOrCreateEncounterFull, ProvisionKey, ProvisionedKey, SessionInfo, SignIn, StatusResponse,
     UploadSessions,
 };
 use gloo_net::http::{Request, RequestBuilder};
@@ -116,11 +116,22 @@ impl Client {
         self.send(req).await
     }
 
+    /// Find-or-create in the server's full form (licence, organisations, notes, known
+    /// individuals, photographer user). The answer's extra `individuals` are not needed.
     pub async fn find_or_create(
         &self,
-        e: &FindOrCreateEncounter,
+        e: &FindOrCreateEncounterFull,
     ) -> Result<EncounterRef, CallError> {
         self.post("/api/v1/encounters/find-or-create", e).await
+    }
+
+    /// `POST /api/v1/users`: creates a "Create on sync" photographer (idempotent on the email,
+    /// or on the generated placeholder email for the same name).
+    pub async fn create_user(
+        &self,
+        u: &finsync_core::api::CreateUser,
+    ) -> Result<finsync_core::api::CreatedUser, CallError> {
+        self.post("/api/v1/users", u).await
     }
 
     pub async fn create_sessions(

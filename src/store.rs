@@ -20,8 +20,8 @@
 //! records however many images there are) and loads an encounter's images when asked.
 
 use finsync_core::engine::{
-    EncounterRecord, EncounterStatus, ImageStatus, Persist, PlanEncounter, RemoteEncounter,
-    SyncStore,
+    CreatedUserRecord, EncounterRecord, EncounterStatus, ImageStatus, Persist, PlanEncounter,
+    RemoteEncounter, SyncStore,
 };
 use indexed_db_futures::database::Database;
 use indexed_db_futures::error::Error as IdbError;
@@ -148,6 +148,10 @@ struct EncounterSyncRow {
     local_id: String,
     remote: Option<RemoteEncounter>,
     status: RowStatus,
+    /// The photographer's user when this encounter's sync created it ("Create on sync"). A
+    /// Reset forgets it with the row; the server then answers the same user again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created_user: Option<CreatedUserRecord>,
 }
 
 /// An encounter's stored status: [`EncounterStatus`] as stored (same tags), plus `conflict`
@@ -742,6 +746,7 @@ impl Store {
                     remote: row.remote,
                     status: row.status.split().0,
                     images: Default::default(),
+                    created_user: row.created_user,
                 },
             );
         }
@@ -770,6 +775,7 @@ impl Store {
             if let Some(row) = row {
                 record.remote = row.remote;
                 record.status = row.status.split().0;
+                record.created_user = row.created_user;
             }
             for r in images {
                 record.images.insert(r.image, r.status);
@@ -838,7 +844,8 @@ impl Store {
             let encounter = match change {
                 Persist::ImageStatus { encounter, .. }
                 | Persist::EncounterRemote { encounter, .. }
-                | Persist::EncounterStatus { encounter, .. } => encounter,
+                | Persist::EncounterStatus { encounter, .. }
+                | Persist::UserCreated { encounter, .. } => encounter,
             };
             if !touched.contains_key(encounter) {
                 let s: Option<EncounterSummary> = sum_store.get(encounter.clone()).serde()?.await?;
@@ -882,13 +889,15 @@ impl Store {
                         .await?;
                 }
                 Persist::EncounterRemote { encounter, .. }
-                | Persist::EncounterStatus { encounter, .. } => {
+                | Persist::EncounterStatus { encounter, .. }
+                | Persist::UserCreated { encounter, .. } => {
                     let current: Option<EncounterSyncRow> =
                         enc_store.get(encounter.clone()).serde()?.await?;
                     let mut row = current.unwrap_or(EncounterSyncRow {
                         local_id: encounter.clone(),
                         remote: None,
                         status: RowStatus::Pending,
+                        created_user: None,
                     });
                     match change {
                         Persist::EncounterRemote { remote, .. } => {
@@ -903,6 +912,12 @@ impl Store {
                                 s.status = status.clone();
                                 s.conflict = false;
                             }
+                        }
+                        Persist::UserCreated { key, user_id, .. } => {
+                            row.created_user = Some(CreatedUserRecord {
+                                key: key.clone(),
+                                user_id: *user_id,
+                            })
                         }
                         Persist::ImageStatus { .. } => {}
                     }
@@ -976,6 +991,11 @@ mod tests {
                 image: "b.jpg".into(),
                 status: ImageStatus::Pending,
             },
+            Persist::UserCreated {
+                encounter: "e1".into(),
+                key: "new:bo ek".into(),
+                user_id: 12,
+            },
         ];
         store.persist(&changes).await.unwrap();
         store
@@ -1012,7 +1032,12 @@ mod tests {
         });
         drop(store);
         let again = Store::open("finsync-test-sync").await.unwrap();
-        assert_eq!(again.sync_state().await.unwrap(), expected);
+        let state = again.sync_state().await.unwrap();
+        assert_eq!(state, expected);
+        // The user created on sync comes back, for the next run's plan.
+        assert_eq!(state.created_users().get("new:bo ek"), Some(&12));
+        let some = again.sync_state_of(&["e1".into()]).await.unwrap();
+        assert_eq!(some.created_users().get("new:bo ek"), Some(&12));
     }
 
     #[wasm_bindgen_test]
@@ -1042,7 +1067,9 @@ mod tests {
                     gps: None,
                     photographer: "Jane".into(),
                     notes: None,
-                },
+                }
+                .into(),
+                create_photographer: None,
                 remote: None,
                 images: (0..n)
                     .map(|i| PlanImage {
@@ -1077,7 +1104,9 @@ mod tests {
                     gps: None,
                     photographer: "Jane".into(),
                     notes: None,
-                },
+                }
+                .into(),
+                create_photographer: None,
                 remote: None,
                 images: (0..n)
                     .map(|i| PlanImage {

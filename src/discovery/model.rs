@@ -98,7 +98,8 @@ pub struct ScanJob {
     pub ended_ms: Option<f64>,
     pub state: ScanState,
     pub counts: ScanCounts,
-    /// Set when an earlier scan of the folder existed.
+    /// Set when an earlier scan of the same folder existed: same name and at least one file
+    /// unchanged (a folder elsewhere with the same name is another folder).
     pub diff: Option<ScanDiff>,
     /// Why the scan failed, when it did.
     pub error: Option<String>,

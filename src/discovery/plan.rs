@@ -5,17 +5,18 @@
 
 use std::collections::HashMap;
 
-use finsync_core::api::FindOrCreateEncounter;
-use finsync_core::engine::{ImageStatus, PlanEncounter, PlanImage};
+use finsync_core::api::{CreateUser, FindOrCreateEncounterFull};
+use finsync_core::engine::{ImageStatus, PlanEncounter, PlanImage, PlanUser};
 use finsync_core::fingerprint::{idempotency_key, Fingerprint};
 use finsync_core::manifest::{EncounterRecord, PhotographerAssignment};
 use finsync_core::media::content_type;
-use finsync_core::normalize::encounter_identity;
+use finsync_core::normalize::{encounter_identity, normalize_text};
 
 use crate::store::{ImageSource, StoredEncounter};
 
-/// The name find-or-create sends for a record's photographer. "Create on sync" keeps the
-/// typed first and last name for now (the user is not created yet).
+/// The name find-or-create sends for a record's photographer (and the encounter identity
+/// hashes). "Create on sync" sends the typed first and last name: the user the sync creates
+/// has that name.
 pub fn photographer_name(a: &PhotographerAssignment) -> Option<String> {
     match a {
         PhotographerAssignment::User { display, .. }
@@ -29,6 +30,47 @@ pub fn photographer_name(a: &PhotographerAssignment) -> Option<String> {
         | PhotographerAssignment::Unresolved
         | PhotographerAssignment::None => None,
     }
+}
+
+/// The server user id of a resolved (or default) photographer: ids from the user search are
+/// numbers; a name typed in review (`name:…`) has none.
+pub fn photographer_user_id(a: &PhotographerAssignment) -> Option<i64> {
+    match a {
+        PhotographerAssignment::User { user_id, .. }
+        | PhotographerAssignment::Default { user_id, .. } => user_id.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The user a "Create on sync" photographer becomes; keyed like
+/// [`finsync_core::manifest::PhotographerResolution::identity`] (plus the email, so two
+/// people of one name with different emails stay two users).
+pub fn user_to_create(a: &PhotographerAssignment) -> Option<PlanUser> {
+    let PhotographerAssignment::CreateOnSync {
+        first_name,
+        last_name,
+        email,
+    } = a
+    else {
+        return None;
+    };
+    let email = email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string);
+    let name = normalize_text(&format!("{first_name} {last_name}"));
+    Some(PlanUser {
+        key: match &email {
+            Some(e) => format!("new:{name}|{}", e.to_lowercase()),
+            None => format!("new:{name}"),
+        },
+        request: CreateUser {
+            first_name: first_name.trim().to_string(),
+            last_name: last_name.trim().to_string(),
+            email,
+        },
+    })
 }
 
 /// What could not be planned, per record.
@@ -101,14 +143,19 @@ pub fn plan_record(
         population_id: rec.population_id,
         plan: PlanEncounter {
             local_id: rec.id.clone(),
-            fields: FindOrCreateEncounter {
+            fields: FindOrCreateEncounterFull {
                 date,
                 time: rec.time.clone(),
                 location_name: location,
                 gps: rec.gps,
                 photographer,
                 notes,
+                license: rec.license,
+                organisations: rec.organisations.clone(),
+                known_individuals: rec.known_individuals.clone(),
+                photographer_user_id: photographer_user_id(&rec.photographer),
             },
+            create_photographer: user_to_create(&rec.photographer),
             remote: None,
             images,
         },

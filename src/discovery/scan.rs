@@ -203,8 +203,9 @@ enum Outcome {
     Failed(String, String),
 }
 
-/// Runs (or resumes) `job` over `source`. `previous`: the earlier scan of the same folder to
-/// diff against. `cancel` is checked between files. `on_progress` gets the job (counts so far)
+/// Runs (or resumes) `job` over `source`. `previous`: the earlier scan of a folder of the same
+/// name to diff against; when the two share no unchanged file they are different folders and
+/// the job gets no diff (see [`ScanJob::diff`]). `cancel` is checked between files. `on_progress` gets the job (counts so far)
 /// at most every 100 ms and at the end. Returns the finished job (Done or Cancelled); the
 /// files are in `scanFiles`.
 pub async fn run(
@@ -359,6 +360,13 @@ pub async fn run(
             removed.truncate(ScanDiff::EXAMPLES);
             diff.removed_paths = removed;
         }
+    }
+    // The previous scan was found by the folder's name only. A folder that merely shares the
+    // name (another card, another place on disk) has no file in common with it — same path,
+    // size and lastModified — so it is not a re-scan of it: no diff, and its manifests must
+    // not move to this scan.
+    if !cancel.get() && diff.as_ref().is_some_and(|d| d.unchanged == 0) {
+        diff = None;
     }
     job.diff = diff;
     job.state = if cancel.get() {

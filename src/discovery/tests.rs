@@ -3,15 +3,15 @@
 //! shared fingerprint helper, and the Sync page's contract [`super::approved_manifests`].
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use finsync_core::api::Gps;
 use finsync_core::fingerprint::{idempotency_key, Fingerprint};
 use finsync_core::grouping::Strategy;
 use finsync_core::manifest::{
-    materialize, License, Manifest, ManifestEdits, ManifestHistory, PhotographerResolution,
-    ReviewStatus,
+    materialize, License, Manifest, ManifestEdits, ManifestHistory, PhotographerAssignment,
+    PhotographerResolution, ReviewStatus,
 };
 use finsync_core::metadata::ParseOptions;
 use finsync_core::normalize::encounter_identity;
@@ -278,6 +278,7 @@ async fn approved_manifests_plans_approved_records_like_sync_plan() {
     recs[0].license = Some(License::Public);
     recs[0].known_individuals = vec!["T049A".into()];
     recs[0].notes = "from the ferry".into();
+    recs[0].organisations = vec![4];
     recs[0].approve().unwrap();
     let mut m = stored(h, "scan-a");
     m.materialized_version = Some(2);
@@ -322,6 +323,12 @@ async fn approved_manifests_plans_approved_records_like_sync_plan() {
         })
     );
     assert_eq!(f.notes.as_deref(), Some("from the ferry"));
+    // What review decided goes to find-or-create as the server's full request.
+    assert_eq!(f.license, Some(License::Public));
+    assert_eq!(f.known_individuals, ["T049A"]);
+    assert_eq!(f.organisations, [4]);
+    assert_eq!(f.photographer_user_id, Some(42), "the resolved user");
+    assert_eq!(e.plan.create_photographer, None);
     let key = idempotency_key(
         7,
         &encounter_identity("2024-07-15", "Haro", "Jane Smith"),
@@ -337,6 +344,34 @@ async fn approved_manifests_plans_approved_records_like_sync_plan() {
     assert_eq!(img.content_type, "image/jpeg");
     assert_eq!(e.sources[0].relative_path, "F/2024-07-15_Haro/a.jpg");
     assert_eq!(e.sources[0].last_modified, 1.0);
+
+    // "Create on sync": the user to create goes with the encounter; the name is the typed one.
+    let mut new_person = rows[0].record.clone();
+    new_person.photographer = PhotographerAssignment::CreateOnSync {
+        first_name: "Bo".into(),
+        last_name: "Ek".into(),
+        email: None,
+    };
+    let fps = HashMap::from([("F/2024-07-15_Haro/a.jpg".to_string(), fp_a.to_hex())]);
+    let (planned, problems) = crate::discovery::plan::plan_record(&new_person, &fps);
+    assert!(problems.is_empty(), "{problems:?}");
+    let planned = planned.expect("planned");
+    let user = planned.plan.create_photographer.expect("a user to create");
+    assert_eq!(
+        (
+            user.key.as_str(),
+            user.request.first_name.as_str(),
+            user.request.last_name.as_str()
+        ),
+        ("new:bo ek", "Bo", "Ek")
+    );
+    assert_eq!(
+        (
+            planned.plan.fields.photographer.as_str(),
+            planned.plan.fields.photographer_user_id
+        ),
+        ("Bo Ek", None)
+    );
 
     // A version taken back to draft contributes nothing.
     m.history.to_draft(2).unwrap();
@@ -539,4 +574,94 @@ async fn scan_walks_a_folder_in_batches_and_rescan_finds_the_changes() {
     assert_eq!(resumed.state, ScanState::Done);
     assert_eq!(resumed.counts.images, 250);
     assert_eq!(db::job_files(&st, "scan-3").await.unwrap().len(), 252);
+}
+
+/// A fresh OPFS folder `parent/name` holding `files` (name, JPEG seed).
+async fn folder_at(parent: &str, name: &str, files: &[(&str, u8)]) -> FileSystemDirectoryHandle {
+    let storage = web_sys::window().unwrap().navigator().storage();
+    let root: JsValue = JsFuture::from(storage.get_directory()).await.unwrap();
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"recursive".into(), &true.into()).unwrap();
+    let _ = JsFuture::from(js_sys::Promise::resolve(
+        &js_sys::Reflect::get(&root, &"removeEntry".into())
+            .unwrap()
+            .unchecked_into::<js_sys::Function>()
+            .call2(&root, &parent.into(), &opts)
+            .unwrap_or(JsValue::UNDEFINED),
+    ))
+    .await;
+    let top = dir(&dir(&root, parent).await, name).await;
+    let sub = dir(&top, "100CANON").await;
+    for (file, seed) in files {
+        write(&sub, file, &jpeg(32, 24, 200 + *seed as usize, *seed)).await;
+    }
+    top.unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn a_folder_elsewhere_with_the_same_name_is_not_a_rescan() {
+    let st = fresh("finsync-test-disc-same-name").await;
+    // Two cards, both "DCIM", with the same file names but other photos.
+    let card_a = folder_at(
+        "finsync-card-a",
+        "DCIM",
+        &[("IMG_0001.JPG", 1), ("IMG_0002.JPG", 2)],
+    )
+    .await;
+    let first = scan::run(
+        &st,
+        job("scan-a", "DCIM"),
+        FolderSource::Handle(card_a.clone()),
+        None,
+        Rc::new(Cell::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let card_b = folder_at(
+        "finsync-card-b",
+        "DCIM",
+        &[("IMG_0001.JPG", 7), ("IMG_0003.JPG", 8)],
+    )
+    .await;
+    let other = scan::run(
+        &st,
+        job("scan-b", "DCIM"),
+        FolderSource::Handle(card_b),
+        Some(&first),
+        Rc::new(Cell::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.state, ScanState::Done);
+    assert_eq!(other.counts.images, 2);
+    assert_eq!(other.diff, None, "card B is not a re-scan of card A");
+    // Both scans keep their own files under the same relative paths.
+    let a = db::job_files(&st, "scan-a").await.unwrap();
+    let b = db::job_files(&st, "scan-b").await.unwrap();
+    let fp = |files: &[ScanFile], p: &str| {
+        files
+            .iter()
+            .find(|f| f.relative_path == p)
+            .and_then(|f| f.fingerprint.clone())
+    };
+    assert!(fp(&a, "DCIM/100CANON/IMG_0001.JPG").is_some());
+    assert_ne!(
+        fp(&a, "DCIM/100CANON/IMG_0001.JPG"),
+        fp(&b, "DCIM/100CANON/IMG_0001.JPG")
+    );
+    // The same card again is a re-scan, with its diff.
+    let again = scan::run(
+        &st,
+        job("scan-a2", "DCIM"),
+        FolderSource::Handle(card_a),
+        Some(&first),
+        Rc::new(Cell::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let d = again.diff.expect("a re-scan of card A");
+    assert_eq!((d.new, d.changed, d.removed, d.unchanged), (0, 0, 0, 2));
 }

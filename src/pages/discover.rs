@@ -195,7 +195,9 @@ impl DiscoverState {
                         c.skipped_hidden + c.skipped_raw + c.skipped_other,
                         c.errors
                     );
-                    if j.state == ScanState::Done {
+                    // Manifests follow a re-scan of their folder, never a scan of another
+                    // folder that only has the same name (then the job has no diff).
+                    if j.state == ScanState::Done && j.diff.is_some() {
                         if let Some(p) = &previous {
                             if let Err(e) = editor::follow_rescan(&st, &p.id, &j.id).await {
                                 self.error.set(Some(e.to_string()));

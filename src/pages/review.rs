@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use finsync_core::manifest::{
-    approve_all, EncounterRecord, License, PhotographerAssignment, ReviewStatus,
+    approve_all, EditedField, EncounterRecord, License, PhotographerAssignment, ReviewStatus,
 };
 use finsync_core::rules::{parse_gps, CompiledRules};
 use leptos::prelude::*;
@@ -235,6 +235,7 @@ impl Review {
                         return Err(format!("`{d}` is not a date (YYYY-MM-DD)"));
                     }
                     r.date = Some(d).filter(|d| !d.is_empty());
+                    r.mark_edited(EditedField::Date);
                 }
                 RecordEdit::Time(t) => {
                     let t = t.trim().to_string();
@@ -243,9 +244,11 @@ impl Review {
                         return Err(format!("`{t}` is not a time (HH:MM:SS)"));
                     }
                     r.time = Some(t).filter(|t| !t.is_empty());
+                    r.mark_edited(EditedField::Time);
                 }
                 RecordEdit::Location(l) => {
-                    r.location_name = Some(l.trim().to_string()).filter(|l| !l.is_empty())
+                    r.location_name = Some(l.trim().to_string()).filter(|l| !l.is_empty());
+                    r.mark_edited(EditedField::LocationName);
                 }
                 RecordEdit::Gps(g) => {
                     if g.trim().is_empty() {
@@ -257,6 +260,7 @@ impl Review {
                             )
                         })?);
                     }
+                    r.mark_edited(EditedField::Gps);
                 }
                 RecordEdit::Photographer(p) => {
                     let p = p.trim().to_string();
@@ -280,6 +284,7 @@ impl Review {
                             };
                         }
                     }
+                    r.mark_edited(EditedField::Photographer);
                 }
                 RecordEdit::License(l) => r.license = l,
                 RecordEdit::Notes(n) => r.notes = n,
@@ -291,8 +296,12 @@ impl Review {
                     if !r.known_individuals.contains(&id) {
                         r.known_individuals.push(id);
                     }
+                    r.mark_edited(EditedField::KnownIndividuals);
                 }
-                RecordEdit::RemoveIndividual(id) => r.known_individuals.retain(|x| *x != id),
+                RecordEdit::RemoveIndividual(id) => {
+                    r.known_individuals.retain(|x| *x != id);
+                    r.mark_edited(EditedField::KnownIndividuals);
+                }
             }
             // An approved record whose edit left it incomplete goes back to Incomplete.
             if r.review == ReviewStatus::Approved && !r.missing().is_empty() {

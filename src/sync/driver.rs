@@ -172,6 +172,7 @@ fn api_call(
                 ApiRequest::FindOrCreateEncounter(r) => {
                     client.find_or_create(r).await.map(ApiResponse::Encounter)
                 }
+                ApiRequest::CreateUser(r) => client.create_user(r).await.map(ApiResponse::User),
                 ApiRequest::CreateUploadSessions(r) => {
                     client.create_sessions(r).await.map(ApiResponse::Sessions)
                 }

@@ -151,7 +151,8 @@ pub async fn plan_folder(
             population_id,
             plan: PlanEncounter {
                 local_id,
-                fields,
+                fields: fields.into(),
+                create_photographer: None,
                 remote: None,
                 images,
             },

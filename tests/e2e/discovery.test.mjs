@@ -3,7 +3,8 @@
 // one file that only pretends to be a JPEG, hidden and non-image files) is scanned through the
 // webkitdirectory fallback; a manifest groups it by trip folder, takes the location from the
 // folder name, resolves the photographers; its approved version is materialised, reviewed
-// (inline edit, license, approvals), and everything is still there after a reload.
+// (inline edit, license, approvals), and everything is still there after a reload. A re-scan
+// diffs the folder; a different folder with the same name is not taken for it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
@@ -227,6 +228,19 @@ test('scan, manifest, materialise, review — and all of it survives a reload', 
   assert.match(await rescan.getByTestId('scan-job-diff').textContent(), /0 new, 1 changed, 1 removed, 9 unchanged/);
   await waitText(page.getByTestId('manifest'), /Survey 2024 — scan 2/);
   await shot(page, '9-rescanned');
+
+  // 9. Another folder also called "Survey 2024" (another card, elsewhere on disk): scanning it
+  //    is not a re-scan of this one — no diff — and the manifest stays on this folder's scan.
+  const elsewhere = path.join(out, 'elsewhere', 'Survey 2024');
+  rmSync(elsewhere, { recursive: true, force: true });
+  mkdirSync(path.join(elsewhere, '2024-07-15_Haro Strait'), { recursive: true });
+  writeFileSync(path.join(elsewhere, '2024-07-15_Haro Strait', 'IMG_101.JPG'), makeJpeg({ width: 64, height: 48, seed: 700, exif: { date: '2024:09:01 08:00:00', artist: 'Bo Ek' } }));
+  await page.getByTestId('scan-folder-input').setInputFiles(elsewhere);
+  const other = page.getByTestId('scan-job').filter({ hasText: 'Survey 2024 — scan 3' });
+  await other.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
+  assert.equal(await other.getByTestId('scan-job-diff').count(), 0, 'not diffed against the other folder');
+  await waitText(page.getByTestId('manifest'), /Survey 2024 — scan 2/);
+  assert.doesNotMatch(await page.getByTestId('manifest').first().textContent(), /scan 3/);
 
   assert.deepEqual(consoleErrors, []);
   await context.close();

@@ -1,8 +1,13 @@
 // From a scanned folder to the server through an approved manifest: scan (fallback input),
 // manifest with the location from the trip folder's name, photographer "Create on sync",
-// approve, materialise, license + approve all, then Sync the manifest from the Sync page.
-// The server must hold one encounter per trip with exactly its images, byte-exact in Azurite;
-// Ensure Individuals creates the IDs the review added; a second Sync sends nothing.
+// approve, materialise, license + individuals + a note + approve all, then Sync the manifest
+// from the Sync page. The first sync meets a server whose find-or-create fails (test-mode
+// faults): the photographer's user is created, the encounters are not. The Retry must not ask
+// for the user again (faults on /api/v1/users count the requests) and creates the encounters
+// referencing it. The server must hold one encounter per trip with exactly its images,
+// byte-exact in Azurite, and the reviewed licence, GPS, note, attested individuals and
+// photographer user; Ensure Individuals creates the IDs the review added; a third Sync sends
+// nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
@@ -32,10 +37,15 @@ before(async () => {
       files.push({ trip: t.dir, name, bytes });
     }
   }
-  stack = await startStack();
+  stack = await startStack({ testMode: true });
   browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await stack?.stop(); });
+
+const api = (p, init = {}) => fetch(`${stack.appUrl}${p}`, {
+  ...init, headers: { Authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+}).then(async r => { assert.ok(r.ok, `${p}: ${r.status}`); return r.json(); });
+const faults = body => api('/api/v1/test/faults', { method: 'POST', body: JSON.stringify({ rate: 1, kinds: ['503'], seed: 1, ...body }) });
 
 async function waitText(locator, re, timeout = 20000) {
   const until = Date.now() + timeout;
@@ -93,6 +103,8 @@ test('an approved manifest syncs its encounters to the server, once', async () =
     await ed.getByTestId('chip-input').press('Enter');
     await ed.getByTestId('chip').filter({ hasText: id }).waitFor();
   }
+  await ed.getByTestId('edit-notes').fill('Two calves, seen from the ferry');
+  await ed.getByTestId('edit-notes').press('Tab');
   await review.getByTestId('approve-all').click();
   await waitText(review.getByTestId('filter-approved'), /Approved \(2\)/);
 
@@ -103,10 +115,27 @@ test('an approved manifest syncs its encounters to the server, once', async () =
   assert.match(await row.textContent(), /25/, 'two encounters, five images');
   await row.getByTestId('ensure').click();
   await waitText(row.getByTestId('ensure-result'), /2 individuals found, 0 already existed, 2 created, 0 failed/);
+
+  // 1st sync: find-or-create fails. The "Create on sync" user is created first, once.
+  await faults({ routes: ['/api/v1/encounters/find-or-create'] });
   await row.getByTestId('sync-manifest').click();
-  await page.getByTestId('summary').waitFor({ timeout: 60000 });
-  assert.match(await page.getByTestId('summary').textContent(), /^5 uploaded, 0 already on the server, 0 failed/);
+  await waitText(page.getByTestId('summary'), /^0 uploaded, 0 already on the server, 5 failed/, 60000);
+  const users = await api('/api/v1/users?query=Observer');
+  assert.equal(users.users.length, 1, JSON.stringify(users));
+  const annUser = users.users[0];
+  assert.deepEqual([annUser.firstName, annUser.lastName, annUser.placeholderEmail], ['Ann', 'Observer', true]);
+  assert.equal((await api('/api/v1/populations')).populations[0].counts.encounters, 0);
+
+  // 2nd sync (Retry): no request to /api/v1/users at all (the user id was persisted).
+  await faults({ routes: ['/api/v1/users'] });
+  await page.getByTestId('manifest-row').first().getByTestId('sync-manifest').click();
+  await waitText(page.getByTestId('summary'), /^5 uploaded, 0 already on the server, 0 failed/, 60000);
+  const counted = await api('/api/v1/test/faults');
+  assert.equal(counted.matched, 0, 'the user is not created again');
+  await faults({ routes: [] });
   await page.screenshot({ path: path.join(out, 'synced.png'), fullPage: true });
+  const audit = await api('/api/v1/audit?limit=200');
+  assert.equal(audit.entries.filter(e => e.action === 'user.create').length, 1);
 
   // The server: one encounter per trip, with exactly its images.
   const blobs = await readContainer(stack.blobService, stack.container);
@@ -122,8 +151,21 @@ test('an approved manifest syncs its encounters to the server, once', async () =
   assert.equal(byEncounter.size, 2, 'one encounter per trip');
   for (const [enc, tripsOf] of byEncounter) {
     assert.equal(new Set(tripsOf).size, 1, `encounter ${enc} holds one trip's images`);
-    const detail = await fetch(`${stack.appUrl}/api/v1/encounters/${enc}`, { headers: { Authorization: `Bearer ${stack.apiKey}` } }).then(r => r.json());
+    const detail = await api(`/api/v1/encounters/${enc}`);
     assert.match(detail.locationName, /Haro Strait|Boundary Pass/);
+    // What review decided reached the server.
+    assert.equal(detail.license, 'publicAttribution');
+    assert.equal(detail.photographer, 'Ann Observer');
+    assert.equal(detail.photographerUserId, annUser.id, 'the encounter references the created user');
+    const trip = trips.find(t => detail.locationName === t.dir.slice(11));
+    assert.ok(Math.abs(detail.gps.lat - trip.gps.lat) < 0.01 && Math.abs(detail.gps.lon - trip.gps.lon) < 0.01, JSON.stringify(detail.gps));
+    if (detail.locationName === 'Haro Strait') {
+      assert.deepEqual(detail.individuals.map(i => [i.identifier, i.evidenceTier]), [['T049A', 'attested'], ['T049B', 'attested']]);
+      assert.equal(detail.notes, 'Two calves, seen from the ferry');
+    } else {
+      assert.deepEqual(detail.individuals, []);
+      assert.equal(detail.notes, null);
+    }
   }
   // Again: nothing to send.
   await page.getByTestId('manifest-row').first().getByTestId('sync-manifest').click();

@@ -213,6 +213,17 @@ pub enum License {
     PrivateOrganisation,
 }
 
+impl std::fmt::Display for License {
+    /// The name the review page shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            License::Public => "Public",
+            License::PublicAttribution => "Public + Attribution",
+            License::PrivateOrganisation => "Private within Organization",
+        })
+    }
+}
+
 impl License {
     /// The JSON (and database) name.
     pub fn as_str(self) -> &'static str {
@@ -257,6 +268,11 @@ pub struct FindOrCreateEncounterFull {
     /// as **attested** evidence, also to a matched encounter.
     #[serde(default)]
     pub known_individuals: Vec<String>,
+    /// The server user the photographer is (a resolved photographer, or one created on
+    /// sync with `POST /api/v1/users`); recorded on creation. Must be a member of the key's
+    /// organisation. `photographer` stays the name the dedup rule compares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photographer_user_id: Option<i64>,
 }
 
 impl From<FindOrCreateEncounter> for FindOrCreateEncounterFull {
@@ -271,6 +287,7 @@ impl From<FindOrCreateEncounter> for FindOrCreateEncounterFull {
             license: None,
             organisations: Vec::new(),
             known_individuals: Vec::new(),
+            photographer_user_id: None,
         }
     }
 }

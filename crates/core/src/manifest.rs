@@ -602,23 +602,8 @@ pub enum ReviewStatus {
     Incomplete { reasons: Vec<Missing> },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum License {
-    Public,
-    PublicAttribution,
-    PrivateOrganisation,
-}
-
-impl fmt::Display for License {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            License::Public => "Public",
-            License::PublicAttribution => "Public + Attribution",
-            License::PrivateOrganisation => "Private within Organization",
-        })
-    }
-}
+/// Licence of a record: the API's type, so what review chose is what find-or-create sends.
+pub use crate::api::License;
 
 /// One image of a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -659,6 +644,26 @@ pub struct EncounterRecord {
     pub review: ReviewStatus,
     pub license: Option<License>,
     pub notes: String,
+    /// Organisation ids the encounter belongs to (sent with find-or-create; records stored
+    /// before this field read back with none).
+    #[serde(default)]
+    pub organisations: Vec<i64>,
+    /// Fields a person changed in review ([`EncounterRecord::mark_edited`]): a
+    /// re-materialisation keeps their values ([`carry_over`]).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub edited: BTreeSet<EditedField>,
+}
+
+/// A value of a record that review can edit inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EditedField {
+    Date,
+    Time,
+    LocationName,
+    Gps,
+    Photographer,
+    KnownIndividuals,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -730,6 +735,14 @@ impl EncounterRecord {
         Ok(())
     }
 
+    /// Records that a person set `field` (an inline edit in review): its source becomes
+    /// Manual, and a re-materialisation keeps the value ([`carry_over`]).
+    pub fn mark_edited(&mut self, field: EditedField) {
+        self.edited.insert(field);
+        self.sources
+            .insert(field.source_key().into(), SourceKind::Manual);
+    }
+
     pub fn deny(&mut self) {
         self.review = ReviewStatus::Denied;
     }
@@ -738,6 +751,60 @@ impl EncounterRecord {
     pub fn reset(&mut self) {
         self.review = ReviewStatus::Pending;
         self.refresh();
+    }
+}
+
+/// Re-materialising (a new approved version, or the same one again) keeps what review did
+/// to records that still exist (same id in `old`): the license, notes, organisations and
+/// every inline-edited field ([`EncounterRecord::edited`]) are taken from the old record;
+/// other values come from the new rules. An Approved or Denied decision is kept only when
+/// the record's images did not change (new images need a new look); an approval that no
+/// longer holds (a value went missing) falls back to Pending/Incomplete.
+pub fn carry_over(new: &mut [EncounterRecord], old: &[EncounterRecord]) {
+    let by_id: BTreeMap<&str, &EncounterRecord> = old.iter().map(|r| (r.id.as_str(), r)).collect();
+    for r in new {
+        let Some(o) = by_id.get(r.id.as_str()) else {
+            continue;
+        };
+        r.license = o.license;
+        r.notes = o.notes.clone();
+        r.organisations = o.organisations.clone();
+        for field in &o.edited {
+            match field {
+                EditedField::Date => r.date = o.date.clone(),
+                EditedField::Time => r.time = o.time.clone(),
+                EditedField::LocationName => r.location_name = o.location_name.clone(),
+                EditedField::Gps => r.gps = o.gps,
+                EditedField::Photographer => {
+                    r.photographer_raw = o.photographer_raw.clone();
+                    r.photographer = o.photographer.clone();
+                }
+                EditedField::KnownIndividuals => r.known_individuals = o.known_individuals.clone(),
+            }
+            r.mark_edited(*field);
+        }
+        if o.images == r.images && matches!(o.review, ReviewStatus::Approved | ReviewStatus::Denied)
+        {
+            r.review = o.review.clone();
+        }
+        r.refresh();
+        if r.review == ReviewStatus::Approved && r.approve().is_err() {
+            r.review = ReviewStatus::Pending;
+            r.refresh();
+        }
+    }
+}
+
+impl EditedField {
+    /// The key of [`EncounterRecord::sources`] this field's value is listed under.
+    fn source_key(self) -> &'static str {
+        match self {
+            EditedField::Date | EditedField::Time => "date",
+            EditedField::LocationName => "locationName",
+            EditedField::Gps => "gps",
+            EditedField::Photographer => "photographer",
+            EditedField::KnownIndividuals => "individuals",
+        }
     }
 }
 
@@ -854,6 +921,8 @@ pub fn materialize(
                 review: ReviewStatus::Pending,
                 license: None,
                 notes: String::new(),
+                organisations: Vec::new(),
+                edited: BTreeSet::new(),
             };
             rec.refresh();
             rec
@@ -1172,5 +1241,123 @@ mod tests {
         ));
         assert_eq!(b.review, ReviewStatus::Pending);
         assert_eq!(b.confidence, Confidence::Yellow, "{:?}", b.reasons);
+    }
+
+    #[test]
+    fn rematerialising_keeps_inline_edits_of_records_that_still_exist() {
+        let mut imgs = images();
+        let mut h = history();
+        let edits = ManifestEdits {
+            photographers: [
+                ("Jane Smith".to_string(), jane()),
+                ("JS".to_string(), jane()),
+            ]
+            .into(),
+            ..ManifestEdits::default()
+        };
+        h.save(1, edits, "t1").expect("v2");
+        let v2 = h.approve(2, "ann", "t2", &imgs).expect("approve").clone();
+        let mut old = materialize(&v2, &imgs).expect("records");
+        // Review: folder A gets every inline edit and is approved; C is only approved.
+        let a = &mut old[0];
+        assert_eq!(a.id, "m1/folder:Pick/A");
+        a.date = Some("2024-08-01".into());
+        a.mark_edited(EditedField::Date);
+        a.location_name = Some("Lime Kiln".into());
+        a.mark_edited(EditedField::LocationName);
+        a.gps = Some(Gps {
+            lat: 48.516,
+            lon: -123.152,
+        });
+        a.mark_edited(EditedField::Gps);
+        a.known_individuals = vec!["T100".into()];
+        a.mark_edited(EditedField::KnownIndividuals);
+        a.notes = "two calves".into();
+        a.license = Some(License::Public);
+        a.organisations = vec![3];
+        a.approve().expect("approve A");
+        old[2].license = Some(License::PublicAttribution);
+        old[2].approve().expect("approve C");
+        let json = serde_json::to_value(&old[0]).expect("json");
+        assert_eq!(
+            json["edited"],
+            serde_json::json!(["date", "locationName", "gps", "knownIndividuals"])
+        );
+        assert_eq!(
+            serde_json::from_value::<EncounterRecord>(json).expect("back"),
+            old[0]
+        );
+
+        // v3 takes GPS from a typed value instead of EXIF; a new photo lands in folder C.
+        let rules = FieldRules {
+            gps: vec![Source::Manual {
+                value: "48.6, -123.2".into(),
+            }],
+            ..FieldRules::default()
+        };
+        h.save(
+            2,
+            ManifestEdits {
+                rules: Some(rules),
+                ..ManifestEdits::default()
+            },
+            "t3",
+        )
+        .expect("v3");
+        imgs.push(ScannedImage {
+            relative_path: "Pick/C/2.jpg".into(),
+            ..imgs[3].clone()
+        });
+        let v3 = h
+            .approve(3, "ann", "t4", &imgs)
+            .expect("approve v3")
+            .clone();
+        let mut new = materialize(&v3, &imgs).expect("records");
+        let fresh = new.clone();
+        carry_over(&mut new, &old);
+        let a = &new[0];
+        assert_eq!(a.manifest_version, 3);
+        assert_eq!(a.date.as_deref(), Some("2024-08-01"));
+        assert_eq!(a.location_name.as_deref(), Some("Lime Kiln"));
+        assert_eq!(
+            a.gps,
+            Some(Gps {
+                lat: 48.516,
+                lon: -123.152
+            }),
+            "the edit beats the new rule"
+        );
+        assert_eq!(a.known_individuals, ["T100"]);
+        assert_eq!(
+            (a.notes.as_str(), a.license, a.organisations.as_slice()),
+            ("two calves", Some(License::Public), &[3][..])
+        );
+        assert_eq!(a.sources["gps"], SourceKind::Manual);
+        assert_eq!(
+            a.review,
+            ReviewStatus::Approved,
+            "same images: the decision stays"
+        );
+        // Values nobody edited follow the new rules.
+        assert_eq!(a.time, fresh[0].time);
+        let c = new.iter().find(|r| r.id == "m1/folder:Pick/C").expect("C");
+        assert_eq!(
+            c.gps,
+            Some(Gps {
+                lat: 48.6,
+                lon: -123.2
+            })
+        );
+        assert_eq!(c.license, Some(License::PublicAttribution));
+        assert_eq!(c.images.len(), 2);
+        assert_eq!(
+            c.review,
+            ReviewStatus::Pending,
+            "new images need a new look"
+        );
+        // Without the old records nothing is carried.
+        let mut again = fresh.clone();
+        carry_over(&mut again, &[]);
+        assert_eq!(again, fresh);
     }
 }

@@ -154,6 +154,9 @@ CREATE INDEX jobs_encounter ON jobs(encounter_id);
 ALTER TABLE audit_log ADD COLUMN population_id INTEGER;
 CREATE INDEX audit_population ON audit_log(population_id, id);
 "#,
+    r#"
+ALTER TABLE encounters ADD COLUMN photographer_user_id INTEGER REFERENCES users(id);
+"#,
 ];
 
 /// Shared handle to the database.

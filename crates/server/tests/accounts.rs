@@ -396,6 +396,60 @@ async fn users_are_searched_and_created_on_sync_idempotently() {
 }
 
 #[tokio::test]
+async fn encounters_reference_their_photographer_user_of_the_organisation() {
+    let s = Stack::start().await;
+    let (_, key_a) = s.population("A", true);
+    let (_, key_b) = s.population("B", true);
+    let (_, made) = s
+        .post(
+            &key_a,
+            "/api/v1/users",
+            json!({"firstName": "Bo", "lastName": "Ek"}),
+        )
+        .await;
+    let bo = made["user"]["id"].as_i64().unwrap();
+    let enc = json!({
+        "date": "2024-07-15", "locationName": "Haro", "photographer": "Bo Ek",
+        "photographerUserId": bo
+    });
+    // Not a member of B's organisation: refused, nothing written.
+    let before = s.count("SELECT COUNT(*) FROM encounters");
+    let (st, err) = s
+        .post(&key_b, "/api/v1/encounters/find-or-create", enc.clone())
+        .await;
+    assert_eq!(
+        (st, err["code"].as_str()),
+        (400, Some("invalidPhotographerUser"))
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM encounters"), before);
+    let (st, created) = s
+        .post(&key_a, "/api/v1/encounters/find-or-create", enc)
+        .await;
+    assert_eq!(st, 200, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let (_, detail) = s
+        .get(Some(&key_a), &format!("/api/v1/encounters/{id}"))
+        .await;
+    assert_eq!(detail["photographerUserId"], bo);
+    assert_eq!(detail["photographer"], "Bo Ek");
+    // Without one (old clients), the encounter names no user.
+    let (_, plain) = s
+        .post(
+            &key_a,
+            "/api/v1/encounters/find-or-create",
+            json!({"date": "2024-07-16", "locationName": "Haro", "photographer": "Bo Ek"}),
+        )
+        .await;
+    let (_, detail) = s
+        .get(
+            Some(&key_a),
+            &format!("/api/v1/encounters/{}", plain["id"].as_i64().unwrap()),
+        )
+        .await;
+    assert_eq!(detail["photographerUserId"], serde_json::Value::Null);
+}
+
+#[tokio::test]
 async fn populations_are_listed_with_counts() {
     let s = Stack::start().await;
     let (a, key_a) = s.population("A", true);

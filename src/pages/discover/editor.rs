@@ -4,14 +4,14 @@
 //! materialise. The logic is `finsync_core::manifest`'s; this file holds the editor's state and
 //! carries out its components' intents.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use finsync_core::grouping::{
     coverage, group, Confidence, EncounterDraft, GroupOptions, ScannedImage, Strategy,
 };
 use finsync_core::manifest::{
-    materialize, ApproveError, EncounterRecord, Manifest, ManifestEdits, ManifestHistory,
-    ManifestStatus, PhotographerResolution, ReviewStatus, UserRef,
+    carry_over, materialize, ApproveError, EncounterRecord, Manifest, ManifestEdits,
+    ManifestHistory, ManifestStatus, PhotographerResolution, UserRef,
 };
 use finsync_core::rules::{FieldRules, Source, Sourced};
 use leptos::prelude::*;
@@ -207,33 +207,6 @@ fn status_text(s: &ManifestStatus) -> String {
             "Approved by {by} at {}",
             at.replace('T', " ").chars().take(16).collect::<String>()
         ),
-    }
-}
-
-/// Re-materialising keeps the decisions, license and notes of records whose images did not
-/// change.
-fn carry_over(new: &mut [EncounterRecord], old: &[ReviewRow]) {
-    let by_id: HashMap<&str, &EncounterRecord> = old
-        .iter()
-        .map(|r| (r.record.id.as_str(), &r.record))
-        .collect();
-    for r in new {
-        let Some(o) = by_id.get(r.id.as_str()) else {
-            continue;
-        };
-        if o.images != r.images {
-            continue;
-        }
-        r.license = o.license;
-        r.notes = o.notes.clone();
-        if matches!(o.review, ReviewStatus::Approved | ReviewStatus::Denied) {
-            r.review = o.review.clone();
-        }
-        r.refresh();
-        if r.review == ReviewStatus::Approved && r.approve().is_err() {
-            r.review = ReviewStatus::Pending;
-            r.refresh();
-        }
     }
 }
 
@@ -546,7 +519,11 @@ impl Editor {
         self.busy.set(true);
         spawn_local(async move {
             let outcome = async {
-                let old = db::records(&st, &m.id).await?;
+                let old: Vec<EncounterRecord> = db::records(&st, &m.id)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.record)
+                    .collect();
                 carry_over(&mut records, &old);
                 let rows: Vec<ReviewRow> = records.into_iter().map(ReviewRow::new).collect();
                 m.materialized_version = Some(v);

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{
-    ApiError, CommitResults, CommitSessions, CreateUploadSessions, EncounterRef,
-    FindOrCreateEncounter, UploadSessions,
+    ApiError, CommitResults, CommitSessions, CreateUploadSessions, CreateUser, CreatedUser,
+    EncounterRef, FindOrCreateEncounterFull, UploadSessions,
 };
 
 use super::state::{EncounterStatus, Failure, Persist, RemoteEncounter, SkipReason};
@@ -48,6 +48,8 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApiResponse {
     Encounter(EncounterRef),
+    /// Answer to [`ApiRequest::CreateUser`].
+    User(CreatedUser),
     Sessions(UploadSessions),
     Commit(CommitResults),
 }
@@ -111,7 +113,9 @@ pub enum SourceProblem {
 /// A request to the sync API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ApiRequest {
-    FindOrCreateEncounter(FindOrCreateEncounter),
+    /// `POST /api/v1/users`: a photographer marked "Create on sync" (idempotent on the server).
+    CreateUser(CreateUser),
+    FindOrCreateEncounter(FindOrCreateEncounterFull),
     CreateUploadSessions(CreateUploadSessions),
     CommitSessions(CommitSessions),
 }

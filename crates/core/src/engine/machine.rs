@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::api::{
-    CommitResults, CommitSessions, CreateUploadSessions, FindOrCreateEncounter, SessionStatus,
+    CommitResults, CommitSessions, CreateUploadSessions, FindOrCreateEncounterFull, SessionStatus,
     UploadItem, UploadSession, UploadSessions, MAX_FILE_NAME_BYTES, MAX_IMAGE_BYTES,
 };
 
@@ -14,7 +14,7 @@ use super::io::{
     ImageFailure, ImageSkip, Outcome, Progress, PutFailure, RequestId, RunState, SourceProblem,
     Summary,
 };
-use super::plan::{Config, Plan, PlanError};
+use super::plan::{Config, Plan, PlanError, PlanUser};
 use super::retry::{put_timeout_ms, stops_sync, Attempts, Decision, OpKind, SplitMix64};
 use super::state::{
     EncounterStatus, Failure, FailureKind, ImageStatus, Persist, RemoteEncounter, SkipReason, Step,
@@ -42,6 +42,9 @@ pub struct Engine {
     bytes_total: u64,
     encounters_done: usize,
     last_progress: Option<Progress>,
+    /// Users created on sync in this run: [`PlanUser::key`] → user id (earlier runs' are in
+    /// the plan already, see [`Plan::with_store`]).
+    users: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +92,9 @@ impl Counts {
 #[derive(Debug)]
 struct Enc {
     local_id: String,
-    fields: FindOrCreateEncounter,
+    fields: FindOrCreateEncounterFull,
+    /// Still to create before find-or-create ("Create on sync").
+    create_user: Option<PlanUser>,
     remote: Option<RemoteEncounter>,
     images: Vec<Img>,
     status: EncounterStatus,
@@ -107,6 +112,8 @@ const MAX_OPEN_BATCHES: usize = 2;
 #[derive(Debug)]
 enum Stage {
     NotStarted,
+    /// Creating the photographer's user ("Create on sync"), then find-or-create.
+    CreateUser(Op),
     FindOrCreate(Op),
     /// The batches are being synced: `open` (oldest first, at most [`MAX_OPEN_BATCHES`]) are
     /// in progress, `next` is the first batch not opened yet.
@@ -136,6 +143,7 @@ impl Stage {
     fn op(&mut self, what: What) -> Option<&mut Op> {
         match (self, what) {
             (Stage::FindOrCreate(op), What::FindOrCreate) => Some(op),
+            (Stage::CreateUser(op), What::CreateUser) => Some(op),
             (Stage::Batches { open, .. }, What::Sessions { batch }) => open
                 .iter_mut()
                 .find(|r| r.batch == batch)
@@ -243,6 +251,7 @@ struct Pending {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum What {
+    CreateUser,
     FindOrCreate,
     Sessions { batch: usize },
     Commit { batch: usize },
@@ -329,6 +338,7 @@ impl Engine {
             .map(|e| Enc {
                 local_id: e.local_id,
                 fields: e.fields,
+                create_user: e.create_photographer,
                 remote: e.remote,
                 images: e
                     .images
@@ -378,6 +388,7 @@ impl Engine {
             bytes_total,
             encounters_done: 0,
             last_progress: None,
+            users: BTreeMap::new(),
         })
     }
 
@@ -445,7 +456,7 @@ impl Engine {
         let mut next: Option<u64> = None;
         let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
         match &enc.stage {
-            Stage::FindOrCreate(op) => {
+            Stage::FindOrCreate(op) | Stage::CreateUser(op) => {
                 if let OpState::Waiting(t) = op.state {
                     consider(t);
                 }
@@ -557,6 +568,18 @@ impl Engine {
                     // Loops back: the op is in flight now.
                     let req = ApiRequest::FindOrCreateEncounter(self.encs[e].fields.clone());
                     self.send_api(e, What::FindOrCreate, req);
+                }
+                Stage::CreateUser(op) => {
+                    if !(can_send && op.take_ready(now)) {
+                        return false;
+                    }
+                    let Some(user) = self.encs[e].create_user.as_ref() else {
+                        // Nothing to create after all: straight to find-or-create.
+                        self.begin_find_or_create(e);
+                        continue;
+                    };
+                    let req = ApiRequest::CreateUser(user.request.clone());
+                    self.send_api(e, What::CreateUser, req);
                 }
                 Stage::Batches { .. } => {
                     if !self.advance_batches(e) {
@@ -725,10 +748,29 @@ impl Engine {
         // An encounter with nothing left to send is not created (all images skipped);
         // one without any image is (creating it is the whole sync).
         if enc.remote.is_none() && (!work.is_empty() || enc.images.is_empty()) {
-            enc.stage = Stage::FindOrCreate(Op::new(OpKind::FindOrCreate));
+            self.begin_find_or_create(e);
         } else {
             self.begin_batches(e);
         }
+    }
+
+    /// Find-or-create next, after creating the photographer's user if it is new: once per
+    /// person, so a user this run already created is only referenced.
+    fn begin_find_or_create(&mut self, e: usize) {
+        let enc = &mut self.encs[e];
+        if let Some(user) = &enc.create_user {
+            match self.users.get(&user.key) {
+                Some(id) => {
+                    enc.fields.photographer_user_id = Some(*id);
+                    enc.create_user = None;
+                }
+                None => {
+                    enc.stage = Stage::CreateUser(Op::new(OpKind::FindOrCreate));
+                    return;
+                }
+            }
+        }
+        enc.stage = Stage::FindOrCreate(Op::new(OpKind::FindOrCreate));
     }
 
     /// The remote encounter is known: start on the batches.
@@ -1164,11 +1206,46 @@ impl Engine {
         }
         let e = p.enc;
         match p.what {
+            What::CreateUser => self.on_create_user(e, result),
             What::FindOrCreate => self.on_find_or_create(e, result),
             What::Sessions { batch } => self.on_sessions(e, batch, result),
             What::Commit { batch } => self.on_commit(e, batch, result),
             What::Refresh { img } => self.on_refresh(e, img, result),
             What::Put { .. } => {}
+        }
+    }
+
+    fn on_create_user(&mut self, e: usize, result: Result<ApiResponse, HttpFailure>) {
+        if !matches!(self.encs[e].stage, Stage::CreateUser(_)) {
+            return;
+        }
+        match result {
+            Ok(ApiResponse::User(created)) => {
+                let id = created.user.id;
+                let enc = &mut self.encs[e];
+                if let Some(user) = enc.create_user.take() {
+                    self.out.push_back(Command::Persist(Persist::UserCreated {
+                        encounter: enc.local_id.clone(),
+                        key: user.key.clone(),
+                        user_id: id,
+                    }));
+                    self.users.insert(user.key, id);
+                }
+                enc.fields.photographer_user_id = Some(id);
+                enc.stage = Stage::FindOrCreate(Op::new(OpKind::FindOrCreate));
+            }
+            Ok(_) => {
+                let attempts = self.stage_attempts(e, What::CreateUser);
+                let f = bad_response(Step::CreateUser, "answer is not a user", attempts);
+                self.encounter_failed(e, f);
+            }
+            Err(f) => {
+                if let Handled::GaveUp(failure) =
+                    self.stage_failure(e, What::CreateUser, &f, Step::CreateUser)
+                {
+                    self.encounter_failed(e, failure);
+                }
+            }
         }
     }
 

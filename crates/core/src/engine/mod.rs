@@ -42,7 +42,11 @@
 //!
 //! Encounters go one after another. For each: images that cannot be sent are skipped (too
 //! large, bad file name, duplicate content in the same encounter); find-or-create unless the
-//! remote encounter is known (its id is persisted at once); then, per batch of `batch_size`
+//! remote encounter is known (its id is persisted at once) — preceded, for a photographer
+//! marked "Create on sync" ([`PlanUser`]) whom no earlier encounter or run created, by creating
+//! the user (its id is persisted at once, [`Persist::UserCreated`], and sent as the
+//! find-or-create's `photographerUserId`; a refusal fails the encounter at
+//! [`Step::CreateUser`]); then, per batch of `batch_size`
 //! images: create upload sessions (images the server already has come back `Complete` and are
 //! done), PUT up to `concurrency` images at a time, commit the uploaded ones. The encounter
 //! ends `Synced`, `Partial` (some images failed or were skipped; completed ones are kept) or
@@ -90,8 +94,8 @@ pub use io::{
     Summary,
 };
 pub use machine::Engine;
-pub use plan::{Config, Plan, PlanEncounter, PlanError, PlanImage};
+pub use plan::{Config, Plan, PlanEncounter, PlanError, PlanImage, PlanUser};
 pub use state::{
-    EncounterRecord, EncounterStatus, Failure, FailureKind, ImageStatus, Persist, RemoteEncounter,
-    SkipReason, Step, SyncStore,
+    CreatedUserRecord, EncounterRecord, EncounterStatus, Failure, FailureKind, ImageStatus,
+    Persist, RemoteEncounter, SkipReason, Step, SyncStore,
 };

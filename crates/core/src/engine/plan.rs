@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::api::{FindOrCreateEncounter, MAX_BATCH};
+use crate::api::{CreateUser, FindOrCreateEncounterFull, MAX_BATCH};
 
 use super::state::{ImageStatus, RemoteEncounter, SyncStore};
 
@@ -22,12 +22,29 @@ pub struct Plan {
 pub struct PlanEncounter {
     /// Local (IndexedDB) id; unique in the plan. [`super::Persist`] refers to it.
     pub local_id: String,
-    /// What find-or-create sends.
-    pub fields: FindOrCreateEncounter,
+    /// What find-or-create sends: the reviewed date, time, location, GPS, photographer,
+    /// notes, licence, organisations and known individuals. Plans stored before these fields
+    /// existed read back with them empty.
+    pub fields: FindOrCreateEncounterFull,
+    /// A photographer marked "Create on sync": the user is created (`POST /api/v1/users`)
+    /// before this encounter's find-or-create, once per [`PlanUser::key`], and
+    /// `fields.photographer_user_id` is set to it.
+    #[serde(default)]
+    pub create_photographer: Option<PlanUser>,
     /// Known from an earlier run: find-or-create is skipped.
     #[serde(default)]
     pub remote: Option<RemoteEncounter>,
     pub images: Vec<PlanImage>,
+}
+
+/// A user to create on sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanUser {
+    /// Identifies the person across the plan (and across runs: the created user id is
+    /// persisted under it), e.g. `new:<normalised name>`.
+    pub key: String,
+    pub request: CreateUser,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,11 +64,21 @@ pub struct PlanImage {
 }
 
 impl Plan {
-    /// Overlays what earlier runs persisted: remote encounters and image statuses. Building a
-    /// plan from the materialized encounters and then calling this is how a sync resumes
-    /// after a crash and how **Retry** works (only images not complete/skipped are sent).
+    /// Overlays what earlier runs persisted: remote encounters, image statuses and users
+    /// created on sync. Building a plan from the materialized encounters and then calling this
+    /// is how a sync resumes after a crash and how **Retry** works (only images not
+    /// complete/skipped are sent, and no user is created twice).
     pub fn with_store(mut self, store: &SyncStore) -> Plan {
+        let users = store.created_users();
         for enc in &mut self.encounters {
+            if let Some(id) = enc
+                .create_photographer
+                .as_ref()
+                .and_then(|u| users.get(&u.key))
+            {
+                enc.fields.photographer_user_id = Some(*id);
+                enc.create_photographer = None;
+            }
             let Some(record) = store.encounters.get(&enc.local_id) else {
                 continue;
             };

@@ -14,7 +14,9 @@
 //!
 //! Checked while running: no request while the engine knows it is paused or offline; no more
 //! PUTs in flight than the concurrency; write-ahead (a session request only names a remote
-//! encounter already persisted, a commit only keys persisted as uploaded); encounters one after
+//! encounter already persisted, a commit only keys persisted as uploaded, a find-or-create of a
+//! "Create on sync" photographer names the user id persisted for it, and no user is created
+//! again once its id is persisted); encounters one after
 //! another; progress never goes back. Checked after the faulty run completes: every image is
 //! complete, failed with a reason or skipped with a reason; no duplicate encounter or file
 //! item; everything persisted as complete is complete on the server, in the right encounter.
@@ -30,9 +32,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::retry::SplitMix64;
 use super::*;
 use crate::api::{
-    ApiError, CommitResult, CommitResults, CommitSessions, CreateUploadSessions, EncounterRef,
-    FindOrCreateEncounter, Gps, SessionStatus, UploadSession, UploadSessions, MAX_BATCH,
-    MAX_FILE_NAME_BYTES, MAX_IMAGE_BYTES,
+    ApiError, CommitResult, CommitResults, CommitSessions, CreateUploadSessions, CreateUser,
+    CreatedUser, EncounterRef, FindOrCreateEncounter, FindOrCreateEncounterFull, Gps,
+    SessionStatus, UploadSession, UploadSessions, UserRef, MAX_BATCH, MAX_FILE_NAME_BYTES,
+    MAX_IMAGE_BYTES,
 };
 use crate::fingerprint::{idempotency_key, Fingerprint};
 use crate::normalize::{distance_km, encounter_identity, normalize_text};
@@ -46,7 +49,7 @@ const START_MS: u64 = 1_000;
 #[derive(Debug)]
 struct SrvEncounter {
     id: i64,
-    fields: FindOrCreateEncounter,
+    fields: FindOrCreateEncounterFull,
 }
 
 #[derive(Debug)]
@@ -74,10 +77,19 @@ struct Server {
     file_items: BTreeMap<i64, FileItem>,
     next_id: i64,
     sas_ttl_ms: u64,
+    /// Users created on sync, by normalised name (the reference server: by placeholder email).
+    users: BTreeMap<String, i64>,
+}
+
+/// The photographer the simulation marks "Create on sync", and its plan key.
+const NEW_PHOTOGRAPHER: &str = "A Wellard";
+
+fn user_key(first: &str, last: &str) -> String {
+    format!("new:{}", normalize_text(&format!("{first} {last}")))
 }
 
 /// Spec decision 6: same day, same photographer, same location name or GPS within 1 km.
-fn same_encounter(a: &FindOrCreateEncounter, b: &FindOrCreateEncounter) -> bool {
+fn same_encounter(a: &FindOrCreateEncounterFull, b: &FindOrCreateEncounterFull) -> bool {
     let near = match (a.gps, b.gps) {
         (Some(x), Some(y)) => distance_km(x.lat, x.lon, y.lat, y.lon) <= 1.0,
         _ => false,
@@ -94,14 +106,37 @@ impl Server {
     }
 
     /// The oldest matching encounter.
-    fn find(&self, f: &FindOrCreateEncounter) -> Option<i64> {
+    fn find(&self, f: &FindOrCreateEncounterFull) -> Option<i64> {
         self.encounters
             .iter()
             .find(|e| same_encounter(&e.fields, f))
             .map(|e| e.id)
     }
 
-    fn find_or_create(&mut self, f: &FindOrCreateEncounter) -> EncounterRef {
+    /// `POST /api/v1/users`: idempotent, like the reference server.
+    fn create_user(&mut self, u: &CreateUser) -> CreatedUser {
+        let key = user_key(&u.first_name, &u.last_name);
+        let (id, created) = match self.users.get(&key) {
+            Some(id) => (*id, false),
+            None => {
+                let id = self.id();
+                self.users.insert(key, id);
+                (id, true)
+            }
+        };
+        CreatedUser {
+            user: UserRef {
+                id,
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                email: format!("placeholder+{id}@finsync.invalid"),
+                placeholder_email: true,
+            },
+            created,
+        }
+    }
+
+    fn find_or_create(&mut self, f: &FindOrCreateEncounterFull) -> EncounterRef {
         let (id, created) = match self.find(f) {
             Some(id) => (id, false),
             None => {
@@ -521,9 +556,23 @@ impl Sim {
                     status: ImageStatus::Pending,
                 });
             }
+            // One of the two photographers is created on sync (no extra draw: seeds keep
+            // their plans).
+            let create_photographer = (fields.photographer == NEW_PHOTOGRAPHER).then(|| {
+                let (first, last) = NEW_PHOTOGRAPHER.split_once(' ').unwrap_or_default();
+                PlanUser {
+                    key: user_key(first, last),
+                    request: CreateUser {
+                        first_name: first.into(),
+                        last_name: last.into(),
+                        email: None,
+                    },
+                }
+            });
             self.plan.encounters.push(PlanEncounter {
                 local_id: format!("e{e}"),
-                fields,
+                fields: fields.into(),
+                create_photographer,
                 remote: None,
                 images,
             });
@@ -937,6 +986,7 @@ impl Sim {
             ApiRequest::FindOrCreateEncounter(f) => {
                 Ok(ApiResponse::Encounter(self.server.find_or_create(f)))
             }
+            ApiRequest::CreateUser(u) => Ok(ApiResponse::User(self.server.create_user(u))),
             ApiRequest::CreateUploadSessions(r) => self
                 .server
                 .create_sessions(r, self.now)
@@ -1066,6 +1116,41 @@ impl Sim {
                     return Err(format!(
                         "Retry re-sent {encounter}/{image}, already complete"
                     ));
+                }
+            }
+            Command::ApiRequest {
+                request: ApiRequest::CreateUser(u),
+                ..
+            } => {
+                // Once: never again after its id was persisted (this run or an earlier one).
+                let key = user_key(&u.first_name, &u.last_name);
+                if self.store.created_users().contains_key(&key) {
+                    return Err(format!("user {key} created again after it was persisted"));
+                }
+                if self.server.users.contains_key(&key) {
+                    self.cover("user creation repeated (answer lost before persisting)");
+                }
+            }
+            Command::ApiRequest {
+                request: ApiRequest::FindOrCreateEncounter(f),
+                ..
+            } => {
+                if f.photographer == NEW_PHOTOGRAPHER {
+                    let (first, last) = NEW_PHOTOGRAPHER.split_once(' ').unwrap_or_default();
+                    let key = user_key(first, last);
+                    let persisted = self.store.created_users().get(&key).copied();
+                    if persisted.is_none() || f.photographer_user_id != persisted {
+                        return Err(format!(
+                            "find-or-create names user {:?}, persisted {persisted:?}",
+                            f.photographer_user_id
+                        ));
+                    }
+                    if self.server.users.get(&key) != persisted.as_ref() {
+                        return Err(format!("persisted user {persisted:?} is not the server's"));
+                    }
+                    self.cover("encounter of a photographer created on sync");
+                } else if f.photographer_user_id.is_some() {
+                    return Err(format!("{} got a user id", f.photographer));
                 }
             }
             Command::ApiRequest {
@@ -1263,8 +1348,8 @@ impl Sim {
     /// After the fault-free Retry: local and server agree exactly.
     /// Whether `server_encounter` was reached by find-or-create with the same identity as
     /// `fields` (by another local encounter, or as the server encounter's own fields).
-    fn same_identity(&self, server_encounter: i64, fields: &FindOrCreateEncounter) -> bool {
-        let identity = |f: &FindOrCreateEncounter| {
+    fn same_identity(&self, server_encounter: i64, fields: &FindOrCreateEncounterFull) -> bool {
+        let identity = |f: &FindOrCreateEncounterFull| {
             encounter_identity(&f.date, &f.location_name, &f.photographer)
         };
         let mine = identity(fields);
@@ -1446,6 +1531,8 @@ fn simulated_syncs_keep_the_invariants() {
         "stopped by a key refusal",
         "images failed",
         "PUT while a commit is in flight",
+        "encounter of a photographer created on sync",
+        "user creation repeated (answer lost before persisting)",
     ] {
         assert!(
             coverage.get(what).copied().unwrap_or(0) >= 3,

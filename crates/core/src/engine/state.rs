@@ -85,6 +85,8 @@ pub enum EncounterStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Step {
+    /// Creating a photographer's user ("Create on sync").
+    CreateUser,
     FindOrCreate,
     Sessions,
     /// Fetching a fresh SAS URL after the old one expired.
@@ -174,6 +176,22 @@ pub enum Persist {
         image: String,
         status: ImageStatus,
     },
+    /// A "Create on sync" photographer's user exists on the server (created for
+    /// `encounter`): from now on every encounter of that person uses `user_id`.
+    UserCreated {
+        encounter: String,
+        key: String,
+        user_id: i64,
+    },
+}
+
+/// A user created on sync, as persisted on the encounter it was created for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedUserRecord {
+    /// [`crate::engine::PlanUser::key`].
+    pub key: String,
+    pub user_id: i64,
 }
 
 /// Everything persisted about one local encounter.
@@ -187,6 +205,9 @@ pub struct EncounterRecord {
     /// Image local id → status.
     #[serde(default)]
     pub images: BTreeMap<String, ImageStatus>,
+    /// The photographer's user, when this encounter's sync created it.
+    #[serde(default)]
+    pub created_user: Option<CreatedUserRecord>,
 }
 
 /// The persisted sync state of a population, keyed by local encounter id: the result of
@@ -216,7 +237,26 @@ impl SyncStore {
                     .images
                     .insert(image.clone(), status.clone());
             }
+            Persist::UserCreated {
+                encounter,
+                key,
+                user_id,
+            } => {
+                self.record(encounter).created_user = Some(CreatedUserRecord {
+                    key: key.clone(),
+                    user_id: *user_id,
+                });
+            }
         }
+    }
+
+    /// Every user created on sync so far: [`crate::engine::PlanUser::key`] → user id.
+    pub fn created_users(&self) -> BTreeMap<String, i64> {
+        self.encounters
+            .values()
+            .filter_map(|e| e.created_user.as_ref())
+            .map(|u| (u.key.clone(), u.user_id))
+            .collect()
     }
 
     fn record(&mut self, encounter: &str) -> &mut EncounterRecord {

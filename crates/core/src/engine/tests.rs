@@ -3,11 +3,11 @@
 
 use super::*;
 use crate::api::{
-    ApiError, CommitResult, CommitResults, EncounterRef, FindOrCreateEncounter, SessionStatus,
-    UploadSession, UploadSessions,
+    ApiError, CommitResult, CommitResults, EncounterRef, FindOrCreateEncounter,
+    FindOrCreateEncounterFull, SessionStatus, UploadSession, UploadSessions,
 };
 
-fn fields(day: &str) -> FindOrCreateEncounter {
+fn fields(day: &str) -> FindOrCreateEncounterFull {
     FindOrCreateEncounter {
         date: day.into(),
         time: None,
@@ -16,6 +16,7 @@ fn fields(day: &str) -> FindOrCreateEncounter {
         photographer: "J Smith".into(),
         notes: None,
     }
+    .into()
 }
 
 /// A valid v1 key derived from the image id (hex of its bytes, zero-padded).
@@ -39,6 +40,7 @@ fn encounter(id: &str, images: &[&str]) -> PlanEncounter {
     PlanEncounter {
         local_id: id.into(),
         fields: fields("2024-07-15"),
+        create_photographer: None,
         remote: None,
         images: images.iter().map(|i| image(i, 1_000)).collect(),
     }
@@ -945,4 +947,165 @@ fn an_empty_plan_finishes_at_start() {
     let mut h = H::new(plan(vec![]), config(2));
     let s = finished(&h.start()).unwrap();
     assert_eq!(s.outcome, Outcome::Completed);
+}
+
+/// An encounter with no images: find-or-create is the whole sync of it.
+fn bare(id: &str, day: &str) -> PlanEncounter {
+    PlanEncounter {
+        fields: fields(day),
+        ..encounter(id, &[])
+    }
+}
+
+fn jane_new() -> PlanUser {
+    PlanUser {
+        key: "new:jane smith".into(),
+        request: crate::api::CreateUser {
+            first_name: "Jane".into(),
+            last_name: "Smith".into(),
+            email: None,
+        },
+    }
+}
+
+fn created_user(id: i64) -> Result<ApiResponse, HttpFailure> {
+    Ok(ApiResponse::User(crate::api::CreatedUser {
+        user: crate::api::UserRef {
+            id,
+            first_name: "Jane".into(),
+            last_name: "Smith".into(),
+            email: "placeholder+jane.smith@finsync.invalid".into(),
+            placeholder_email: true,
+        },
+        created: true,
+    }))
+}
+
+#[test]
+fn find_or_create_sends_the_reviewed_fields_in_full() {
+    let mut enc = bare("e1", "2024-07-15");
+    enc.fields.gps = Some(crate::api::Gps {
+        lat: 48.51,
+        lon: -123.15,
+    });
+    enc.fields.notes = Some("breaching".into());
+    enc.fields.license = Some(crate::api::License::PublicAttribution);
+    enc.fields.organisations = vec![3];
+    enc.fields.known_individuals = vec!["T002B".into(), "T036A".into()];
+    enc.fields.photographer_user_id = Some(42);
+    let expected = enc.fields.clone();
+    let mut h = H::new(plan(vec![enc]), config(2));
+    let (_, req) = one_api(&h.start());
+    assert_eq!(req, ApiRequest::FindOrCreateEncounter(expected));
+    // What goes on the wire: the server's full shape, camelCase.
+    let ApiRequest::FindOrCreateEncounter(f) = req else {
+        panic!()
+    };
+    let json = serde_json::to_value(&f).unwrap();
+    assert_eq!(json["license"], "publicAttribution");
+    assert_eq!(json["knownIndividuals"][1], "T036A");
+    assert_eq!(json["organisations"][0], 3);
+    assert_eq!(json["photographerUserId"], 42);
+    assert_eq!(json["gps"]["lat"], 48.51);
+}
+
+#[test]
+fn a_photographer_created_on_sync_is_created_once_before_its_encounters() {
+    let mut e1 = bare("e1", "2024-07-15");
+    let mut e2 = bare("e2", "2024-07-16");
+    for e in [&mut e1, &mut e2] {
+        e.fields.photographer = "Jane Smith".into();
+        e.create_photographer = Some(jane_new());
+    }
+    let mut h = H::new(plan(vec![e1.clone(), e2.clone()]), config(2));
+    let (id, req) = one_api(&h.start());
+    assert_eq!(req, ApiRequest::CreateUser(jane_new().request));
+    // The answer is lost once: asked again (the server is idempotent on the name).
+    let cmds = h.answer(id, Err(s503()));
+    let (id, req) = one_api(&cmds);
+    assert!(matches!(req, ApiRequest::CreateUser(_)));
+    let cmds = h.answer(id, created_user(77));
+    // Write-ahead: the user id is persisted before the find-or-create that names it.
+    let p = position(&cmds, |c| {
+        matches!(c, Command::Persist(Persist::UserCreated { .. }))
+    });
+    let f = position(&cmds, |c| matches!(c, Command::ApiRequest { .. }));
+    assert!(p < f);
+    let mut store = SyncStore::default();
+    for c in persists(&cmds) {
+        store.apply(&c);
+    }
+    assert_eq!(store.created_users().get("new:jane smith"), Some(&77));
+    let (id, req) = one_api(&cmds);
+    let ApiRequest::FindOrCreateEncounter(f) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(
+        (f.photographer.as_str(), f.photographer_user_id),
+        ("Jane Smith", Some(77))
+    );
+    // The second encounter of the same person only references the user.
+    let cmds = h.answer(id, encounter_ref(5));
+    let (id, req) = one_api(&cmds);
+    let ApiRequest::FindOrCreateEncounter(f) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(
+        (f.date.as_str(), f.photographer_user_id),
+        ("2024-07-16", Some(77))
+    );
+    assert!(finished(&h.answer(id, encounter_ref(6))).is_some());
+
+    // A later run (resume, Retry, or a new encounter of the same manifest) starts from the
+    // persisted state: the user is not created again.
+    let mut e3 = bare("e3", "2024-07-17");
+    e3.create_photographer = Some(jane_new());
+    let resumed = plan(vec![e3]).with_store(&store);
+    assert_eq!(resumed.encounters[0].create_photographer, None);
+    let mut h = H::new(resumed, config(2));
+    let (_, req) = one_api(&h.start());
+    let ApiRequest::FindOrCreateEncounter(f) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(f.photographer_user_id, Some(77));
+}
+
+#[test]
+fn a_refused_user_creation_fails_its_encounter_with_the_servers_reason() {
+    let mut e1 = bare("e1", "2024-07-15");
+    e1.create_photographer = Some(jane_new());
+    let e2 = bare("e2", "2024-07-16");
+    let mut h = H::new(plan(vec![e1, e2]), config(2));
+    let (id, _) = one_api(&h.start());
+    let cmds = h.answer(
+        id,
+        Err(HttpFailure::Status {
+            status: 409,
+            error: Some(ApiError {
+                code: "emailInUse".into(),
+                message: "jane@x.org belongs to a user of another organisation".into(),
+            }),
+            azure_code: None,
+            message: None,
+        }),
+    );
+    let failed = persists(&cmds).into_iter().find_map(|p| match p {
+        Persist::EncounterStatus {
+            encounter,
+            status: EncounterStatus::Failed { failure: Some(f) },
+        } if encounter == "e1" => Some(f),
+        _ => None,
+    });
+    let f = failed.expect("e1 failed");
+    assert_eq!((f.step, f.kind), (Step::CreateUser, FailureKind::Rejected));
+    assert_eq!(f.code.as_deref(), Some("emailInUse"));
+    // The next encounter goes on, without a user.
+    let (_, req) = one_api(&cmds);
+    let ApiRequest::FindOrCreateEncounter(f) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(
+        (f.date.as_str(), f.photographer_user_id),
+        ("2024-07-16", None)
+    );
 }

@@ -181,6 +181,25 @@ pub async fn find_or_create(
                     ));
                 }
             }
+            if let Some(u) = req.photographer_user_id {
+                let member = tx
+                    .query_row(
+                        "SELECT 1 FROM organisation_members WHERE organisation_id = ?1 AND user_id = ?2",
+                        params![pop.organisation_id, u],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !member {
+                    return Err(AppError::bad(
+                        "invalidPhotographerUser",
+                        format!(
+                            "photographer user {u} is not a member of this population's organisation: \
+                             resolve the photographer to a member, or create them on sync"
+                        ),
+                    ));
+                }
+            }
             let loc = normalize_text(&req.location_name);
             let who = normalize_text(&req.photographer);
             // Spec decision 6: same population, day and photographer; location equal by
@@ -219,8 +238,8 @@ pub async fn find_or_create(
             } else {
                 tx.execute(
                     "INSERT INTO encounters (population_id, date, time, location_name, location_norm, lat, lon,
-                     photographer, photographer_norm, notes, created_at, license)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     photographer, photographer_norm, notes, created_at, license, photographer_user_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     params![
                         pop.id,
                         req.date,
@@ -234,6 +253,7 @@ pub async fn find_or_create(
                         req.notes,
                         crate::now_unix(),
                         req.license.map(License::as_str),
+                        req.photographer_user_id,
                     ],
                 )?;
                 let id = tx.last_insert_rowid();
@@ -312,6 +332,8 @@ pub struct EncounterDetail {
     pub date: String,
     pub location_name: String,
     pub photographer: String,
+    /// The server user the photographer is, when the client named one.
+    pub photographer_user_id: Option<i64>,
     pub images: Vec<ImageDetail>,
     pub time: Option<String>,
     pub gps: Option<Gps>,
@@ -374,11 +396,12 @@ fn load_encounter(
         Option<f64>,
         Option<String>,
         Option<String>,
+        Option<i64>,
     );
     let row: Option<Row> = tx
         .query_row(
-            "SELECT population_id, date, location_name, photographer, time, lat, lon, notes, license
-             FROM encounters WHERE id = ?1",
+            "SELECT population_id, date, location_name, photographer, time, lat, lon, notes, license,
+             photographer_user_id FROM encounters WHERE id = ?1",
             params![id],
             |r| {
                 Ok((
@@ -391,11 +414,13 @@ fn load_encounter(
                     r.get(6)?,
                     r.get(7)?,
                     r.get(8)?,
+                    r.get(9)?,
                 ))
             },
         )
         .optional()?;
-    let Some((pop, date, location_name, photographer, time, lat, lon, notes, license)) = row else {
+    let Some((pop, date, location_name, photographer, time, lat, lon, notes, license, user)) = row
+    else {
         return Err(AppError::NotFound(format!("encounter {id}")));
     };
     if population.is_some_and(|p| p != pop) {
@@ -458,6 +483,7 @@ fn load_encounter(
         date,
         location_name,
         photographer,
+        photographer_user_id: user,
         images,
         time,
         gps: match (lat, lon) {
