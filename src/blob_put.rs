@@ -11,8 +11,8 @@
 //! are staged is persisted by the caller after every block ([`BlockState`]).
 //!
 //! Integrity: each Put Block carries `Content-MD5`, the MD5 of that block, so the storage
-//! service refuses a block whose bytes changed on the way (`400 Md5Mismatch`, the block is
-//! sent again). To hash a block the app reads it once through `Blob.arrayBuffer()` in 2 MiB
+//! service refuses a block whose bytes changed on the way (`400 Md5Mismatch`; Azurite says
+//! `InvalidOperation`), and the block is sent again (twice at most). To hash a block the app reads it once through `Blob.arrayBuffer()` in 2 MiB
 //! pieces (one piece in WASM memory at a time); the request body is still the Blob slice. A
 //! single Put Blob (files up to [`BLOCK_THRESHOLD`]) sends no MD5: that would read every small
 //! file once more in full, where sync otherwise reads 128 KiB of it for the fingerprint. Its
@@ -306,8 +306,13 @@ pub async fn put_blocks(
                     )
                     .await;
                     match sent {
+                        // Azure says `Md5Mismatch`; Azurite `InvalidOperation` ("Provided
+                        // contentMD5 doesn't match."), the only one it gives a Put Block.
                         Err(PutError::Status { status: 400, code })
-                            if code.as_deref() == Some("Md5Mismatch") && attempt < MD5_RETRIES =>
+                            if matches!(
+                                code.as_deref(),
+                                Some("Md5Mismatch" | "InvalidOperation")
+                            ) && attempt < MD5_RETRIES =>
                         {
                             attempt += 1;
                         }
