@@ -53,6 +53,19 @@ async function sasUrls(stack, label, names, size) {
   return urls;
 }
 
+/** Waits until the server's variants queue (thumbnails/previews made after commit) is empty,
+ *  so the baselines that follow do not share the CPU with it; returns the seconds waited. */
+async function variantsDrained(stack) {
+  const t = Date.now();
+  const db = path.join(stack.tmp, 'server.db');
+  for (;;) {
+    const open = execFileSync('sqlite3', ['-readonly', db,
+      "SELECT COUNT(*) FROM jobs WHERE kind = 'variants' AND state IN ('queued', 'running')"], { encoding: 'utf8' }).trim();
+    if (open === '0') return (Date.now() - t) / 1000;
+    await new Promise(r => setTimeout(r, 100));
+  }
+}
+
 function rendererRss(browserPid) {
   // Sum of VmRSS of this browser's renderer processes (kB → bytes).
   let total = 0;
@@ -109,6 +122,7 @@ try {
   const summaryA = await page.getByTestId('summary').textContent();
   if (!summaryA.startsWith(`${N} uploaded`)) throw new Error(`finsync run: ${summaryA}`);
   results.finsyncSeconds = (Date.now() - t0) / 1000;
+  results.variantsAfterSeconds = await variantsDrained(stack);
 
   // B. bare fetch pool
   let urls = await sasUrls(stack, 'bench-pool', names, FILE_BYTES);
@@ -141,6 +155,7 @@ try {
     throw new Error(`finsync big-file run: ${summaryBig} ${errors}`);
   }
   results.finsyncBigSeconds = (Date.now() - t0) / 1000;
+  results.variantsAfterBigSeconds = await variantsDrained(stack);
   clearInterval(sampler);
   results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;
   const [bigUrl] = await sasUrls(stack, 'bench-sdk-big', ['BIG.jpg'], BIG_BYTES);
