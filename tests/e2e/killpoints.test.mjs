@@ -21,7 +21,8 @@ import { makeJpeg, makeBigJpeg } from './support/jpeg.mjs';
 
 const SEED = Number(process.env.FINSYNC_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const KILLS = Number(process.env.FINSYNC_KILLS ?? 20);
-const SMALL = 40;
+// Enough work that 20 kills, each letting a few PUTs through, still land inside the sync.
+const SMALL = 90;
 const BIG_BYTES = 36 * 1000 * 1000; // 5 blocks of 8 MiB
 const BLOCK = 8 * 1024 * 1024;
 // A PUT answered this recently may not be durable in IndexedDB yet: still in flight.
@@ -116,11 +117,14 @@ test(`a sync killed at ${KILLS} random points ends with every image exactly once
   const starts = new Map(); // PUT target → times started (all sessions)
   const inFlightAtKills = new Map(); // PUT target → kills during which it was in flight
   const kills = [];
+  const history = new Map(); // PUT target → what happened to it, visit by visit
   let finishedEarly = false;
   for (let k = 0; k < KILLS; k++) {
     const ctx = await launch(profile);
+    const pid = browserPid(profile);
+    assert.ok(pid, 'found the browser process');
     const page = await open(ctx);
-    const puts = new Map(); // request → { target, answeredAt }
+    const puts = new Map(); // request → { target, startedAt, answeredAt }
     let started = 0;
     let answered = 0;
     let commitStarted = false;
@@ -128,7 +132,7 @@ test(`a sync killed at ${KILLS} random points ends with every image exactly once
       if (r.method() === 'PUT' && r.url().startsWith(stack.blobUrl)) {
         const t = target(r.url());
         starts.set(t, (starts.get(t) || 0) + 1);
-        puts.set(r, { target: t, answeredAt: null });
+        puts.set(r, { target: t, startedAt: Date.now(), answeredAt: null });
         started++;
       } else if (r.url().includes('/upload-sessions/commit')) commitStarted = true;
     });
@@ -136,10 +140,11 @@ test(`a sync killed at ${KILLS} random points ends with every image exactly once
       const p = puts.get(r);
       if (p) { p.answeredAt = Date.now(); answered++; }
     });
-    const kind = ['delay', 'put-start', 'put-answered', 'commit'][Math.floor(random() * 4)];
-    const n = 1 + Math.floor(random() * 3);
+    const pick = random();
+    const kind = pick < 0.25 ? 'delay' : pick < 0.6 ? 'put-start' : pick < 0.9 ? 'put-answered' : 'commit';
+    const n = 1 + Math.floor(random() * 4);
     const jitter = Math.floor(random() * 40);
-    const delay = Math.floor(random() * 800);
+    const delay = Math.floor(random() * 400);
     const how = random() < 0.7 ? 'SIGKILL' : 'close';
     await page.getByTestId('folder-input').setInputFiles(folder);
     const t0 = Date.now();
@@ -159,18 +164,24 @@ test(`a sync killed at ${KILLS} random points ends with every image exactly once
     }
     if (finishedEarly) { await ctx.close(); break; }
     if (kind !== 'delay' && kind !== 'put-answered') await sleep(jitter);
-    const now = Date.now();
-    const flying = [...puts.values()].filter(p => p.answeredAt === null || now - p.answeredAt < GRACE_MS).map(p => p.target);
-    for (const t of flying) inFlightAtKills.set(t, (inFlightAtKills.get(t) || 0) + 1);
+    let killedAt;
     if (how === 'SIGKILL') {
-      const pid = browserPid(profile);
-      assert.ok(pid, 'found the browser process');
       process.kill(pid, 'SIGKILL');
+      killedAt = Date.now();
       await Promise.race([ctx.close().catch(() => {}), sleep(5000)]);
     } else {
       await ctx.close();
+      killedAt = Date.now();
     }
-    kills.push({ kind, how, afterMs: now - t0, inFlight: flying.length });
+    // In flight: every PUT of this visit not answered, or answered too recently to be
+    // durable, when the browser died (requests whose events arrive late included).
+    const flying = [...puts.values()].filter(p => p.answeredAt === null || killedAt - p.answeredAt < GRACE_MS);
+    for (const p of flying) inFlightAtKills.set(p.target, (inFlightAtKills.get(p.target) || 0) + 1);
+    for (const p of puts.values()) {
+      history.set(p.target, [...(history.get(p.target) || []),
+        `visit ${k}: started ${p.startedAt - t0} ms, answered ${p.answeredAt === null ? '-' : p.answeredAt - t0} ms, killed ${killedAt - t0} ms`]);
+    }
+    kills.push({ kind, how, afterMs: killedAt - t0, inFlight: flying.length });
     // A graceful close must let go of the profile before the next launch; a killed browser
     // leaves a stale lock that Chromium takes over.
     await sleep(100);
@@ -186,6 +197,7 @@ test(`a sync killed at ${KILLS} random points ends with every image exactly once
     if (r.method() === 'PUT' && r.url().startsWith(stack.blobUrl)) {
       const t = target(r.url());
       starts.set(t, (starts.get(t) || 0) + 1);
+      history.set(t, [...(history.get(t) || []), 'last visit: started']);
     }
   });
   await page.getByTestId('folder-input').setInputFiles(folder);
@@ -224,7 +236,7 @@ test(`a sync killed at ${KILLS} random points ends with every image exactly once
     const again = c - 1;
     resentBytes += again * bytesOf(t);
     assert.ok(again <= (inFlightAtKills.get(t) || 0),
-      `${t} was sent ${c} times but in flight at ${inFlightAtKills.get(t) || 0} kills (seed ${SEED})`);
+      `${t} was sent ${c} times but in flight at ${inFlightAtKills.get(t) || 0} kills (seed ${SEED}):\n  ${(history.get(t) || []).join('\n  ')}`);
   }
   const total = [...files.values()].reduce((s, b) => s + b.length, 0);
   console.log(`bytes: ${total} in the files, ${resentBytes} re-sent, ${inFlightBytes} in flight over ${kills.length} kills`);
