@@ -1,6 +1,7 @@
 // Upload benchmark, everything side by side in one headless Chromium against one Azurite:
 //   A. finsync (the real app: fingerprints, sessions, PUTs, commits) at concurrency 4
-//   B. a hand-written pool of 4 bare fetch PUTs to SAS URLs of the same kind
+//   B. a hand-written pool of 4 bare fetch PUTs to SAS URLs of the same kind (and B2, the same
+//      pool with XMLHttpRequest, finsync's transport)
 //   C. @azure/storage-blob uploadData, 4 files in flight
 // over N × 5 MiB JPEGs; then one big file: finsync's 8 MiB blocks vs the SDK's defaults; and
 // the renderer's memory growth during finsync's runs. Prints one JSON object.
@@ -136,6 +137,22 @@ try {
     return (performance.now() - t) / 1000;
   }, urls);
 
+  // B2. the same pool with XMLHttpRequest (finsync's transport), to tell the transport's share
+  // of the gap from the app's own work.
+  urls = await sasUrls(stack, 'bench-xhr', names, FILE_BYTES);
+  results.xhrPoolSeconds = await page.evaluate(async (urls) => {
+    const files = document.getElementById('bench-many').files;
+    const put = (url, file) => new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest(); x.open('PUT', url); x.setRequestHeader('x-ms-blob-type', 'BlockBlob');
+      x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
+      x.send(file);
+    });
+    const t = performance.now(); let next = 0;
+    const worker = async () => { while (next < files.length) { const i = next++; await put(urls[i], files[i]); } };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    return (performance.now() - t) / 1000;
+  }, urls);
+
   // C. Azure SDK, 4 files in flight
   urls = await sasUrls(stack, 'bench-sdk', names, FILE_BYTES);
   results.sdkSeconds = await page.evaluate(async (urls) => {
@@ -170,6 +187,7 @@ try {
 const mbps = (bytes, s) => bytes / MiB / s;
 results.finsyncMiBps = mbps(N * FILE_BYTES, results.finsyncSeconds);
 results.poolMiBps = mbps(N * FILE_BYTES, results.poolSeconds);
+results.xhrPoolMiBps = mbps(N * FILE_BYTES, results.xhrPoolSeconds);
 results.sdkMiBps = mbps(N * FILE_BYTES, results.sdkSeconds);
 results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
 results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
