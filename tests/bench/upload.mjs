@@ -1,6 +1,7 @@
 // Upload benchmark, everything side by side in one headless Chromium against one Azurite:
 //   A. finsync (the real app: fingerprints, sessions, PUTs, commits) at concurrency 4
-//   B. a hand-written pool of 4 bare fetch PUTs to SAS URLs of the same kind
+//   B. a hand-written pool of 4 bare fetch PUTs to SAS URLs of the same kind (and B2, the same
+//      pool with XMLHttpRequest, finsync's transport)
 //   C. @azure/storage-blob uploadData, 4 files in flight
 // over N × 5 MiB JPEGs; then one big file: finsync's 8 MiB blocks vs the SDK's defaults; and
 // the renderer's memory growth during finsync's runs. Prints one JSON object.
@@ -51,6 +52,19 @@ async function sasUrls(stack, label, names, size) {
     urls.push(...s.sessions.map(x => x.uploadUrl));
   }
   return urls;
+}
+
+/** Waits until the server's variants queue (thumbnails/previews made after commit) is empty,
+ *  so the baselines that follow do not share the CPU with it; returns the seconds waited. */
+async function variantsDrained(stack) {
+  const t = Date.now();
+  const db = path.join(stack.tmp, 'server.db');
+  for (;;) {
+    const open = execFileSync('sqlite3', ['-readonly', db,
+      "SELECT COUNT(*) FROM jobs WHERE kind = 'variants' AND state IN ('queued', 'running')"], { encoding: 'utf8' }).trim();
+    if (open === '0') return (Date.now() - t) / 1000;
+    await new Promise(r => setTimeout(r, 100));
+  }
 }
 
 function rendererRss(browserPid) {
@@ -109,6 +123,7 @@ try {
   const summaryA = await page.getByTestId('summary').textContent();
   if (!summaryA.startsWith(`${N} uploaded`)) throw new Error(`finsync run: ${summaryA}`);
   results.finsyncSeconds = (Date.now() - t0) / 1000;
+  results.variantsAfterSeconds = await variantsDrained(stack);
 
   // B. bare fetch pool
   let urls = await sasUrls(stack, 'bench-pool', names, FILE_BYTES);
@@ -118,6 +133,22 @@ try {
     const worker = async () => { while (next < files.length) { const i = next++;
       const r = await fetch(urls[i], { method: 'PUT', body: files[i], headers: { 'x-ms-blob-type': 'BlockBlob' } });
       if (r.status !== 201) throw new Error(`PUT ${r.status}`); } };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    return (performance.now() - t) / 1000;
+  }, urls);
+
+  // B2. the same pool with XMLHttpRequest (finsync's transport), to tell the transport's share
+  // of the gap from the app's own work.
+  urls = await sasUrls(stack, 'bench-xhr', names, FILE_BYTES);
+  results.xhrPoolSeconds = await page.evaluate(async (urls) => {
+    const files = document.getElementById('bench-many').files;
+    const put = (url, file) => new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest(); x.open('PUT', url); x.setRequestHeader('x-ms-blob-type', 'BlockBlob');
+      x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
+      x.send(file);
+    });
+    const t = performance.now(); let next = 0;
+    const worker = async () => { while (next < files.length) { const i = next++; await put(urls[i], files[i]); } };
     await Promise.all([worker(), worker(), worker(), worker()]);
     return (performance.now() - t) / 1000;
   }, urls);
@@ -141,6 +172,7 @@ try {
     throw new Error(`finsync big-file run: ${summaryBig} ${errors}`);
   }
   results.finsyncBigSeconds = (Date.now() - t0) / 1000;
+  results.variantsAfterBigSeconds = await variantsDrained(stack);
   clearInterval(sampler);
   results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;
   const [bigUrl] = await sasUrls(stack, 'bench-sdk-big', ['BIG.jpg'], BIG_BYTES);
@@ -155,6 +187,7 @@ try {
 const mbps = (bytes, s) => bytes / MiB / s;
 results.finsyncMiBps = mbps(N * FILE_BYTES, results.finsyncSeconds);
 results.poolMiBps = mbps(N * FILE_BYTES, results.poolSeconds);
+results.xhrPoolMiBps = mbps(N * FILE_BYTES, results.xhrPoolSeconds);
 results.sdkMiBps = mbps(N * FILE_BYTES, results.sdkSeconds);
 results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
 results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);

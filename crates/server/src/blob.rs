@@ -267,6 +267,35 @@ impl BlobStore {
         }))
     }
 
+    /// Reads the first `n` bytes of a blob (fewer if it is shorter). `None` if it does not
+    /// exist.
+    pub async fn read_prefix(
+        &self,
+        container: &str,
+        blob: &str,
+        n: u64,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
+        let resp = self
+            .send(
+                "read blob header",
+                self.http
+                    .get(self.blob_url(container, blob))
+                    .header("x-ms-range", format!("bytes=0-{}", n.max(1) - 1)),
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let bytes = resp.bytes().await.map_err(|e| BlobError::Unreachable {
+                    endpoint: self.account.blob_endpoint.clone(),
+                    source: e.without_url(),
+                })?;
+                Ok(Some(bytes.to_vec()))
+            }
+            _ => Err(Self::fail("read blob header", resp).await),
+        }
+    }
+
     /// Reads a (small) blob whole: its bytes and content type. `None` if it does not exist.
     pub async fn read(
         &self,

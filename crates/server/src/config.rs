@@ -77,10 +77,14 @@ pub struct Config {
     /// against Azurite, which does not implement it.
     #[arg(long, env = "FINSYNC_COPY_PUT_FROM_URL", default_value_t = false, action = clap::ArgAction::Set)]
     pub copy_put_from_url: bool,
-    /// Largest blob (bytes) commit downloads to check that it decodes and to make variants;
-    /// larger images are committed after the size/MD5 checks only, without variants.
+    /// Largest image (bytes) the variants queue downloads and decodes; larger images keep no
+    /// variants.
     #[arg(long, env = "FINSYNC_MAX_DECODE_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_decode_bytes: u64,
+    /// Background workers that make thumbnails and previews after commit (the variants queue;
+    /// each decodes one image at a time). 0 leaves the queue to a later start (tests).
+    #[arg(long, env = "FINSYNC_VARIANT_WORKERS", default_value_t = 1)]
+    pub variant_workers: usize,
     /// Longest side of the thumbnail variant, in pixels.
     #[arg(long, env = "FINSYNC_THUMBNAIL_PX", default_value_t = 256)]
     pub thumbnail_px: u32,

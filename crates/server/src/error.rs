@@ -109,4 +109,6 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("blob storage: {0}")]
     Blob(#[from] crate::blob::BlobError),
+    #[error("cannot restart the variants queue: {0}")]
+    Queue(String),
 }

@@ -9,8 +9,10 @@
 //! Blob names: the client uploads straight to the original's final name,
 //! `encounters/{encounter}/{key}/{file}`; until a commit records its file item such a blob is
 //! not an image of the encounter (abandoned ones can be found from their sessions). Commit
-//! verifies it (size, MD5, decodes) and writes `encounters/{encounter}/{key}/thumbnail.jpg`
-//! and `preview.jpg` to the variants container. Uploading in place rather than to a temporary
+//! verifies it (size, MD5, that its first bytes start an image whose headers fit in it), records the file item and
+//! queues two jobs: `variants` (the background queue of [`crate::variants`] writes
+//! `encounters/{encounter}/{key}/thumbnail.jpg` and `preview.jpg` to the variants container)
+//! and `mlPipeline` (never run here). Commit answers without decoding anything. Uploading in place rather than to a temporary
 //! name and copying at commit saves a copy of every byte, and Azurite fails same-account copies
 //! of 1 GiB blobs (500).
 
@@ -26,7 +28,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use crate::blob::CopyStart;
 use crate::db;
 use crate::error::AppError;
-use crate::variants::{self, VariantError};
+use crate::variants;
 use crate::AppState;
 
 /// Per-session async locks (entries vanish when no one holds them).
@@ -129,12 +131,11 @@ pub type ItemError = (&'static str, String);
 /// What commit stored for one verified image.
 struct Ingested {
     final_blob: String,
-    width: Option<u32>,
-    height: Option<u32>,
-    thumbnail: Option<String>,
-    preview: Option<String>,
-    /// Base64 MD5 of the bytes (computed, or the service's when the blob was not read).
+    /// Base64 MD5 of the bytes (the service's, or computed when the client's had to be
+    /// checked against the bytes).
     md5: Option<String>,
+    /// Whether the variants queue should decode it (not larger than max-decode-bytes).
+    decodable: bool,
 }
 
 fn md5_equal(a: &str, b: &str) -> bool {
@@ -191,12 +192,10 @@ async fn wait_copy(
     }
 }
 
-/// Copies the temporary blob to its final name and deletes the temporary one.
-/// Verifies one session's blob and stores its variants.
-async fn verify_and_store(
-    s: &AppState,
-    row: &SessionRow,
-) -> Result<Result<Ingested, ItemError>, AppError> {
+/// Verifies one session's blob: it exists, has the declared size and the client's MD5 (when
+/// one was given), and starts like an image. Reads the blob whole only when a client MD5 has
+/// no service MD5 to compare with (block uploads); decoding and variants are the queue's.
+async fn verify(s: &AppState, row: &SessionRow) -> Result<Result<Ingested, ItemError>, AppError> {
     let file = row.file_name.as_str();
     let container = s.blob.container();
     // Clients upload in place: the session's blob is the original's final name.
@@ -235,110 +234,57 @@ async fn verify_and_store(
             )));
         }
     }
-    let decodable = props.size <= s.config.max_decode_bytes;
-    // A blob too large to decode is only read when a client MD5 has nothing to compare with
-    // (block uploads get no Content-MD5).
-    let must_hash = row.content_md5.is_some() && props.content_md5.is_none();
-    let (mut width, mut height, mut thumbnail, mut preview) = (None, None, None, None);
     let mut md5 = props.content_md5.clone();
-    if decodable || must_hash {
-        // Blobs that will be decoded are downloaded under a decoder permit, so memory stays
-        // bounded by permits × max-decode-bytes however many commits run.
-        let permit = if decodable {
-            Some(
-                s.decode_permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| AppError::Internal(format!("decoder pool closed: {e}")))?,
-            )
-        } else {
-            None
-        };
-        let Some(dl) = s
-            .blob
-            .download(container, &source, s.config.max_decode_bytes)
-            .await?
-        else {
+    if let (Some(want), None) = (&row.content_md5, &props.content_md5) {
+        let Some(dl) = s.blob.download(container, &source, 0).await? else {
             return Ok(Err((
                 "blobMissing",
                 format!("{file}: the blob disappeared during the commit"),
             )));
         };
+        let actual = B64.encode(dl.md5);
         if dl.size != row.size {
             return Ok(Err((
                 "sizeMismatch",
                 format!("{file}: uploaded {} bytes, expected {}", dl.size, row.size),
             )));
         }
-        let actual = B64.encode(dl.md5);
-        if let Some(want) = &row.content_md5 {
-            if !md5_equal(want, &actual) {
-                return Ok(Err((
-                    "md5Mismatch",
-                    format!(
-                        "{file}: the uploaded bytes have MD5 {actual}, the file {want}; upload it again"
-                    ),
-                )));
-            }
+        if !md5_equal(want, &actual) {
+            return Ok(Err((
+                "md5Mismatch",
+                format!(
+                    "{file}: the uploaded bytes have MD5 {actual}, the file {want}; upload it again"
+                ),
+            )));
         }
         md5 = Some(actual);
-        match dl.bytes {
-            None => tracing::info!(
-                size = dl.size,
-                "image larger than max-decode-bytes: no variants"
-            ),
-            Some(bytes) => {
-                let (t, p) = (s.config.thumbnail_px, s.config.preview_px);
-                let made = tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    variants::make(&bytes, t, p)
-                })
-                .await
-                .map_err(|e| AppError::Internal(format!("decoder task failed: {e}")))?;
-                match made {
-                    Ok(v) => {
-                        let vc = s.blob.variants_container();
-                        let tn = variant_blob_name(row.encounter_id, &row.key, "thumbnail");
-                        let pn = variant_blob_name(row.encounter_id, &row.key, "preview");
-                        s.blob.put(vc, &tn, v.thumbnail, "image/jpeg").await?;
-                        s.blob.put(vc, &pn, v.preview, "image/jpeg").await?;
-                        (width, height, thumbnail, preview) =
-                            (Some(v.width), Some(v.height), Some(tn), Some(pn));
-                    }
-                    Err(VariantError::Undecodable(m)) => {
-                        return Ok(Err((
-                            "undecodable",
-                            format!(
-                                "{file}: not a readable JPEG, PNG, TIFF or BMP image ({}): the \
-                                 file is damaged or cut short — copy it again from the camera \
-                                 card and sync again",
-                                m.trim()
-                            ),
-                        )))
-                    }
-                    Err(VariantError::TooLarge(m)) => {
-                        tracing::info!(reason = %m, "image beyond decoder limits: no variants")
-                    }
-                    Err(e @ VariantError::Encode(_)) => {
-                        return Err(AppError::Internal(e.to_string()))
-                    }
-                }
-            }
-        }
+    }
+    let head = if props.size == 0 {
+        Some(Vec::new())
     } else {
-        tracing::info!(
-            size = props.size,
-            "image larger than max-decode-bytes: size check only, no variants"
-        );
+        s.blob
+            .read_prefix(container, &source, variants::HEADER_BYTES)
+            .await?
+    };
+    let Some(head) = head else {
+        return Ok(Err((
+            "blobMissing",
+            format!("{file}: the blob disappeared during the commit"),
+        )));
+    };
+    if let Err(e) = variants::check_header(&head, props.size) {
+        return Ok(Err((
+            "undecodable",
+            format!(
+                "{file}: not a readable JPEG, PNG, TIFF or BMP image ({e}): the file is damaged \
+                 or cut short — copy it again from the camera card and sync again"
+            ),
+        )));
     }
     Ok(Ok(Ingested {
         final_blob: source,
-        width,
-        height,
-        thumbnail,
-        preview,
         md5,
+        decodable: props.size <= s.config.max_decode_bytes,
     }))
 }
 
@@ -399,8 +345,9 @@ pub async fn commit_one(
     if let Some(id) = s.db.tx(move |tx| file_item_of(tx, sid)).await? {
         return Ok(complete(key, id));
     }
-    let verdict = verify_and_store(&s, &row).await?;
-    s.db.tx(move |tx| {
+    let verdict = verify(&s, &row).await?;
+    let queue = s.variants.clone();
+    let result = s.db.tx(move |tx| {
         let ingested = match verdict {
             Err((code, message)) => {
                 record_failure(tx, population_id, &actor, row.id, code, &message)?;
@@ -411,8 +358,8 @@ pub async fn commit_one(
         let now = crate::now_unix();
         tx.execute(
             "INSERT OR IGNORE INTO file_items (session_id, encounter_id, blob_name, file_name, size,
-             created_at, thumbnail_blob, preview_blob, width, height, content_md5)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             created_at, content_md5)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 row.id,
                 row.encounter_id,
@@ -420,10 +367,6 @@ pub async fn commit_one(
                 row.file_name,
                 row.size as i64,
                 now,
-                ingested.thumbnail,
-                ingested.preview,
-                ingested.width,
-                ingested.height,
                 ingested.md5
             ],
         )?;
@@ -439,6 +382,13 @@ pub async fn commit_one(
              VALUES (?1, ?2, ?3, 'mlPipeline', 'queued', ?4, ?4)",
             params![population_id, row.encounter_id, item, now],
         )?;
+        if ingested.decodable {
+            tx.execute(
+                "INSERT OR IGNORE INTO jobs (population_id, encounter_id, file_item_id, kind, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'variants', 'queued', ?4, ?4)",
+                params![population_id, row.encounter_id, item, now],
+            )?;
+        }
         if created {
             db::audit_in(
                 tx,
@@ -446,14 +396,16 @@ pub async fn commit_one(
                 &actor,
                 "fileItem.create",
                 &format!(
-                    "file item {item} (session {}) in encounter {}; mlPipeline job queued",
+                    "file item {item} (session {}) in encounter {}; variants and mlPipeline jobs queued",
                     row.id, row.encounter_id
                 ),
             )?;
         }
         Ok(complete(row.key, item))
     })
-    .await
+    .await?;
+    queue.notify();
+    Ok(result)
 }
 
 /// Why the storage service refused a copy, as a per-item error a person can act on.

@@ -10,8 +10,9 @@
 //!   delete, copy), authorised with account SAS from [`finsync_core::sas`].
 //! * [`auth`] — API keys, sign-in sessions, password hashing.
 //! * [`accounts`] — users, organisation memberships, population roles.
-//! * [`ingest`] — commit and server-side copy: blob verification, variants, the final move.
-//! * [`variants`] — decoding and thumbnail/preview encoding.
+//! * [`ingest`] — commit and server-side copy: blob verification, file items, jobs.
+//! * [`variants`] — the cheap image check of commit, and the persisted background queue that
+//!   decodes images and encodes thumbnails and previews.
 //! * [`ratelimit`] — 429 for addresses that keep failing authentication.
 //! * [`faults`], [`net`] — test-mode fault injection (shared with `finsync-fault-proxy`).
 //! * [`routes`] — the HTTP API and the encounter pages.
@@ -47,6 +48,8 @@ pub struct AppState {
     pub session_locks: Arc<ingest::SessionLocks>,
     /// Bounds concurrent image decodes (CPU and memory).
     pub decode_permits: Arc<tokio::sync::Semaphore>,
+    /// Wakes the variant workers.
+    pub variants: Arc<variants::Queue>,
 }
 
 /// Opens the database, prepares the blob containers (and CORS rules), and builds the app.
@@ -72,7 +75,11 @@ pub async fn build(config: Config) -> Result<(axum::Router, AppState), error::St
         faults: Arc::new(faults::Faults::default()),
         session_locks: Arc::new(ingest::SessionLocks::default()),
         decode_permits: Arc::new(tokio::sync::Semaphore::new(decoders)),
+        variants: Arc::new(variants::Queue::default()),
     };
+    variants::start(&state)
+        .await
+        .map_err(|e| error::StartError::Queue(e.to_string()))?;
     Ok((routes::router(state.clone()), state))
 }
 

@@ -238,7 +238,8 @@ async fn upload_commit_and_idempotency() {
     assert_eq!(res2["results"][0]["fileItemId"].as_i64(), Some(item));
     assert_eq!(res2["results"][1]["fileItemId"].as_i64(), Some(item));
     assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 1);
-    assert_eq!(s.count("SELECT COUNT(*) FROM jobs"), 1);
+    // One variants job and one mlPipeline job.
+    assert_eq!(s.count("SELECT COUNT(*) FROM jobs"), 2);
     // A session for a committed key comes back Complete with no URL.
     let (_, done) = s
         .post(

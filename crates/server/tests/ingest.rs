@@ -108,7 +108,9 @@ async fn commit_checks_md5_and_decoding_and_stores_variants() {
         .contains("corrupt.jpg"));
     assert_eq!(r[3]["error"]["code"], "md5Mismatch");
 
-    // Variants are in Azurite's variants container and fit 256 / 1024 px.
+    // Variants are made by the background queue, into Azurite's variants container, and fit
+    // 256 / 1024 px.
+    s.variants_settled().await;
     let account = s.azurite.account();
     let variants = format!("{}-variants", s.container);
     let mut names = list_blobs(&s.http, &account, &variants).await;
@@ -167,10 +169,13 @@ async fn commit_checks_md5_and_decoding_and_stores_variants() {
         .await;
     assert_eq!(st, 200);
     let jobs = jobs["jobs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 2);
-    assert!(jobs
-        .iter()
-        .all(|j| j["state"] == "queued" && j["kind"] == "mlPipeline"));
+    assert_eq!(jobs.len(), 4, "{jobs:?}");
+    let of = |kind: &str, state: &str| {
+        jobs.iter()
+            .filter(|j| j["kind"] == kind && j["state"] == state)
+            .count()
+    };
+    assert_eq!((of("mlPipeline", "queued"), of("variants", "done")), (2, 2));
     assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 2);
     let (st, _) = s.get(Some(&key), "/api/v1/jobs").await;
     assert_eq!(st, 400);
@@ -467,6 +472,7 @@ async fn encounters_carry_license_organisations_and_attested_individuals() {
         )
         .await;
     let fid = res["results"][0]["fileItemId"].as_i64().unwrap();
+    s.variants_settled().await;
     let (st, _) = s
         .get(None, &format!("/encounters/{id}/images/{fid}/thumbnail"))
         .await;
@@ -896,4 +902,249 @@ async fn images_beyond_the_decode_limit_commit_after_size_and_md5_checks() {
     )
     .await
     .is_empty());
+}
+
+#[tokio::test]
+async fn commit_answers_before_variants_and_a_restart_finishes_them() {
+    // No variant workers: commit must not depend on the queue.
+    let s = Stack::start_with(|c| c.variant_workers = 0).await;
+    let (pop, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let good = jpeg(300, 200, 3);
+    // A PNG cut short: its first bytes say PNG, so commit takes it; it cannot be decoded.
+    let mut cut = png(300, 200, 5);
+    cut.truncate(cut.len() / 2);
+    let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
+    let items = [
+        (key_for(1), "good.jpg", good.as_slice(), None),
+        (key_for(2), "cut.jpg", cut.as_slice(), None),
+        (key_for(3), "anim.jpg", gif.as_slice(), None),
+    ];
+    let urls = sessions(&s, &key, enc, &items).await;
+    for (url, (_, _, bytes, _)) in urls.iter().zip(&items) {
+        assert_eq!(put_blob(&s.http, url, bytes.to_vec()).await, 201);
+    }
+    let keys: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
+    let (st, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": keys}),
+        )
+        .await;
+    assert_eq!(st, 200, "{res}");
+    let r = res["results"].as_array().unwrap();
+    assert_eq!(
+        (r[0]["status"].as_str(), r[1]["status"].as_str()),
+        (Some("complete"), Some("complete")),
+        "{res}"
+    );
+    assert_eq!(r[2]["error"]["code"], "undecodable", "{res}");
+    assert!(r[2]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("anim.jpg"));
+
+    // Committed, variants pending: the detail says so and the page shows placeholders.
+    let (_, detail) = s
+        .get(Some(&key), &format!("/api/v1/encounters/{enc}"))
+        .await;
+    let images = detail["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert!(images
+        .iter()
+        .all(|i| i["thumbnailUrl"].is_null() && i["variants"] == "queued"));
+    let page_of = || async {
+        s.http
+            .get(s.url(&format!("/encounters/{enc}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let page = page_of().await;
+    assert_eq!(page.matches("data-state=pending").count(), 2, "{page}");
+    assert!(!page.contains("<img"), "{page}");
+    let variants = format!("{}-variants", s.container);
+    assert!(list_blobs(&s.http, &s.azurite.account(), &variants)
+        .await
+        .is_empty());
+
+    // The server stopped in the middle of a job; a new one on the same database (and
+    // storage) finishes the queue.
+    s.db.tx_blocking(|tx| {
+        tx.execute(
+            "UPDATE jobs SET state = 'running' WHERE id = (SELECT MIN(id) FROM jobs WHERE kind = 'variants')",
+            [],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let mut config = s.config.clone();
+    config.variant_workers = 1;
+    let (_router, _state) = finsync_server::build(config).await.unwrap();
+    s.variants_settled().await;
+    let state_of = |name: &str| {
+        s.count(&format!(
+            "SELECT CASE j.state WHEN 'done' THEN 1 WHEN 'failed' THEN 2 ELSE 0 END
+             FROM jobs j JOIN file_items f ON f.id = j.file_item_id
+             WHERE j.kind = 'variants' AND f.file_name = '{name}'"
+        ))
+    };
+    assert_eq!((state_of("good.jpg"), state_of("cut.jpg")), (1, 2));
+    let (_, detail) = s
+        .get(Some(&key), &format!("/api/v1/encounters/{enc}"))
+        .await;
+    let by_name = |name: &str| {
+        detail["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["fileName"] == name)
+            .unwrap()
+            .clone()
+    };
+    let good_img = by_name("good.jpg");
+    assert_eq!(
+        (good_img["width"].as_u64(), good_img["height"].as_u64()),
+        (Some(300), Some(200))
+    );
+    assert_eq!(good_img["variants"], "done");
+    let thumb_url = good_img["thumbnailUrl"].as_str().unwrap();
+    let resp = s.http.get(s.url(thumb_url)).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let t = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!((t.width(), t.height()), (256, 171));
+    let cut_img = by_name("cut.jpg");
+    assert_eq!(cut_img["variants"], "failed");
+    assert!(cut_img["thumbnailUrl"].is_null());
+    let page = page_of().await;
+    assert_eq!(page.matches("<img").count(), 1, "{page}");
+    assert!(!page.contains("data-state=pending"), "{page}");
+    // The failure is in the population's audit log, naming the file.
+    let note = s
+        .db
+        .tx_blocking(move |tx| {
+            Ok(tx.query_row(
+                "SELECT detail FROM audit_log WHERE population_id = ?1 AND action = 'variants.failed'",
+                [pop],
+                |r| r.get::<_, String>(0),
+            )?)
+        })
+        .unwrap();
+    assert!(note.contains("cut.jpg"), "{note}");
+    // Still one file item and one job of each kind per image.
+    assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 2);
+    assert_eq!(s.count("SELECT COUNT(*) FROM jobs"), 4);
+}
+
+/// What the app sends: Put Block with the block's `Content-MD5`, deterministic block IDs.
+/// Returns the status and, for a refusal, the error code and message.
+async fn put_block(s: &Stack, url: &str, index: u32, body: &[u8], md5: &str) -> (u16, String) {
+    use base64::Engine;
+    let id = base64::engine::general_purpose::STANDARD.encode(format!("finsync-block-{index:06}"));
+    let r = s
+        .http
+        .put(format!(
+            "{url}&comp=block&blockid={}",
+            finsync_core::sas::encode_query(&id)
+        ))
+        .header("Content-MD5", md5)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if status == 201 {
+        return (status, String::new());
+    }
+    let code = r
+        .headers()
+        .get("x-ms-error-code")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, format!("{code}: {}", r.text().await.unwrap()))
+}
+
+async fn put_block_list(s: &Stack, url: &str, count: u32) -> u16 {
+    use base64::Engine;
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    for i in 0..count {
+        let id = base64::engine::general_purpose::STANDARD.encode(format!("finsync-block-{i:06}"));
+        xml.push_str(&format!("<Latest>{id}</Latest>"));
+    }
+    xml.push_str("</BlockList>");
+    s.http
+        .put(format!("{url}&comp=blocklist"))
+        .body(xml)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn the_storage_service_refuses_a_block_whose_md5_is_wrong() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(200, 200, 7);
+    let (a, b) = img.split_at(img.len() / 2);
+    let urls = sessions(
+        &s,
+        &key,
+        enc,
+        &[(
+            key_for(1),
+            "blocks.jpg",
+            img.as_slice(),
+            Some(md5_b64(&img)),
+        )],
+    )
+    .await;
+    let url = &urls[0];
+    assert_eq!(
+        put_block(&s, url, 0, a, &md5_b64(a)).await,
+        (201, String::new())
+    );
+    // Block 1 changed on the way (one byte flipped): its MD5 no longer matches.
+    let mut corrupted = b.to_vec();
+    corrupted[10] ^= 0x55;
+    // Azure answers `Md5Mismatch`, Azurite `InvalidOperation` "Provided contentMD5 doesn't
+    // match."; the app sends the block again on either.
+    let (status, error) = put_block(&s, url, 1, &corrupted, &md5_b64(b)).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        (error.starts_with("Md5Mismatch:") || error.starts_with("InvalidOperation:"))
+            && error.to_lowercase().contains("md5"),
+        "{error}"
+    );
+    // The refused block was not staged: the list cannot be committed yet.
+    assert_eq!(put_block_list(&s, url, 2).await, 400);
+    // Sent again intact, it is taken, and the blob commits.
+    assert_eq!(
+        put_block(&s, url, 1, b, &md5_b64(b)).await,
+        (201, String::new())
+    );
+    assert_eq!(put_block_list(&s, url, 2).await, 201);
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1)]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let stored = read_blob(
+        &s.http,
+        &s.azurite.account(),
+        &s.container,
+        &format!("encounters/{enc}/{}/blocks.jpg", key_for(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored, img);
 }

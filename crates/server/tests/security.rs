@@ -818,6 +818,8 @@ async fn upload_sas_is_write_only_for_one_blob_and_expires() {
         )
         .await;
     assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    // Variants are made by the server's background queue after commit.
+    s.variants_settled().await;
     let (_, detail) = s
         .get(Some(&key), &format!("/api/v1/encounters/{enc}"))
         .await;

@@ -372,6 +372,9 @@ pub struct ImageDetail {
     /// public route does not serve them.
     pub thumbnail_url: Option<String>,
     pub preview_url: Option<String>,
+    /// State of the image's variants job: `queued` or `running` (thumbnail not made yet),
+    /// `done`, `failed` (does not decode), `skipped` (too large); absent when none was queued.
+    pub variants: Option<String>,
     #[serde(skip)]
     thumbnail_blob: Option<String>,
     #[serde(skip)]
@@ -427,8 +430,10 @@ fn load_encounter(
         return Err(AppError::NotFound(format!("encounter {id}")));
     }
     let mut stmt = tx.prepare(
-        "SELECT id, file_name, size, blob_name, width, height, thumbnail_blob, preview_blob
-         FROM file_items WHERE encounter_id = ?1 ORDER BY id",
+        "SELECT f.id, f.file_name, f.size, f.blob_name, f.width, f.height, f.thumbnail_blob,
+         f.preview_blob, j.state
+         FROM file_items f LEFT JOIN jobs j ON j.file_item_id = f.id AND j.kind = 'variants'
+         WHERE f.encounter_id = ?1 ORDER BY f.id",
     )?;
     let images = stmt
         .query_map(params![id], |r| {
@@ -448,6 +453,7 @@ fn load_encounter(
                 preview_url: preview
                     .as_ref()
                     .map(|_| format!("/encounters/{id}/images/{fid}/preview")),
+                variants: r.get(8)?,
                 thumbnail_blob: thumb,
                 preview_blob: preview,
             })
@@ -552,6 +558,13 @@ pub async fn encounter_page(State(s): State<AppState>, ApiPath(id): ApiPath<i64>
                             "<img src=\"{t}\" alt=\"{}\" loading=lazy><br>",
                             html_escape(&i.file_name)
                         ),
+                        (None, _, false)
+                            if matches!(i.variants.as_deref(), Some("queued" | "running")) =>
+                        {
+                            "<div class=pending data-state=pending>Preview being prepared \
+                             — reload in a moment</div>"
+                                .to_string()
+                        }
                         _ => String::new(),
                     };
                     format!(
@@ -570,7 +583,9 @@ pub async fn encounter_page(State(s): State<AppState>, ApiPath(id): ApiPath<i64>
             Html(format!(
                 "<!doctype html><meta charset=utf-8><title>Encounter {id}</title>\
                  <style>ul{{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:12px}}\
-                 li{{max-width:260px}}img{{max-width:256px;max-height:256px}}</style>\
+                 li{{max-width:260px}}img{{max-width:256px;max-height:256px}}\
+                 .pending{{width:256px;height:160px;display:grid;place-items:center;\
+                 background:#eee;color:#555;font:14px sans-serif;text-align:center}}</style>\
                  <h1>Encounter {id}</h1><p>{} · {} · {}</p><p>Licence: {}{}</p>\
                  <h2>{} images</h2><ul>{rows}</ul>",
                 html_escape(&e.date),

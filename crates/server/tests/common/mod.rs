@@ -108,6 +108,8 @@ pub struct Stack {
     pub http: reqwest::Client,
     pub db: db::Db,
     pub container: String,
+    /// The configuration this server started with (to start another on the same database).
+    pub config: Config,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -152,13 +154,14 @@ impl Stack {
             copy_timeout_secs: 20,
             copy_put_from_url: false,
             max_decode_bytes: 64 * 1024 * 1024,
+            variant_workers: 1,
             thumbnail_px: 256,
             preview_px: 1024,
             test_mode: false,
             public_blob_endpoint: None,
         };
         tweak(&mut config);
-        let (router, state) = build(config).await.expect("server starts");
+        let (router, state) = build(config.clone()).await.expect("server starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -173,6 +176,7 @@ impl Stack {
             http: reqwest::Client::new(),
             db: state.db,
             container,
+            config,
             shutdown: Some(tx),
             _dir: dir,
         }
@@ -252,6 +256,24 @@ impl Stack {
         self.db
             .tx_blocking(move |tx| Ok(tx.query_row(&sql, [], |r| r.get(0))?))
             .expect("count")
+    }
+
+    /// Waits until the variants queue has no `queued` or `running` job (at most 60 s).
+    pub async fn variants_settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let open = self.count(
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'variants' AND state IN ('queued', 'running')",
+            );
+            if open == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{open} variants jobs still open after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
