@@ -98,8 +98,9 @@ pub const HEADER_BYTES: u64 = 96 * 1024;
 /// that runs past the end of the file, or a file that ends before its image data, is cut
 /// short. Cheap — no decoding; damage inside the image data is found by the variants queue.
 pub fn check_header(head: &[u8], size: u64) -> Result<(), VariantError> {
-    let format = image::guess_format(head)
-        .map_err(|_| VariantError::Undecodable("not a JPEG, PNG, TIFF or BMP image".into()))?;
+    let format = image::guess_format(head).map_err(|_| {
+        VariantError::Undecodable("its first bytes match none of these formats".into())
+    })?;
     if !format.reading_enabled() {
         return Err(VariantError::Undecodable(format!(
             "{format:?} images are not supported; send a JPEG, PNG, TIFF or BMP"
