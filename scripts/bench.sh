@@ -33,5 +33,5 @@ node tests/bench/scan.mjs > test-output/bench/scan.json
 
 echo "==> plots (headless Chromium draws docs/bench/*.png from the figures)"
 node tests/bench/plots.mjs
-node tests/bench/report.mjs > /dev/null
+BENCH_SECONDS=$SECONDS node tests/bench/report.mjs > /dev/null
 echo "wrote BENCHMARKS.md in $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -29,7 +29,8 @@ let md = `# Benchmarks
 Written by \`make bench\` (scripts/bench.sh → tests/bench/*.mjs → tests/bench/report.mjs) on
 ${new Date().toISOString().slice(0, 10)} — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}),
 ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${sh('rustc', ['--version'])}, ${sh('chromium', ['--version'])}, Azurite 3.35.0 on loopback.
-This machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.
+This machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.${process.env.BENCH_SECONDS ? `
+This run of scripts/bench.sh took, end to end, ${Math.floor(process.env.BENCH_SECONDS / 60)} min ${process.env.BENCH_SECONDS % 60} s.` : ''}
 
 ## Release bundle size
 
