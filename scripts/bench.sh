@@ -12,8 +12,11 @@ cargo build --release -p finsync-server --bins --quiet
 export FINSYNC_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-server"
 mkdir -p test-output/bench
 
-echo "==> upload throughput and memory (generates test data in \$TMPDIR once)"
+echo "==> upload throughput (finsync vs fetch, XHR, Azure SDK, curl) and memory (generates test data in \$TMPDIR once)"
 node tests/bench/upload.mjs > test-output/bench/upload.json
+
+echo "==> resume overhead: the same sync uninterrupted vs killed at ~50 % and resumed"
+node tests/bench/resume.mjs > test-output/bench/resume.json
 
 echo "==> server load (finsync-load: concurrent simulated clients on loopback)"
 FINSYNC_LOAD_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-load" \
@@ -28,5 +31,7 @@ node tests/bench/render.mjs > test-output/bench/render.json
 echo "==> discovery scan: finsync vs exifr vs the I/O floor (generates 12,500 JPEGs in \$TMPDIR once)"
 node tests/bench/scan.mjs > test-output/bench/scan.json
 
-node tests/bench/report.mjs > /dev/null
-echo "wrote BENCHMARKS.md"
+echo "==> plots (headless Chromium draws docs/bench/*.png from the figures)"
+node tests/bench/plots.mjs
+BENCH_SECONDS=$SECONDS node tests/bench/report.mjs > /dev/null
+echo "wrote BENCHMARKS.md in $((SECONDS / 60)) min $((SECONDS % 60)) s"

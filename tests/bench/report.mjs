@@ -21,13 +21,16 @@ const size = (f) => statSync(path.join(dist, f)).size;
 const gz = (f) => gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
 const br = (f) => brotliCompressSync(readFileSync(path.join(dist, f)), { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 const WASM_BUDGET_GZIP = 300 * 1000;
+// Charts drawn by plots.mjs from the same figures (docs/bench/*.png), embedded where present.
+const plot = (name, alt) => existsSync(path.join(ROOT, 'docs/bench', `${name}.png`)) ? `\n![${alt}](docs/bench/${name}.png)\n` : '';
 
 let md = `# Benchmarks
 
 Written by \`make bench\` (scripts/bench.sh → tests/bench/*.mjs → tests/bench/report.mjs) on
 ${new Date().toISOString().slice(0, 10)} — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}),
 ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${sh('rustc', ['--version'])}, ${sh('chromium', ['--version'])}, Azurite 3.35.0 on loopback.
-This machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.
+This machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.${process.env.BENCH_SECONDS ? `
+This run of scripts/bench.sh took, end to end, ${Math.floor(process.env.BENCH_SECONDS / 60)} min ${process.env.BENCH_SECONDS % 60} s.` : ''}
 
 ## Release bundle size
 
@@ -103,7 +106,8 @@ SAS URLs created beforehand.
 | bare \`fetch\` PUT pool (4) | ${f1(up.poolSeconds)} | ${f1(up.poolMiBps)} | ${f2(up.finsyncMiBps / up.poolMiBps)} |
 ${up.xhrPoolSeconds === undefined ? '' : `| bare \`XMLHttpRequest\` PUT pool (4), finsync's transport | ${f1(up.xhrPoolSeconds)} | ${f1(up.xhrPoolMiBps)} | ${f2(up.finsyncMiBps / up.xhrPoolMiBps)} |
 `}| @azure/storage-blob \`uploadData\` (4 files) | ${f1(up.sdkSeconds)} | ${f1(up.sdkMiBps)} | ${f2(up.finsyncMiBps / up.sdkMiBps)} |
-
+${up.curlSeconds === undefined ? '' : `| curl \`--parallel --parallel-max 4 -T\` (outside the browser) | ${f1(up.curlSeconds)} | ${f1(up.curlMiBps)} | ${f2(up.finsyncMiBps / up.curlMiBps)} |
+`}${plot('upload', 'Upload throughput by client, MiB/s')}
 Goals (issue 6): ≥ 0.9 × the bare pool, ≥ 1.1 × the SDK.${up.variantsAfterSeconds === undefined ? '' : `
 Commit checks size, MD5 and the image header; the server's background queue then made the
 thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (the
@@ -119,7 +123,31 @@ One file of ${up.bigMiB} MiB:
 Goal: ≥ 1.25 × the SDK. Memory: the page's renderer processes grew by at most
 **${f1(up.rendererRssGrowthMiB)} MiB** (peak VmRSS over the baseline, sampled every 250 ms) while finsync
 synced ${f1((up.files * up.fileMiB + up.bigMiB) / 1024)} GiB (goal ≤ 64 MiB).
-`;
+${plot('memory', 'Renderer memory over time during the 2 GiB sync')}`;
+}
+const resume = read('resume.json');
+if (resume) {
+  const a = resume.uninterrupted, b = resume.interrupted;
+  md += `
+## Resume overhead (tests/bench/resume.mjs)
+
+The same sync of ${resume.files} JPEGs of ${resume.fileMiB} MiB (4 in flight, a persistent Chromium profile,
+a fresh server and Azurite each), side by side: once uninterrupted, once with the browser killed
+(SIGKILL) when ${b.answeredAtKill} PUTs had been answered, relaunched on the same profile, the folder
+selected again and the sync finished (the resume banner was ${b.bannerShown ? '' : '**not** '}shown; summary: "${b.summary}").
+The interrupted run's time is click → kill plus relaunch → summary; both runs were checked on
+the server (${resume.files} images, none twice).
+
+| | seconds | PUTs | MiB PUT |
+|---|---|---|---|
+| uninterrupted | ${f1(a.seconds)} | ${a.puts} | ${f1(a.bytes / 2 ** 20)} |
+| killed and resumed | ${f1(b.seconds)} (${f1(b.beforeKillSeconds)} before the kill + ${f1(b.afterRelaunchSeconds)} after the relaunch) | ${b.putsBefore} + ${b.putsAfter} | ${f1(b.bytes / 2 ** 20)} |
+| **resume overhead** | **${f1(resume.extraSeconds)}** | ${resume.resentPuts} re-sent | **${f1(resume.resentMiB)}** re-sent |
+
+From the relaunch: the app ready (API key ready) after ${f1(b.relaunchToReadySeconds)} s, the first PUT after
+${f1(b.relaunchToFirstPutSeconds)} s (${f2(b.clickToFirstPutSeconds)} s after the Upload click; uninterrupted, click to first PUT:
+${f2(a.clickToFirstPutSeconds)} s).
+${plot('resume', 'Resume overhead, seconds')}`;
 }
 const load = read('serverload.json');
 if (load) {
@@ -166,7 +194,7 @@ Goals (issue 5): ≥ 1.25 × exifr, ≥ 0.9 × the floor. Memory (goal: flat in 
 while finsync scanned ${scan.smallFiles} files the renderer's VmRSS peaked ${f1(scan.rssGrowthSmallMiB)} MiB over
 the baseline and kept ${f1(scan.retainedSmallMiB)} MiB after a full GC; for ${scan.files} files
 ${f1(scan.rssGrowthMiB)} MiB peak and ${f1(scan.retainedMiB)} MiB kept.
-`;
+${plot('scan', 'Discovery scan files/s by contender')}`;
 }
 writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
 console.log(md);

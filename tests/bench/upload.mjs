@@ -3,10 +3,12 @@
 //   B. a hand-written pool of 4 bare fetch PUTs to SAS URLs of the same kind (and B2, the same
 //      pool with XMLHttpRequest, finsync's transport)
 //   C. @azure/storage-blob uploadData, 4 files in flight
+//   D. curl outside the browser: `curl --parallel --parallel-max 4 -T file` to SAS URLs of the
+//      same kind (the URLs go through a 0600 config file, never a command line or a log)
 // over N × 5 MiB JPEGs; then one big file: finsync's 8 MiB blocks vs the SDK's defaults; and
 // the renderer's memory growth during finsync's runs. Prints one JSON object.
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import os from 'node:os';
 import { startStack, launchBrowser, ROOT } from '../e2e/support/env.mjs';
@@ -112,8 +114,14 @@ try {
   await page.setInputFiles('#bench-many', names.map(n => path.join(many, n)));
   await page.setInputFiles('#bench-big', path.join(big, 'BIG.jpg'));
 
-  const memory = { baseline: rendererRss(), peak: 0 };
-  const sampler = setInterval(() => { memory.peak = Math.max(memory.peak, rendererRss()); }, 250);
+  const memory = { baseline: rendererRss(), peak: 0, samples: [] };
+  const samplingFrom = Date.now();
+  const sampler = setInterval(() => {
+    const rss = rendererRss();
+    memory.peak = Math.max(memory.peak, rss);
+    memory.samples.push([(Date.now() - samplingFrom) / 1000, Math.max(0, rss - memory.baseline) / MiB]);
+  }, 250);
+  const marks = {};
 
   // A. finsync
   let t0 = Date.now();
@@ -123,6 +131,7 @@ try {
   const summaryA = await page.getByTestId('summary').textContent();
   if (!summaryA.startsWith(`${N} uploaded`)) throw new Error(`finsync run: ${summaryA}`);
   results.finsyncSeconds = (Date.now() - t0) / 1000;
+  marks.manyEnd = (Date.now() - samplingFrom) / 1000;
   results.variantsAfterSeconds = await variantsDrained(stack);
 
   // B. bare fetch pool
@@ -160,7 +169,29 @@ try {
     const t = performance.now(); await window.sdkUploadFiles(urls, files, 4); return (performance.now() - t) / 1000;
   }, urls);
 
+  // D. parallel curl, 4 transfers at a time, outside the browser. The SAS URLs go into a config
+  // file readable only by us (never argv, which `ps` shows, nor any output); curl writes only
+  // each response's status code.
+  urls = await sasUrls(stack, 'bench-curl', names, FILE_BYTES);
+  const curlDir = mkdtempSync(path.join(os.tmpdir(), 'finsync-bench-curl-'));
+  try {
+    const q = (v) => '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+    const config = names.map((n, i) => `upload-file = ${q(path.join(many, n))}\nurl = ${q(urls[i])}\noutput = "/dev/null"\n`).join('');
+    writeFileSync(path.join(curlDir, 'puts.conf'), config, { mode: 0o600 });
+    const t = Date.now();
+    const curl = spawnSync('curl', ['--parallel', '--parallel-max', '4', '--silent', '--show-error',
+      '-H', 'x-ms-blob-type: BlockBlob', '-w', '%{http_code}\\n', '-K', path.join(curlDir, 'puts.conf')], { encoding: 'utf8' });
+    results.curlSeconds = (Date.now() - t) / 1000;
+    const codes = curl.stdout.split('\n').filter(Boolean);
+    const created = codes.filter(c => c === '201').length;
+    // stderr could quote a URL: report only the count of failures, never curl's own words.
+    if (curl.status !== 0 || created !== N) throw new Error(`curl: exit ${curl.status}, ${created} of ${N} PUTs answered 201`);
+  } finally {
+    rmSync(curlDir, { recursive: true, force: true });
+  }
+
   // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults.
+  marks.bigStart = (Date.now() - samplingFrom) / 1000;
   t0 = Date.now();
   await page.getByTestId('folder-input').setInputFiles(big);
   await page.getByTestId('upload').click();
@@ -174,6 +205,12 @@ try {
   results.finsyncBigSeconds = (Date.now() - t0) / 1000;
   results.variantsAfterBigSeconds = await variantsDrained(stack);
   clearInterval(sampler);
+  marks.bigEnd = (Date.now() - samplingFrom) / 1000;
+  // Memory over time for the plot: the 200-file sync, then the big file (the baselines in between
+  // run in the same renderer, so their part of the curve is left out).
+  results.memorySamples = memory.samples.filter(([t]) => t <= marks.manyEnd || t >= marks.bigStart)
+    .map(([t, m]) => [Number(t.toFixed(2)), Number(m.toFixed(1))]);
+  results.memoryMarks = marks;
   results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;
   const [bigUrl] = await sasUrls(stack, 'bench-sdk-big', ['BIG.jpg'], BIG_BYTES);
   results.sdkBigSeconds = await page.evaluate(async (url) => {
@@ -189,6 +226,7 @@ results.finsyncMiBps = mbps(N * FILE_BYTES, results.finsyncSeconds);
 results.poolMiBps = mbps(N * FILE_BYTES, results.poolSeconds);
 results.xhrPoolMiBps = mbps(N * FILE_BYTES, results.xhrPoolSeconds);
 results.sdkMiBps = mbps(N * FILE_BYTES, results.sdkSeconds);
+results.curlMiBps = mbps(N * FILE_BYTES, results.curlSeconds);
 results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
 results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
 console.log(JSON.stringify(results));
