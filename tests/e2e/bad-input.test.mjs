@@ -283,6 +283,31 @@ test('sync: an upload SAS that expires mid-upload is renewed without a message',
   await assertAllOnce(files, 'sas-expiry');
 }));
 
+test('sync: files deleted or changed after being picked on the Sync page are named; the rest goes on', () => withFreshApp(async p => {
+  const { dir, files } = syncFolder('picked', 4, 700);
+  const [, gone, changed] = files;
+  let touched = false;
+  // After the Sync page planned the picked files (their fingerprints were read), before any PUT.
+  await p.route('**/api/v1/upload-sessions', async route => {
+    if (!touched) {
+      touched = true;
+      rmSync(path.join(dir, gone.name));
+      writeFileSync(path.join(dir, changed.name), goodJpeg(799));
+    }
+    await route.continue();
+  });
+  const summary = await upload(p, dir);
+  const text = await problemsText(p);
+  await p.screenshot({ path: path.join(out, '7-picked-changed.png'), fullPage: true });
+  writeFileSync(path.join(out, 'picked-changed.txt'), text);
+  assert.ok(touched, 'the files were changed during the sync');
+  assert.match(summary, /^2 uploaded, 0 already on the server, 0 failed\. 2 skipped\./, summary);
+  assert.match(text, new RegExp(`${gone.name}: .*${gone.name} was deleted since you picked the folder — pick it again`), text);
+  assert.match(text, new RegExp(`${changed.name}: .*${changed.name} was changed since you picked the folder — pick it again`), text);
+  assert.doesNotMatch(text, /network/i, text);
+  await assertAllOnce(files.filter(f => f !== gone && f !== changed), 'picked');
+}));
+
 test('sync: a browser clock days off changes nothing', () => withFreshApp(async p => {
   assert.ok(await p.evaluate(() => Date.now()) > Date.now() + 2 * 24 * 3600 * 1000, 'the page clock is skewed');
   const { dir, files } = syncFolder('clock-skew', 2, 600);
