@@ -198,6 +198,11 @@ fn what_to_do(status: u16, code: &str) -> Option<&'static str> {
             "sign in again on the Sync page or enter a new API key in Settings, then Retry — \
              what was uploaded is kept",
         ),
+        (403, "notInPopulation") => Some(
+            "the API key in Settings is for another population than this encounter (or the \
+             server no longer has it) — enter this population's key in Settings, or Reset the \
+             encounter and Sync again",
+        ),
         (429, _) => Some("Retry after that"),
         _ => None,
     }
@@ -306,6 +311,7 @@ mod tests {
         let m = unreadable_answer("http://s", "{\"id\": tru", &e);
         assert!(m.contains("broken JSON") && m.contains("Settings"), "{m}");
         assert!(what_to_do(401, "invalidKey").is_some_and(|h| h.contains("Settings")));
+        assert!(what_to_do(403, "notInPopulation").is_some_and(|h| h.contains("Settings")));
         assert_eq!(what_to_do(400, "invalidDate"), None);
     }
 }

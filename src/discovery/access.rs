@@ -168,8 +168,9 @@ impl OpenFolder {
 /// A `File` of a `FileList` is a snapshot of the file when it was chosen: its size and date
 /// never change, and reading it fails once the file on disk was deleted or rewritten. One byte
 /// read tells which, so a sync skips the file with that reason instead of failing its upload
-/// with a bare network error.
-async fn probe(file: &File, relative_path: &str) -> Result<(), FileProblem> {
+/// with a bare network error. The Sync page's own folder input (`sync::plan::PickedFiles`)
+/// probes its files the same way.
+pub async fn probe(file: &File, relative_path: &str) -> Result<(), FileProblem> {
     let blob = file
         .slice_with_f64_and_f64(0.0, 1.0)
         .map_err(|e| FileProblem::Failed {

@@ -112,12 +112,61 @@ fn map_call_error(e: CallError) -> HttpFailure {
     }
 }
 
-fn map_put_error(e: PutError) -> PutFailure {
+/// How far the browser's clock may be behind the storage service's before a 403 on a PUT
+/// whose SAS expires within it counts as expired.
+const SAS_SKEW_MS: f64 = 30_000.0;
+
+/// `true` when a PUT's 403 means its SAS expired: the SAS's expiry (`expires_ms`, ms since the
+/// epoch) is at or before `now_ms` plus [`SAS_SKEW_MS`], whatever the storage service's error
+/// code (Azure answers `AuthenticationFailed`, Azurite `AuthorizationFailure`). The engine has
+/// no clock, so the driver decides.
+fn sas_expired(status: u16, expires_ms: Option<f64>, now_ms: f64) -> bool {
+    status == 403 && expires_ms.is_some_and(|at| at <= now_ms + SAS_SKEW_MS)
+}
+
+/// The expiry of an upload URL in ms since the epoch: the session's `expiresAt` when this run
+/// got the session, else the SAS's own `se` (signed expiry) parameter (a session persisted by
+/// an earlier run).
+fn expiry_of(url: &str, expiries: &HashMap<String, f64>) -> Option<f64> {
+    if let Some(at) = expiries.get(url) {
+        return Some(*at);
+    }
+    let query = url.split_once('?')?.1;
+    let se = query.split('&').find_map(|p| p.strip_prefix("se="))?;
+    let se: String = js_sys::decode_uri_component(se).ok()?.into();
+    parse_iso_ms(&se)
+}
+
+fn parse_iso_ms(iso: &str) -> Option<f64> {
+    let ms = js_sys::Date::parse(iso);
+    ms.is_finite().then_some(ms)
+}
+
+fn map_put_error(e: PutError, expires_ms: Option<f64>) -> PutFailure {
     PutFailure::Http(match e {
         PutError::Network | PutError::Aborted => HttpFailure::Network {
             detail: e.to_string(),
         },
         PutError::Timeout => HttpFailure::Timeout,
+        PutError::Status { status, code }
+            if sas_expired(status, expires_ms, js_sys::Date::now()) =>
+        {
+            let at = expires_ms
+                .map(|ms| String::from(js_sys::Date::new(&ms.into()).to_iso_string()))
+                .unwrap_or_default();
+            // The engine reads "Signature not valid" as an expired SAS (retry::classify) and
+            // asks for a fresh session for the image.
+            HttpFailure::Status {
+                status,
+                error: None,
+                message: Some(format!(
+                    "Signature not valid in the specified time frame: the upload SAS expired at \
+                     {at} by this browser's clock (the storage service answered {})",
+                    code.as_deref().unwrap_or("403")
+                )),
+                azure_code: code,
+            }
+        }
         PutError::Status { status, code } => HttpFailure::Status {
             status,
             error: None,
@@ -272,6 +321,8 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
 
     let mut inflight: FuturesUnordered<LocalBoxFuture<'static, Event>> = FuturesUnordered::new();
     let sent: Rc<RefCell<HashMap<u64, f64>>> = Rc::new(RefCell::new(HashMap::new()));
+    // Upload URL → its session's expiresAt (ms since the epoch), from this run's sessions.
+    let mut expiries: HashMap<String, f64> = HashMap::new();
     loop {
         // Drain, persist (write-ahead), then start what the engine asked for.
         let mut persist = Vec::new();
@@ -310,6 +361,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                     ..
                 } => {
                     let file = files.file(&encounter, &image);
+                    let expires_ms = expiry_of(&url, &expiries);
                     let sent = sent.clone();
                     let blocks =
                         keys.get(&(encounter.clone(), image.clone()))
@@ -348,7 +400,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                                                 .await
                                         }
                                     }
-                                    .map_err(map_put_error);
+                                    .map_err(|e| map_put_error(e, expires_ms));
                                     sent.borrow_mut().remove(&request_id.0);
                                     r
                                 }
@@ -403,6 +455,66 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 Either::Right((Either::Right((ev, _)), _)) => ev,
             }
         };
+        if let Event::ApiResponse {
+            result: Ok(ApiResponse::Sessions(answer)),
+            ..
+        } = &ev
+        {
+            for session in &answer.sessions {
+                if let (Some(url), Some(at)) = (&session.upload_url, &session.expires_at) {
+                    if let Some(ms) = parse_iso_ms(at) {
+                        expiries.insert(url.clone(), ms);
+                    }
+                }
+            }
+        }
         engine.handle(ev, now_ms());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn a_403_is_an_expired_sas_when_the_expiry_has_passed_by_this_clock() {
+        let now = 1_700_000_000_000.0;
+        assert!(sas_expired(403, Some(now - 1.0), now));
+        assert!(sas_expired(403, Some(now), now));
+        // Within the skew margin: the service's clock may be ahead of ours.
+        assert!(sas_expired(403, Some(now + SAS_SKEW_MS), now));
+        assert!(!sas_expired(403, Some(now + SAS_SKEW_MS + 1.0), now));
+        assert!(!sas_expired(403, None, now));
+        assert!(!sas_expired(404, Some(now - 1.0), now));
+    }
+
+    #[wasm_bindgen_test]
+    fn the_expiry_comes_from_the_session_else_from_the_sas() {
+        let url =
+            "http://127.0.0.1:10000/acct/c/b.jpg?sv=2023-01-03&se=2024-07-15T10%3A00%3A00Z&sig=x";
+        let se = js_sys::Date::parse("2024-07-15T10:00:00Z");
+        assert_eq!(expiry_of(url, &HashMap::new()), Some(se));
+        let known = HashMap::from([(url.to_string(), 5.0)]);
+        assert_eq!(expiry_of(url, &known), Some(5.0));
+        assert_eq!(
+            expiry_of("http://x/c/b.jpg?sv=1&sig=x", &HashMap::new()),
+            None
+        );
+        let failure = map_put_error(
+            PutError::Status {
+                status: 403,
+                code: Some("AuthorizationFailure".into()),
+            },
+            Some(se),
+        );
+        let PutFailure::Http(h) = &failure else {
+            panic!("{failure:?}")
+        };
+        assert_eq!(
+            finsync_core::engine::retry::classify(h),
+            finsync_core::engine::retry::FailureClass::SasExpired,
+            "{failure:?}"
+        );
     }
 }

@@ -229,20 +229,41 @@ impl FileSource for PickedFiles {
         _encounter: &str,
         image: &str,
     ) -> LocalBoxFuture<'static, Result<File, (SourceProblem, String)>> {
-        let result = match self.expected.get(image) {
+        use crate::discovery::access::{probe, FileProblem};
+        let found = match self.expected.get(image) {
             None => Err(never_planned(image)),
             Some(p) => match self.files.get(&p.path) {
                 None => Err((
                     SourceProblem::Missing,
                     format!("{} is not in the selected folder any more", p.path),
                 )),
-                Some(file) => p.unchanged(
-                    file.clone(),
-                    "changed since it was planned; select the folder again",
-                ),
+                Some(file) => Ok((p.clone(), file.clone())),
             },
         };
-        futures::future::ready(result).boxed_local()
+        async move {
+            let (p, file) = found?;
+            // A picked `File` is a snapshot: its size and date never change, but reading it
+            // fails once the file on disk was deleted or rewritten. One byte tells which.
+            probe(&file, &p.path).await.map_err(|e| match e {
+                FileProblem::Missing(_) | FileProblem::NotOpen(_) => (
+                    SourceProblem::Missing,
+                    format!(
+                        "{} was deleted since you picked the folder — pick it again",
+                        p.path
+                    ),
+                ),
+                FileProblem::Changed(_) => (
+                    SourceProblem::Changed,
+                    format!(
+                        "{} was changed since you picked the folder — pick it again",
+                        p.path
+                    ),
+                ),
+                FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
+            })?;
+            p.unchanged(file, "changed since it was planned; pick the folder again")
+        }
+        .boxed_local()
     }
 }
 

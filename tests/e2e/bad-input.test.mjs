@@ -10,7 +10,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startStack, launchBrowser, outDir, readContainer } from './support/env.mjs';
+import { startStack, launchBrowser, outDir, readContainer, AZURITE_ACCOUNT, AZURITE_KEY } from './support/env.mjs';
+import { generateBlobSASQueryParameters, BlobSASPermissions, SASProtocol, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { writeScanCorpus, writeManyFiles, goodJpeg } from '../fixtures/make-bad-inputs.mjs';
 
 let stack, browser, context, page;
@@ -281,6 +282,78 @@ test('sync: an upload SAS that expires mid-upload is renewed without a message',
   const calls = seen.requests.slice(from).filter(r => r.url.endsWith('/api/v1/upload-sessions'));
   assert.ok(calls.length >= 2, `a fresh upload session was asked for (${calls.length} calls)`);
   await assertAllOnce(files, 'sas-expiry');
+}));
+
+test('sync: an upload SAS that really expired is refused by Azurite (AuthorizationFailure) and renewed', () => withFreshApp(async p => {
+  const { dir, files } = syncFolder('sas-azurite', 3, 520);
+  // The first sessions' SAS is re-signed (with the emulator's account key) to have expired a
+  // minute ago, and its expiresAt says so: Azurite itself refuses the PUT, with its own code.
+  const past = new Date(Date.now() - 60_000);
+  let expired = 0;
+  await p.route('**/api/v1/upload-sessions', async route => {
+    const resp = await route.fetch();
+    const json = await resp.json();
+    if (expired === 0) {
+      for (const s of json.sessions) {
+        if (!s.uploadUrl) continue;
+        s.uploadUrl = expiredSas(s.uploadUrl, past);
+        s.expiresAt = past.toISOString();
+        expired++;
+      }
+    }
+    await route.fulfill({ response: resp, json });
+  });
+  const refusals = [];
+  p.on('response', r => {
+    if (r.request().method() === 'PUT' && r.status() === 403) refusals.push(r.headers()['x-ms-error-code']);
+  });
+  const from = seen.requests.length;
+  const summary = await upload(p, dir);
+  assert.equal(expired, 3, 'the first sessions were given an expired SAS');
+  assert.ok(refusals.length >= 1, 'Azurite refused a PUT');
+  assert.ok(refusals.every(c => c === 'AuthorizationFailure'), `Azurite's own code: ${refusals}`);
+  assert.match(summary, /^3 uploaded, 0 already on the server, 0 failed/, summary);
+  assert.equal(await p.getByTestId('errors').count(), 0, 'no error is shown');
+  const calls = seen.requests.slice(from).filter(r => r.url.endsWith('/api/v1/upload-sessions'));
+  assert.ok(calls.length >= 2, `a fresh upload session was asked for (${calls.length} calls)`);
+  await assertAllOnce(files, 'sas-azurite');
+}));
+
+/** `url` (an upload SAS URL) signed again, with the same permissions, to expire at `expiresOn`. */
+function expiredSas(url, expiresOn) {
+  const u = new URL(url);
+  const [, , container, ...blob] = u.pathname.split('/');
+  const sas = generateBlobSASQueryParameters({
+    containerName: container, blobName: decodeURIComponent(blob.join('/')),
+    permissions: BlobSASPermissions.parse('cw'), startsOn: new Date(expiresOn.getTime() - 3_600_000), expiresOn,
+    protocol: SASProtocol.HttpsAndHttp,
+  }, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY));
+  return `${u.origin}${u.pathname}?${sas}`;
+}
+
+test('sync: files deleted or changed after being picked on the Sync page are named; the rest goes on', () => withFreshApp(async p => {
+  const { dir, files } = syncFolder('picked', 4, 700);
+  const [, gone, changed] = files;
+  let touched = false;
+  // After the Sync page planned the picked files (their fingerprints were read), before any PUT.
+  await p.route('**/api/v1/upload-sessions', async route => {
+    if (!touched) {
+      touched = true;
+      rmSync(path.join(dir, gone.name));
+      writeFileSync(path.join(dir, changed.name), goodJpeg(799));
+    }
+    await route.continue();
+  });
+  const summary = await upload(p, dir);
+  const text = await problemsText(p);
+  await p.screenshot({ path: path.join(out, '7-picked-changed.png'), fullPage: true });
+  writeFileSync(path.join(out, 'picked-changed.txt'), text);
+  assert.ok(touched, 'the files were changed during the sync');
+  assert.match(summary, /^2 uploaded, 0 already on the server, 0 failed\. 2 skipped\./, summary);
+  assert.match(text, new RegExp(`${gone.name}: .*${gone.name} was deleted since you picked the folder — pick it again`), text);
+  assert.match(text, new RegExp(`${changed.name}: .*${changed.name} was changed since you picked the folder — pick it again`), text);
+  assert.doesNotMatch(text, /network/i, text);
+  await assertAllOnce(files.filter(f => f !== gone && f !== changed), 'picked');
 }));
 
 test('sync: a browser clock days off changes nothing', () => withFreshApp(async p => {

@@ -23,6 +23,11 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A key asked for a thing outside its population. The same answer whether the thing is
+    /// in another population or does not exist at all, so a key never learns what exists
+    /// elsewhere.
+    #[error("this {0} is not in your key's population, or does not exist")]
+    NotInPopulation(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the request body is larger than {0} bytes")]
@@ -62,6 +67,7 @@ impl AppError {
             AppError::AccessDenied(_) => (StatusCode::FORBIDDEN, "accessDenied"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "notFound"),
+            AppError::NotInPopulation(_) => (StatusCode::FORBIDDEN, "notInPopulation"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "tooLarge"),
             AppError::ConflictCode { code, .. } => (StatusCode::CONFLICT, code),

@@ -320,11 +320,11 @@ async fn other_population_cannot_touch_an_encounter() {
         .await;
     let body = json!({"encounterId": enc["id"], "items": [{"idempotencyKey": key_for(1), "fileName": "a.jpg", "size": 1, "contentType": "image/jpeg"}]});
     let (st, err) = s.post(&b, "/api/v1/upload-sessions", body).await;
-    assert_eq!((st, err["code"].as_str()), (404, Some("notFound")));
+    assert_eq!((st, err["code"].as_str()), (403, Some("notInPopulation")));
     let (st, _) = s
         .get(Some(&b), &format!("/api/v1/encounters/{}", enc["id"]))
         .await;
-    assert_eq!(st, 404);
+    assert_eq!(st, 403);
 }
 
 #[tokio::test]

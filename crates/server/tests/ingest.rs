@@ -552,7 +552,7 @@ async fn ensure_individuals_is_idempotent_and_validates() {
 }
 
 #[tokio::test]
-async fn other_populations_get_404_everywhere() {
+async fn other_populations_get_403_everywhere_like_missing_ones() {
     let s = Stack::start().await;
     let (_, a) = s.population("A", true);
     let (_, b) = s.population("B", true);
@@ -560,22 +560,34 @@ async fn other_populations_get_404_everywhere() {
     let img = jpeg(16, 16, 1);
     let url = sessions(&s, &a, enc, &[(key_for(1), "a.jpg", img.as_slice(), None)]).await;
     assert_eq!(put_blob(&s.http, &url[0], img).await, 201);
-    for path in [
-        format!("/api/v1/encounters/{enc}"),
-        format!("/api/v1/jobs?encounterId={enc}"),
-    ] {
-        let (st, err) = s.get(Some(&b), &path).await;
-        assert_eq!(
-            (st, err["code"].as_str()),
-            (404, Some("notFound")),
-            "{path}"
-        );
+    // A's encounter and one that exists nowhere get the same answer from B's key.
+    let missing = enc + 1000;
+    for (id, other) in [(enc, missing), (missing, enc)] {
+        for path in [
+            format!("/api/v1/encounters/{id}"),
+            format!("/api/v1/jobs?encounterId={id}"),
+        ] {
+            let (st, err) = s.get(Some(&b), &path).await;
+            assert_eq!(
+                (st, err["code"].as_str()),
+                (403, Some("notInPopulation")),
+                "{path}"
+            );
+            let message = err["message"].as_str().unwrap_or_default();
+            assert_eq!(
+                message.replace(&id.to_string(), "N"),
+                "this encounter N is not in your key's population, or does not exist",
+                "{path} (vs {other})"
+            );
+        }
     }
     let (st, err) = s.get(Some(&b), "/api/v1/encounters/abc").await;
     assert_eq!((st, err["code"].as_str()), (400, Some("invalidPath")));
-    let (st, _) = s.post(&b, "/api/v1/upload-sessions", json!({"encounterId": enc, "items": [
-        {"idempotencyKey": key_for(2), "fileName": "b.jpg", "size": 1, "contentType": "image/jpeg"}]})).await;
-    assert_eq!(st, 404);
+    for id in [enc, missing] {
+        let (st, err) = s.post(&b, "/api/v1/upload-sessions", json!({"encounterId": id, "items": [
+            {"idempotencyKey": key_for(2), "fileName": "b.jpg", "size": 1, "contentType": "image/jpeg"}]})).await;
+        assert_eq!((st, err["code"].as_str()), (403, Some("notInPopulation")));
+    }
     let (_, res) = s
         .post(
             &b,

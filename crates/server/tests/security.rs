@@ -3,8 +3,9 @@
 //! * every route of the router is classified here (a new route fails the test until it is),
 //!   and every key route refuses a missing, unknown, revoked or session credential (401), a
 //!   denied key (403 `accessDenied`), and another population's key on this population's
-//!   things (404 `notFound` — documented: a key never learns what another population has —
-//!   or an answer about its own population only), without changing anything;
+//!   things (403 `notInPopulation`, the same answer as for a thing that does not exist at all —
+//!   documented: a key never learns what another population has — or an answer about its own
+//!   population only), without changing anything;
 //! * no API key, session token, password, account key or SAS signature reaches the audit log,
 //!   the server's log or an error message;
 //! * the upload SAS URLs the server hands out are write-only for one blob, and expire;
@@ -412,7 +413,8 @@ async fn every_route_refuses_foreign_missing_revoked_and_denied_credentials() {
                             "{what} with a denied key: {err}"
                         );
                     }
-                    // Another population's key: 404 for A's things, or an answer about B.
+                    // Another population's key: 403 for A's things — word for word the answer
+                    // for a thing that does not exist — or an answer about B.
                     let (st, res) = call(&s, &method, &url, &body, Some(&key_b)).await;
                     let text = res.to_string();
                     match (path, method.as_str()) {
@@ -421,8 +423,33 @@ async fn every_route_refuses_foreign_missing_revoked_and_denied_credentials() {
                         | ("/api/v1/jobs", _) => {
                             assert_eq!(
                                 (st, res["code"].as_str()),
-                                (404, Some("notFound")),
+                                (403, Some("notInPopulation")),
                                 "{what} with B's key: {res}"
+                            );
+                            let missing = t.encounter + 1_000_000;
+                            let (url_m, body_m) = request_for(
+                                path,
+                                &method,
+                                &Target {
+                                    encounter: missing,
+                                    population: t.population,
+                                    key_id: t.key_id,
+                                    file_item: t.file_item,
+                                    idempotency_key: t.idempotency_key.clone(),
+                                },
+                            );
+                            let (st_m, res_m) =
+                                call(&s, &method, &url_m, &body_m, Some(&key_b)).await;
+                            let same = |r: &Value| {
+                                r["message"].as_str().map(|m| {
+                                    m.replace(&missing.to_string(), "N")
+                                        .replace(&t.encounter.to_string(), "N")
+                                })
+                            };
+                            assert_eq!(
+                                (st_m, res_m["code"].as_str(), same(&res_m)),
+                                (st, res["code"].as_str(), same(&res)),
+                                "{what}: another population's encounter and a missing one answer differently"
                             );
                         }
                         ("/api/v1/upload-sessions/commit", _)
@@ -461,7 +488,8 @@ async fn every_route_refuses_foreign_missing_revoked_and_denied_credentials() {
                             "{what} with {label}: {err}"
                         );
                     }
-                    // B's user acting on A: provision → 403, revoke A's key → 404, list → none.
+                    // B's user acting on A: provision → 403, revoke A's key → 404 (a session's
+                    // answer, not a key's), list → none.
                     if path != "/api/v1/auth/sign-out" {
                         let (st, res) = call(&s, &method, &url, &body, Some(&token_b)).await;
                         match path {

@@ -422,12 +422,18 @@ fn load_encounter(
             },
         )
         .optional()?;
+    // With a key (`population`), missing and another population's answer alike (403
+    // `notInPopulation`); the public page (no key) answers 404 for a missing one.
+    let hidden = || match population {
+        Some(_) => AppError::NotInPopulation(format!("encounter {id}")),
+        None => AppError::NotFound(format!("encounter {id}")),
+    };
     let Some((pop, date, location_name, photographer, time, lat, lon, notes, license, user)) = row
     else {
-        return Err(AppError::NotFound(format!("encounter {id}")));
+        return Err(hidden());
     };
     if population.is_some_and(|p| p != pop) {
-        return Err(AppError::NotFound(format!("encounter {id}")));
+        return Err(hidden());
     }
     let mut stmt = tx.prepare(
         "SELECT f.id, f.file_name, f.size, f.blob_name, f.width, f.height, f.thumbnail_blob,

@@ -115,7 +115,10 @@ pub async fn create_sessions(
                 )
                 .optional()?;
             if owner != Some(pop.id) {
-                return Err(AppError::NotFound(format!("encounter {}", req.encounter_id)));
+                return Err(AppError::NotInPopulation(format!(
+                    "encounter {}",
+                    req.encounter_id
+                )));
             }
             let now = crate::now_unix();
             let mut out = Vec::with_capacity(req.items.len());
@@ -313,7 +316,10 @@ pub async fn jobs(
                 )
                 .optional()?;
             if owner != Some(k.population.id) {
-                return Err(AppError::NotFound(format!("encounter {}", q.encounter_id)));
+                return Err(AppError::NotInPopulation(format!(
+                    "encounter {}",
+                    q.encounter_id
+                )));
             }
             let mut stmt = tx.prepare(
                 "SELECT id, encounter_id, file_item_id, kind, state, created_at, updated_at
