@@ -368,6 +368,27 @@ async fn image_rows(img_sync: &ObjectStore<'_>, id: &str) -> Result<Vec<ImageSyn
 
 /// Recomputes both aggregate stores from the records, in the caller's transaction (which must
 /// cover `encounters`, `encounterSync`, `imageSync`, `encounterSummary`, `populationCounts`).
+/// The rows of a `get_all` that decode; the others are counted in one console warning.
+fn readable<T, E: std::fmt::Display>(rows: impl Iterator<Item = Result<T, E>>) -> Vec<T> {
+    let mut skipped = 0usize;
+    let mut first = None;
+    let out = rows
+        .filter_map(|r| {
+            r.map_err(|e| {
+                skipped += 1;
+                first.get_or_insert_with(|| e.to_string());
+            })
+            .ok()
+        })
+        .collect();
+    if let Some(e) = first {
+        web_sys::console::warn_1(
+            &format!("finsync: {skipped} stored sync records could not be read and are left out of the counts ({e})").into(),
+        );
+    }
+    out
+}
+
 async fn rebuild(
     encounters: &ObjectStore<'_>,
     enc_sync: &ObjectStore<'_>,
@@ -375,21 +396,12 @@ async fn rebuild(
     summaries: &ObjectStore<'_>,
     counts: &ObjectStore<'_>,
 ) -> Result<(), IdbError> {
-    let plans = encounters
-        .get_all::<StoredEncounter>()
-        .serde()?
-        .await?
-        .collect::<Result<Vec<_>, _>>()?;
-    let rows = enc_sync
-        .get_all::<EncounterSyncRow>()
-        .serde()?
-        .await?
-        .collect::<Result<Vec<_>, _>>()?;
-    let images = img_sync
-        .get_all::<ImageSyncRow>()
-        .serde()?
-        .await?
-        .collect::<Result<Vec<_>, _>>()?;
+    // A row this build cannot read is left out of the counts rather than failing the whole
+    // rebuild: the rebuild runs inside the v5 upgrade, and a failed upgrade would keep the
+    // database from opening at all (everything stored would be out of reach).
+    let plans = readable(encounters.get_all::<StoredEncounter>().serde()?.await?);
+    let rows = readable(enc_sync.get_all::<EncounterSyncRow>().serde()?.await?);
+    let images = readable(img_sync.get_all::<ImageSyncRow>().serde()?.await?);
     let rows: HashMap<&str, &EncounterSyncRow> =
         rows.iter().map(|r| (r.local_id.as_str(), r)).collect();
     let mut by_encounter: HashMap<&str, HashMap<&str, &ImageStatus>> = HashMap::new();
