@@ -71,7 +71,11 @@ impl Client {
         let status = resp.status();
         let content_type = resp.headers().get("content-type").unwrap_or_default();
         let retry_after = resp.headers().get("retry-after");
-        let body = resp.text().await.unwrap_or_default();
+        // A body cut off mid-read is a network failure (retried), not an empty answer.
+        let body = resp
+            .text()
+            .await
+            .map_err(|_| CallError::Network(self.base.clone()))?;
         if (200..300).contains(&status) {
             return serde_json::from_str::<T>(&body)
                 .map_err(|e| CallError::BadResponse(unreadable_answer(&self.base, &body, &e)));

@@ -13,7 +13,8 @@
 //! Integrity: each Put Block carries `Content-MD5`, the MD5 of that block, so the storage
 //! service refuses a block whose bytes changed on the way (`400 Md5Mismatch`; Azurite says
 //! `InvalidOperation`), and the block is sent again (twice at most). To hash a block the app
-//! reads it once through a BYOB stream reader into one reused 256 KiB buffer ([`blob_md5`]);
+//! reads it once through a BYOB stream reader into one reused 256 KiB buffer ([`blob_md5`]; where
+//! `Blob.stream()` is no byte stream, 256 KiB `slice().arrayBuffer()` reads instead);
 //! the request body is still the Blob slice. A single Put Blob (files up to
 //! [`BLOCK_THRESHOLD`]) sends no MD5: that would read every small file once more in full,
 //! where sync otherwise reads 128 KiB of it for the fingerprint. Its integrity check is the
@@ -198,9 +199,11 @@ pub fn put_timeout_ms(size: u64) -> u32 {
 ///
 /// Read through a BYOB stream reader into one reused [`HASH_PIECE`] buffer, so hashing a
 /// gigabyte allocates no garbage: reading it as fresh `ArrayBuffer`s grew the page's memory by
-/// over 200 MiB in the upload benchmark before the collector caught up.
+/// over 200 MiB in the upload benchmark before the collector caught up. A browser whose
+/// `Blob.stream()` is not a byte stream throws from `getReader({mode: 'byob'})`; then the
+/// bytes are read piece by piece with `slice().arrayBuffer()` instead ([`blob_md5_sliced`]).
 pub async fn blob_md5(blob: &Blob, start: u64, end: u64) -> Result<String, PutError> {
-    use js_sys::{Reflect, Uint8Array};
+    use js_sys::{Function, Object, Reflect, Uint8Array};
     use wasm_bindgen_futures::JsFuture;
     let read_error = |e: wasm_bindgen::JsValue| {
         PutError::Browser(format!("cannot read the file to hash it: {e:?}"))
@@ -208,12 +211,17 @@ pub async fn blob_md5(blob: &Blob, start: u64, end: u64) -> Result<String, PutEr
     let piece = blob
         .slice_with_f64_and_f64(start as f64, end as f64)
         .map_err(read_error)?;
-    let options = web_sys::ReadableStreamGetReaderOptions::new();
-    options.set_mode(web_sys::ReadableStreamReaderMode::Byob);
-    let reader: web_sys::ReadableStreamByobReader = piece
-        .stream()
-        .get_reader_with_options(&options)
-        .unchecked_into();
+    // Called through Reflect so that a throw (no BYOB support) is an Err, not an abort.
+    let stream = piece.stream();
+    let options = Object::new();
+    Reflect::set(&options, &"mode".into(), &"byob".into()).map_err(read_error)?;
+    let reader = Reflect::get(&stream, &"getReader".into())
+        .and_then(|f| f.dyn_into::<Function>())
+        .and_then(|get_reader| get_reader.call1(&stream, &options));
+    let reader: web_sys::ReadableStreamByobReader = match reader {
+        Ok(reader) => reader.unchecked_into(),
+        Err(_) => return blob_md5_sliced(blob, start, end).await,
+    };
     let mut hasher = Md5::new();
     let mut buf = vec![0u8; HASH_PIECE as usize];
     let mut view = Uint8Array::new_with_length(HASH_PIECE as u32);
@@ -238,13 +246,53 @@ pub async fn blob_md5(blob: &Blob, start: u64, end: u64) -> Result<String, PutEr
         total += n as u64;
         view = Uint8Array::new_with_byte_offset_and_length(&got.buffer(), 0, HASH_PIECE as u32);
     }
+    check_hashed(total, start, end)?;
+    Ok(B64.encode(hasher.finalize()))
+}
+
+/// [`blob_md5`] for browsers without BYOB readers: each [`HASH_PIECE`] is read as its own
+/// `ArrayBuffer` (more garbage, same result).
+pub async fn blob_md5_sliced(blob: &Blob, start: u64, end: u64) -> Result<String, PutError> {
+    use js_sys::Uint8Array;
+    use wasm_bindgen_futures::JsFuture;
+    let read_error = |e: wasm_bindgen::JsValue| {
+        PutError::Browser(format!("cannot read the file to hash it: {e:?}"))
+    };
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; HASH_PIECE as usize];
+    let mut total = 0u64;
+    let mut at = start;
+    while at < end {
+        let to = (at + HASH_PIECE).min(end);
+        let piece = blob
+            .slice_with_f64_and_f64(at as f64, to as f64)
+            .map_err(read_error)?;
+        let bytes = JsFuture::from(piece.array_buffer())
+            .await
+            .map_err(read_error)?;
+        let got = Uint8Array::new(&bytes);
+        let n = (got.length() as usize).min(buf.len());
+        got.subarray(0, n as u32).copy_to(&mut buf[..n]);
+        hasher.update(&buf[..n]);
+        total += n as u64;
+        if (n as u64) < to - at {
+            break;
+        }
+        at = to;
+    }
+    check_hashed(total, start, end)?;
+    Ok(B64.encode(hasher.finalize()))
+}
+
+/// The file shrank (or the read stopped short) while it was being hashed.
+fn check_hashed(total: u64, start: u64, end: u64) -> Result<(), PutError> {
     if total != end - start {
         return Err(PutError::Browser(format!(
             "read {total} bytes of the file to hash where {} were expected; the file may have changed",
             end - start
         )));
     }
-    Ok(B64.encode(hasher.finalize()))
+    Ok(())
 }
 
 /// The deterministic ID of block `index` (all IDs have the same length, as Azure requires).
@@ -423,5 +471,40 @@ mod tests {
             blob_md5(&blob, start as u64 + 1, end as u64).await.unwrap(),
             want
         );
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_sliced_fallback_hashes_like_the_byob_reader() {
+        let len = (2 * HASH_PIECE + HASH_PIECE / 2 + 123) as usize;
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+        let blob = blob_of(&bytes);
+        for (start, end) in [(0, len), (1000, len - 7), (5, 5 + HASH_PIECE as usize)] {
+            let want = B64.encode(Md5::digest(&bytes[start..end]));
+            let (s, e) = (start as u64, end as u64);
+            assert_eq!(blob_md5_sliced(&blob, s, e).await.unwrap(), want);
+            assert_eq!(blob_md5(&blob, s, e).await.unwrap(), want);
+        }
+        let text = blob_of(b"The quick brown fox jumps over the lazy dog");
+        assert_eq!(
+            blob_md5_sliced(&text, 0, text.size() as u64).await.unwrap(),
+            "nhB9nTcrtoJr2B01QqQZ1g=="
+        );
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_browser_without_byob_readers_falls_back_instead_of_aborting() {
+        use js_sys::{Function, Reflect};
+        // Make getReader throw as it does where Blob.stream() is not a byte stream.
+        let proto = Reflect::get(&js_sys::global(), &"ReadableStream".into())
+            .and_then(|c| Reflect::get(&c, &"prototype".into()))
+            .unwrap();
+        let original = Reflect::get(&proto, &"getReader".into()).unwrap();
+        let throwing = Function::new_no_args("throw new TypeError('no BYOB reader here')");
+        Reflect::set(&proto, &"getReader".into(), &throwing).unwrap();
+        let bytes: Vec<u8> = (0..(HASH_PIECE as usize + 99)).map(|i| i as u8).collect();
+        let blob = blob_of(&bytes);
+        let got = blob_md5(&blob, 3, bytes.len() as u64).await;
+        Reflect::set(&proto, &"getReader".into(), &original).unwrap();
+        assert_eq!(got.unwrap(), B64.encode(Md5::digest(&bytes[3..])));
     }
 }

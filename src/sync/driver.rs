@@ -322,7 +322,11 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
     let mut inflight: FuturesUnordered<LocalBoxFuture<'static, Event>> = FuturesUnordered::new();
     let sent: Rc<RefCell<HashMap<u64, f64>>> = Rc::new(RefCell::new(HashMap::new()));
     // Upload URL → its session's expiresAt (ms since the epoch), from this run's sessions.
+    // Pruned when a PUT to the URL ends for good (see below), so it holds the live sessions
+    // only, not one entry per session of the whole run.
     let mut expiries: HashMap<String, f64> = HashMap::new();
+    // Request id → upload URL of each PUT in flight, to prune `expiries` when it finishes.
+    let mut put_urls: HashMap<u64, String> = HashMap::new();
     loop {
         // Drain, persist (write-ahead), then start what the engine asked for.
         let mut persist = Vec::new();
@@ -362,6 +366,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 } => {
                     let file = files.file(&encounter, &image);
                     let expires_ms = expiry_of(&url, &expiries);
+                    put_urls.insert(request_id.0, url.clone());
                     let sent = sent.clone();
                     let blocks =
                         keys.get(&(encounter.clone(), image.clone()))
@@ -465,6 +470,15 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                     if let Some(ms) = parse_iso_ms(at) {
                         expiries.insert(url.clone(), ms);
                     }
+                }
+            }
+        }
+        if let Event::PutDone { request_id, result } = &ev {
+            // Done or given up (the file is gone, changed or unreadable): the URL is not used
+            // again. After an HTTP failure the engine may retry the same URL, so its expiry stays.
+            if let Some(url) = put_urls.remove(&request_id.0) {
+                if !matches!(result, Err(PutFailure::Http(_))) {
+                    expiries.remove(&url);
                 }
             }
         }

@@ -30,7 +30,7 @@ pub enum Copied {
 }
 
 /// Plain text of every problem for a bug report or an e-mail, grouped by encounter: image name
-/// and message, with any SAS signature redacted (messages never carry keys).
+/// and message, scrubbed of secrets (SAS signatures, API keys) by [`crate::activity::scrub`].
 pub fn problems_text(groups: &[EncounterProblems]) -> String {
     let mut out = String::from("finsync sync errors\n");
     for g in groups {
@@ -45,7 +45,7 @@ pub fn problems_text(groups: &[EncounterProblems]) -> String {
                 out.push_str(&format!(
                     "  {kind}: {}: {}\n",
                     p.path,
-                    finsync_core::sas::redact_sas(&p.message)
+                    crate::activity::scrub(&p.message)
                 ));
             }
         }
@@ -53,7 +53,7 @@ pub fn problems_text(groups: &[EncounterProblems]) -> String {
     out
 }
 
-/// CSV of every problem: encounter, file, kind, message.
+/// CSV of every problem: encounter, file, kind, message (scrubbed like [`problems_text`]).
 pub fn problems_csv(groups: &[EncounterProblems]) -> String {
     let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut out = String::from("encounter,file,kind,message\n");
@@ -64,7 +64,7 @@ pub fn problems_csv(groups: &[EncounterProblems]) -> String {
                     "{},{},{kind},{}\n",
                     esc(&g.encounter),
                     esc(&p.path),
-                    esc(&p.message)
+                    esc(&crate::activity::scrub(&p.message))
                 ));
             }
         }
@@ -149,5 +149,37 @@ pub fn ErrorList(
                 }}
             </details>
         </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn groups() -> Vec<EncounterProblems> {
+        vec![EncounterProblems {
+            encounter: "Reef A".into(),
+            state: "partial",
+            actionable: vec![ImageProblem {
+                path: "a.jpg".into(),
+                message: "PUT https://acct.blob.core.windows.net/c/a.jpg?sv=1&sig=SECRETSIG failed"
+                    .into(),
+            }],
+            skipped: vec![ImageProblem {
+                path: "b.jpg".into(),
+                message: "server refused key fsk_live_SECRETKEY".into(),
+            }],
+        }]
+    }
+
+    #[wasm_bindgen_test]
+    fn copy_and_csv_both_scrub_sas_signatures_and_api_keys() {
+        for out in [problems_text(&groups()), problems_csv(&groups())] {
+            assert!(!out.contains("SECRETSIG"), "{out}");
+            assert!(!out.contains("SECRETKEY"), "{out}");
+            assert!(out.contains("[API key]"), "{out}");
+            assert!(out.contains("a.jpg") && out.contains("b.jpg"), "{out}");
+        }
     }
 }
