@@ -525,6 +525,46 @@ fn an_api_key_refusal_stops_the_run() {
 }
 
 #[test]
+fn an_encounter_not_in_the_keys_population_fails_alone_and_the_run_goes_on() {
+    let mut h = H::new(
+        plan(vec![encounter("e1", &["a"]), encounter("e2", &["b"])]),
+        config(2),
+    );
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    assert!(
+        matches!(req, ApiRequest::CreateUploadSessions(_)),
+        "{req:?}"
+    );
+    let cmds = h.answer(
+        id,
+        Err(HttpFailure::Status {
+            status: 403,
+            error: Some(ApiError {
+                code: "notInPopulation".into(),
+                message: "encounter 1 is not in this key's population".into(),
+            }),
+            azure_code: None,
+            message: None,
+        }),
+    );
+    assert!(finished(&cmds).is_none(), "the run does not stop");
+    assert!(persists(&cmds).iter().any(|p| matches!(
+        p,
+        Persist::ImageStatus { image, status: ImageStatus::Failed { failure }, .. }
+            if image == "a" && failure.code.as_deref() == Some("notInPopulation")
+    )));
+    let (id, req) = one_api(&cmds);
+    assert!(
+        matches!(req, ApiRequest::FindOrCreateEncounter(_)),
+        "e2 starts: {req:?}"
+    );
+    let (id, req) = one_api(&h.answer(id, encounter_ref(2)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    assert_eq!(ps.len(), 1);
+}
+
+#[test]
 fn find_or_create_retries_once_then_fails_the_encounter_and_moves_on() {
     let mut h = H::new(
         plan(vec![encounter("e1", &["a"]), encounter("e2", &["b"])]),
