@@ -204,8 +204,8 @@ fn what_to_do(status: u16, code: &str) -> Option<&'static str> {
         ),
         (403, "notInPopulation") => Some(
             "the API key in Settings is for another population than this encounter (or the \
-             server no longer has it) — enter this population's key in Settings, or Reset the \
-             encounter and Sync again",
+             server no longer has it) — enter this population's key in Settings, or press Reset on the \
+             population's card, then Sync",
         ),
         (429, _) => Some("Retry after that"),
         _ => None,

@@ -10,7 +10,7 @@ use finsync_core::engine::{ImageStatus, PlanEncounter, PlanImage, PlanUser};
 use finsync_core::fingerprint::{idempotency_key, Fingerprint};
 use finsync_core::manifest::{EncounterRecord, PhotographerAssignment};
 use finsync_core::media::content_type;
-use finsync_core::normalize::{encounter_identity, normalize_text};
+use finsync_core::normalize::encounter_identity;
 
 use crate::store::{ImageSource, StoredEncounter};
 
@@ -42,10 +42,9 @@ pub fn photographer_user_id(a: &PhotographerAssignment) -> Option<i64> {
     }
 }
 
-/// The user a "Create on sync" photographer becomes; keyed like
-/// [`finsync_core::manifest::PhotographerResolution::identity`] (plus the email, so two
-/// people of one name with different emails stay two users).
-pub fn user_to_create(a: &PhotographerAssignment) -> Option<PlanUser> {
+/// The user a "Create on sync" photographer of `population_id` becomes; see
+/// [`PlanUser::create_on_sync`] for its key.
+pub fn user_to_create(population_id: i64, a: &PhotographerAssignment) -> Option<PlanUser> {
     let PhotographerAssignment::CreateOnSync {
         first_name,
         last_name,
@@ -59,18 +58,14 @@ pub fn user_to_create(a: &PhotographerAssignment) -> Option<PlanUser> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(str::to_string);
-    let name = normalize_text(&format!("{first_name} {last_name}"));
-    Some(PlanUser {
-        key: match &email {
-            Some(e) => format!("new:{name}|{}", e.to_lowercase()),
-            None => format!("new:{name}"),
-        },
-        request: CreateUser {
+    Some(PlanUser::create_on_sync(
+        population_id,
+        CreateUser {
             first_name: first_name.trim().to_string(),
             last_name: last_name.trim().to_string(),
             email,
         },
-    })
+    ))
 }
 
 /// What could not be planned, per record.
@@ -155,7 +150,7 @@ pub fn plan_record(
                 known_individuals: rec.known_individuals.clone(),
                 photographer_user_id: photographer_user_id(&rec.photographer),
             },
-            create_photographer: user_to_create(&rec.photographer),
+            create_photographer: user_to_create(rec.population_id, &rec.photographer),
             remote: None,
             images,
         },

@@ -363,7 +363,11 @@ async fn approved_manifests_plans_approved_records_like_sync_plan() {
             user.request.first_name.as_str(),
             user.request.last_name.as_str()
         ),
-        ("new:bo ek", "Bo", "Ek")
+        (
+            format!("new:{}:bo ek", new_person.population_id).as_str(),
+            "Bo",
+            "Ek"
+        )
     );
     assert_eq!(
         (

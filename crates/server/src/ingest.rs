@@ -273,19 +273,33 @@ async fn verify(s: &AppState, row: &SessionRow) -> Result<Result<Ingested, ItemE
         )));
     };
     if let Err(e) = variants::check_header(&head, props.size) {
-        return Ok(Err((
-            "undecodable",
-            format!(
-                "{file}: not a readable JPEG, PNG, TIFF or BMP image ({e}): the file is damaged \
-                 or cut short — copy it again from the camera card and sync again"
-            ),
-        )));
+        return Ok(Err(("undecodable", header_message(file, &e))));
     }
     Ok(Ok(Ingested {
         final_blob: source,
         md5,
         decodable: props.size <= s.config.max_decode_bytes,
     }))
+}
+
+/// What the person reads for a file whose first bytes are refused: a damaged copy is copied
+/// again, an intact file of another format is converted.
+fn header_message(file: &str, e: &variants::HeaderError) -> String {
+    match e {
+        variants::HeaderError::Damaged(_) => format!(
+            "{file}: not a readable JPEG, PNG, TIFF or BMP image ({e}): the file is damaged \
+             or cut short — copy it again from the camera card and sync again"
+        ),
+        variants::HeaderError::Unsupported { format: Some(_) } => format!(
+            "{file}: not a readable JPEG, PNG, TIFF or BMP image ({e}): convert it to JPEG \
+             and sync again"
+        ),
+        variants::HeaderError::Unsupported { format: None } => format!(
+            "{file}: not a readable JPEG, PNG, TIFF or BMP image ({e}): if it is a photo in \
+             another format, convert it to JPEG and sync again; if it is a JPEG, the file is \
+             damaged — copy it again from the camera card"
+        ),
+    }
 }
 
 fn record_failure(
@@ -566,4 +580,41 @@ where
     out.into_iter()
         .map(|r| r.ok_or_else(|| AppError::Internal("a result is missing".into())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_message;
+    use crate::variants::check_header;
+
+    #[test]
+    fn only_damaged_files_are_told_to_be_copied_again() {
+        let heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic";
+        let e = check_header(heic, 4096).unwrap_err();
+        let m = header_message("IMG_0001.HEIC", &e);
+        assert!(m.starts_with("IMG_0001.HEIC: not a readable JPEG"), "{m}");
+        assert!(
+            m.contains("it is a HEIC image") && m.contains("convert it to JPEG"),
+            "{m}"
+        );
+        assert!(!m.contains("camera card"), "{m}");
+
+        let e = check_header(b"GIF89a\x01\x00\x01\x00", 10).unwrap_err();
+        let m = header_message("a.gif", &e);
+        assert!(
+            m.contains("it is a GIF image") && m.contains("convert it to JPEG"),
+            "{m}"
+        );
+        assert!(!m.contains("damaged"), "{m}");
+
+        // A JPEG cut short inside its headers: the copy is broken.
+        let cut = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F'];
+        let e = check_header(&cut, cut.len() as u64).unwrap_err();
+        let m = header_message("E-half.jpg", &e);
+        assert!(m.contains("not a readable JPEG"), "{m}");
+        assert!(
+            m.contains("damaged or cut short") && m.contains("camera card"),
+            "{m}"
+        );
+    }
 }

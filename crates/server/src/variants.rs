@@ -97,14 +97,22 @@ pub const HEADER_BYTES: u64 = 96 * 1024;
 /// decodes. For a JPEG the header segments are walked up to the image data (SOS): a segment
 /// that runs past the end of the file, or a file that ends before its image data, is cut
 /// short. Cheap — no decoding; damage inside the image data is found by the variants queue.
-pub fn check_header(head: &[u8], size: u64) -> Result<(), VariantError> {
-    let format = image::guess_format(head).map_err(|_| {
-        VariantError::Undecodable("its first bytes match none of these formats".into())
-    })?;
+pub fn check_header(head: &[u8], size: u64) -> Result<(), HeaderError> {
+    if size == 0 {
+        return Err(HeaderError::Damaged("the file is empty".into()));
+    }
+    if let Some(format) = other_format(head) {
+        return Err(HeaderError::Unsupported {
+            format: Some(format.into()),
+        });
+    }
+    let Ok(format) = image::guess_format(head) else {
+        return Err(HeaderError::Unsupported { format: None });
+    };
     if !format.reading_enabled() {
-        return Err(VariantError::Undecodable(format!(
-            "{format:?} images are not supported; send a JPEG, PNG, TIFF or BMP"
-        )));
+        return Err(HeaderError::Unsupported {
+            format: Some(format!("{format:?}").to_uppercase()),
+        });
     }
     if format == image::ImageFormat::Jpeg {
         jpeg_headers(head, size)?;
@@ -112,8 +120,38 @@ pub fn check_header(head: &[u8], size: u64) -> Result<(), VariantError> {
     Ok(())
 }
 
-fn jpeg_headers(head: &[u8], size: u64) -> Result<(), VariantError> {
-    let cut = || VariantError::Undecodable("the JPEG is cut short before its image data".into());
+/// Why [`check_header`] refused a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// A JPEG whose headers are damaged or that ends before its image data (or an empty
+    /// file): the copy is broken, the original may be fine.
+    #[error("{0}")]
+    Damaged(String),
+    /// An intact file of a format this server does not read (`format` when recognised).
+    #[error("{}", match format {
+        Some(f) => format!("it is a {f} image, which this server does not read"),
+        None => "its first bytes match none of these formats".to_string(),
+    })]
+    Unsupported { format: Option<String> },
+}
+
+/// Formats the image crate does not recognise but phones and cameras produce.
+fn other_format(head: &[u8]) -> Option<&'static str> {
+    // ISO base media file: size, "ftyp", major brand.
+    if head.get(4..8) != Some(b"ftyp") {
+        return None;
+    }
+    match head.get(8..12)? {
+        b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => {
+            Some("HEIC")
+        }
+        b"avif" | b"avis" => Some("AVIF"),
+        _ => None,
+    }
+}
+
+fn jpeg_headers(head: &[u8], size: u64) -> Result<(), HeaderError> {
+    let cut = || HeaderError::Damaged("the JPEG is cut short before its image data".into());
     let mut pos = 2usize; // after SOI
     loop {
         // Markers may be preceded by fill bytes (0xFF).
@@ -129,7 +167,7 @@ fn jpeg_headers(head: &[u8], size: u64) -> Result<(), VariantError> {
             };
         };
         if ff != 0xFF {
-            return Err(VariantError::Undecodable(
+            return Err(HeaderError::Damaged(
                 "the JPEG's header segments are damaged".into(),
             ));
         }
@@ -434,19 +472,26 @@ mod tests {
     fn header_check_knows_images_and_files_cut_short() {
         let p = png(8, 8);
         assert!(check_header(&p[..16], p.len() as u64).is_ok());
-        assert!(matches!(
+        assert_eq!(
             check_header(b"definitely not an image", 23),
-            Err(VariantError::Undecodable(_))
-        ));
-        assert!(matches!(
-            check_header(b"", 0),
-            Err(VariantError::Undecodable(_))
-        ));
-        // GIF is recognised but this server has no decoder for it.
-        assert!(matches!(
+            Err(HeaderError::Unsupported { format: None })
+        );
+        assert!(matches!(check_header(b"", 0), Err(HeaderError::Damaged(_))));
+        // GIF is recognised but this server has no decoder for it; HEIC (iPhones) is not
+        // known to the image crate but named all the same.
+        assert_eq!(
             check_header(b"GIF89a\x01\x00\x01\x00", 10),
-            Err(VariantError::Undecodable(m)) if m.contains("Gif")
-        ));
+            Err(HeaderError::Unsupported {
+                format: Some("GIF".into())
+            })
+        );
+        let heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic";
+        assert_eq!(
+            check_header(heic, 4096),
+            Err(HeaderError::Unsupported {
+                format: Some("HEIC".into())
+            })
+        );
         // A JPEG: whole, only its first bytes read, and cut short at each header segment.
         let mut out = Cursor::new(Vec::new());
         DynamicImage::ImageRgb8(image::RgbImage::from_fn(40, 30, |x, y| {
@@ -466,7 +511,7 @@ mod tests {
             assert!(
                 matches!(
                     check_header(&jpg[..cut], cut as u64),
-                    Err(VariantError::Undecodable(_))
+                    Err(HeaderError::Damaged(_))
                 ),
                 "cut at {cut} of {size}"
             );

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::api::{CreateUser, FindOrCreateEncounterFull, MAX_BATCH};
+use crate::normalize::normalize_text;
 
 use super::state::{ImageStatus, RemoteEncounter, SyncStore};
 
@@ -42,9 +43,25 @@ pub struct PlanEncounter {
 #[serde(rename_all = "camelCase")]
 pub struct PlanUser {
     /// Identifies the person across the plan (and across runs: the created user id is
-    /// persisted under it), e.g. `new:<normalised name>`.
+    /// persisted under it), see [`PlanUser::create_on_sync`].
     pub key: String,
     pub request: CreateUser,
+}
+
+impl PlanUser {
+    /// The user a "Create on sync" photographer of `population_id` becomes. The key holds the
+    /// population (users created for one population's organisation must not be reused for
+    /// another's: the server refuses them, or it would name the wrong person), the normalised
+    /// name and the email when given (two people of one name with different emails stay two
+    /// users): `new:<population>:<name>[|<email>]`.
+    pub fn create_on_sync(population_id: i64, request: CreateUser) -> PlanUser {
+        let name = normalize_text(&format!("{} {}", request.first_name, request.last_name));
+        let key = match &request.email {
+            Some(e) => format!("new:{population_id}:{name}|{}", e.trim().to_lowercase()),
+            None => format!("new:{population_id}:{name}"),
+        };
+        PlanUser { key, request }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -121,15 +121,20 @@ pub fn classify(failure: &HttpFailure) -> FailureClass {
 
 /// `true` when an answer of the sync API (not the blob store) means the key is not accepted
 /// (401 invalid key, 403 access denied): nothing else can succeed, the run stops.
+/// A 403 `notInPopulation` is about one encounter (of another population, or one the server
+/// no longer has), not the key: it fails that encounter only.
 pub fn stops_sync(failure: &HttpFailure) -> bool {
-    matches!(
-        failure,
+    match failure {
+        HttpFailure::Status { status: 401, .. } => true,
         HttpFailure::Status {
-            status: 401 | 403,
-            ..
-        }
-    )
+            status: 403, error, ..
+        } => error.as_ref().is_none_or(|e| e.code != NOT_IN_POPULATION),
+        _ => false,
+    }
 }
+
+/// The API's error code for an encounter the key cannot see.
+pub const NOT_IN_POPULATION: &str = "notInPopulation";
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,6 +506,16 @@ mod tests {
     fn auth_refusals_stop_the_sync() {
         assert!(stops_sync(&HttpFailure::status(401)));
         assert!(stops_sync(&HttpFailure::status(403)));
+        let not_in_population = HttpFailure::Status {
+            status: 403,
+            error: Some(crate::api::ApiError {
+                code: NOT_IN_POPULATION.into(),
+                message: "not in this population".into(),
+            }),
+            azure_code: None,
+            message: None,
+        };
+        assert!(!stops_sync(&not_in_population));
         assert!(!stops_sync(&HttpFailure::status(404)));
         assert!(!stops_sync(&HttpFailure::Timeout));
     }

@@ -525,6 +525,46 @@ fn an_api_key_refusal_stops_the_run() {
 }
 
 #[test]
+fn an_encounter_not_in_the_keys_population_fails_alone_and_the_run_goes_on() {
+    let mut h = H::new(
+        plan(vec![encounter("e1", &["a"]), encounter("e2", &["b"])]),
+        config(2),
+    );
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    assert!(
+        matches!(req, ApiRequest::CreateUploadSessions(_)),
+        "{req:?}"
+    );
+    let cmds = h.answer(
+        id,
+        Err(HttpFailure::Status {
+            status: 403,
+            error: Some(ApiError {
+                code: "notInPopulation".into(),
+                message: "encounter 1 is not in this key's population".into(),
+            }),
+            azure_code: None,
+            message: None,
+        }),
+    );
+    assert!(finished(&cmds).is_none(), "the run does not stop");
+    assert!(persists(&cmds).iter().any(|p| matches!(
+        p,
+        Persist::ImageStatus { image, status: ImageStatus::Failed { failure }, .. }
+            if image == "a" && failure.code.as_deref() == Some("notInPopulation")
+    )));
+    let (id, req) = one_api(&cmds);
+    assert!(
+        matches!(req, ApiRequest::FindOrCreateEncounter(_)),
+        "e2 starts: {req:?}"
+    );
+    let (id, req) = one_api(&h.answer(id, encounter_ref(2)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    assert_eq!(ps.len(), 1);
+}
+
+#[test]
 fn find_or_create_retries_once_then_fails_the_encounter_and_moves_on() {
     let mut h = H::new(
         plan(vec![encounter("e1", &["a"]), encounter("e2", &["b"])]),
@@ -958,14 +998,18 @@ fn bare(id: &str, day: &str) -> PlanEncounter {
 }
 
 fn jane_new() -> PlanUser {
-    PlanUser {
-        key: "new:jane smith".into(),
-        request: crate::api::CreateUser {
+    jane_new_in(1)
+}
+
+fn jane_new_in(population_id: i64) -> PlanUser {
+    PlanUser::create_on_sync(
+        population_id,
+        crate::api::CreateUser {
             first_name: "Jane".into(),
             last_name: "Smith".into(),
             email: None,
         },
-    }
+    )
 }
 
 fn created_user(id: i64) -> Result<ApiResponse, HttpFailure> {
@@ -1035,7 +1079,7 @@ fn a_photographer_created_on_sync_is_created_once_before_its_encounters() {
     for c in persists(&cmds) {
         store.apply(&c);
     }
-    assert_eq!(store.created_users().get("new:jane smith"), Some(&77));
+    assert_eq!(store.created_users().get(&jane_new().key), Some(&77));
     let (id, req) = one_api(&cmds);
     let ApiRequest::FindOrCreateEncounter(f) = &req else {
         panic!("{req:?}")
@@ -1068,6 +1112,56 @@ fn a_photographer_created_on_sync_is_created_once_before_its_encounters() {
         panic!("{req:?}")
     };
     assert_eq!(f.photographer_user_id, Some(77));
+}
+
+#[test]
+fn a_user_created_for_one_population_is_created_again_for_another() {
+    // Population 1 (one organisation) creates Jane Smith as user 77.
+    let mut e1 = bare("e1", "2024-07-15");
+    e1.fields.photographer = "Jane Smith".into();
+    e1.create_photographer = Some(jane_new_in(1));
+    let mut h = H::new(plan(vec![e1]), config(2));
+    let (id, req) = one_api(&h.start());
+    assert!(matches!(req, ApiRequest::CreateUser(_)));
+    let cmds = h.answer(id, created_user(77));
+    // One store holds the sync state of every population (as the browser's does).
+    let mut store = SyncStore::default();
+    for c in persists(&cmds) {
+        store.apply(&c);
+    }
+    let (id, _) = one_api(&cmds);
+    assert!(finished(&h.answer(id, encounter_ref(5))).is_some());
+
+    // Population 2, same name: user 77 belongs to population 1's organisation, so it is not
+    // reused; Jane Smith is created again for population 2.
+    let mut e2 = bare("e2", "2024-07-16");
+    e2.fields.photographer = "Jane Smith".into();
+    e2.create_photographer = Some(jane_new_in(2));
+    let other = Plan {
+        population_id: 2,
+        encounters: vec![e2],
+    }
+    .with_store(&store);
+    assert_eq!(
+        other.encounters[0].create_photographer,
+        Some(jane_new_in(2))
+    );
+    assert_eq!(other.encounters[0].fields.photographer_user_id, None);
+    let mut h = H::new(other, config(2));
+    let (id, req) = one_api(&h.start());
+    assert_eq!(req, ApiRequest::CreateUser(jane_new_in(2).request));
+    let cmds = h.answer(id, created_user(78));
+    let (_, req) = one_api(&cmds);
+    let ApiRequest::FindOrCreateEncounter(f) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(f.photographer_user_id, Some(78));
+    for c in persists(&cmds) {
+        store.apply(&c);
+    }
+    // Both creations are remembered, each for its own population.
+    assert_eq!(store.created_users().get(&jane_new_in(1).key), Some(&77));
+    assert_eq!(store.created_users().get(&jane_new_in(2).key), Some(&78));
 }
 
 #[test]
