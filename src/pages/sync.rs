@@ -518,10 +518,10 @@ pub fn SyncPage() -> impl IntoView {
                     };
                     for (img, src) in e.plan.images.iter().zip(&e.sources) {
                         let status = page.status(&e.local_id, &img.local_id);
-                        let problem = ImageProblem {
-                            path: src.relative_path.clone(),
-                            message: status_detail(&status).unwrap_or_default(),
-                        };
+                        let problem = ImageProblem::new(
+                            src.relative_path.clone(),
+                            status_detail(&status).unwrap_or_default(),
+                        );
                         match status {
                             Some(ImageStatus::Failed { .. }) => g.actionable.push(problem),
                             // Missing or changed files are worth acting on too: select the

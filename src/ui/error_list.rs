@@ -10,6 +10,23 @@ pub struct ImageProblem {
     pub message: String,
 }
 
+impl ImageProblem {
+    /// A problem of the file at `path`. Server messages name the file themselves
+    /// ("IMG_1.jpg: not a readable …"); the list already shows the path, so a leading
+    /// "<file name>: " is dropped rather than shown twice.
+    pub fn new(path: String, message: String) -> ImageProblem {
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        let message = match message
+            .strip_prefix(name)
+            .and_then(|m| m.strip_prefix(": "))
+        {
+            Some(rest) if !name.is_empty() && !rest.is_empty() => rest.to_string(),
+            _ => message,
+        };
+        ImageProblem { path, message }
+    }
+}
+
 /// The problems of one encounter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncounterProblems {
@@ -171,6 +188,16 @@ mod tests {
                 message: "server refused key fsk_live_SECRETKEY".into(),
             }],
         }]
+    }
+
+    #[wasm_bindgen_test]
+    fn a_message_that_names_the_file_is_not_prefixed_twice() {
+        let p = ImageProblem::new("cove/E-half.jpg".into(), "E-half.jpg: cut short".into());
+        assert_eq!(p.message, "cut short");
+        let q = ImageProblem::new("cove/a.jpg".into(), "ba.jpg: other file".into());
+        assert_eq!(q.message, "ba.jpg: other file");
+        let r = ImageProblem::new("a.jpg".into(), "network error".into());
+        assert_eq!(r.message, "network error");
     }
 
     #[wasm_bindgen_test]

@@ -426,7 +426,8 @@ test('manifest + sync: a broken rule is named; deleted, changed and undecodable 
   await shot('4-trip-synced');
   writeFileSync(path.join(out, 'trip-messages.txt'), `${summary}\n${errors}\n`);
   assert.match(summary, /^2 uploaded, 0 already on the server, 1 failed\. 2 skipped\./, summary);
-  assert.match(errors, /E-half\.jpg: E-half\.jpg: not a readable JPEG.*copy it again from the camera card/, errors);
+  assert.match(errors, /E-half\.jpg: not a readable JPEG.*copy it again from the camera card/, errors);
+  assert.doesNotMatch(errors, /E-half\.jpg: E-half\.jpg/, 'the file name is not repeated');
   // Deleted and changed files are skipped by the sync (the summary) but listed to act on.
   assert.match(errors, /B-deleted\.jpg: Trip\/2024-07-15_Haro Strait\/B-deleted\.jpg is not in the folder any more \(moved, renamed or deleted\): put it back, or run discovery again/, errors);
   assert.match(errors, /C-changed\.jpg: Trip\/2024-07-15_Haro Strait\/C-changed\.jpg changed since the scan .*: run discovery again/, errors);
