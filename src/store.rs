@@ -1067,35 +1067,7 @@ mod tests {
     #[wasm_bindgen_test]
     async fn encounters_are_replaced_by_local_id() {
         let store = fresh("finsync-test-encounters").await;
-        let enc = |n: usize| StoredEncounter {
-            local_id: "folder:Haro".into(),
-            population_id: 1,
-            plan: PlanEncounter {
-                local_id: "folder:Haro".into(),
-                fields: FindOrCreateEncounter {
-                    date: "2024-07-15".into(),
-                    time: None,
-                    location_name: "Haro".into(),
-                    gps: None,
-                    photographer: "Jane".into(),
-                    notes: None,
-                }
-                .into(),
-                create_photographer: None,
-                remote: None,
-                images: (0..n)
-                    .map(|i| PlanImage {
-                        local_id: format!("{i}.jpg"),
-                        file_name: format!("{i}.jpg"),
-                        size: 10,
-                        content_type: "image/jpeg".into(),
-                        idempotency_key: format!("k{i}"),
-                        status: ImageStatus::Pending,
-                    })
-                    .collect(),
-            },
-            sources: vec![],
-        };
+        let enc = |n: usize| planned("folder:Haro", 1, n);
         store.put_encounters(&[enc(2)]).await.unwrap();
         store.put_encounters(&[enc(3)]).await.unwrap();
         let all = store.encounters().await.unwrap();

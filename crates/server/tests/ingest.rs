@@ -17,6 +17,30 @@ fn key_for(n: u8) -> String {
     )
 }
 
+/// Creates sessions for `items` (as [`sessions`]), PUTs each one's bytes, commits them all
+/// in one request and returns the commit's answer.
+async fn upload_and_commit(
+    s: &Stack,
+    key: &str,
+    enc: i64,
+    items: &[(String, &str, &[u8], Option<String>)],
+) -> serde_json::Value {
+    let urls = sessions(s, key, enc, items).await;
+    for (url, (_, _, bytes, _)) in urls.iter().zip(items) {
+        assert_eq!(put_blob(&s.http, url, bytes.to_vec()).await, 201);
+    }
+    let keys: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
+    let (st, res) = s
+        .post(
+            key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": keys}),
+        )
+        .await;
+    assert_eq!(st, 200, "{res}");
+    res
+}
+
 async fn new_encounter(s: &Stack, key: &str) -> i64 {
     let (st, enc) = s
         .post(
@@ -82,19 +106,7 @@ async fn commit_checks_md5_and_decoding_and_stores_variants() {
             Some(md5_b64(b"something else")),
         ),
     ];
-    let urls = sessions(&s, &key, enc, &items).await;
-    for (url, (_, _, bytes, _)) in urls.iter().zip(&items) {
-        assert_eq!(put_blob(&s.http, url, bytes.to_vec()).await, 201);
-    }
-    let keys: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
-    let (st, res) = s
-        .post(
-            &key,
-            "/api/v1/upload-sessions/commit",
-            json!({"idempotencyKeys": keys}),
-        )
-        .await;
-    assert_eq!(st, 200, "{res}");
+    let res = upload_and_commit(&s, &key, enc, &items).await;
     let r = res["results"].as_array().unwrap();
     assert_eq!(
         (r[0]["status"].as_str(), r[1]["status"].as_str()),
@@ -932,19 +944,7 @@ async fn commit_answers_before_variants_and_a_restart_finishes_them() {
         (key_for(2), "cut.jpg", cut.as_slice(), None),
         (key_for(3), "anim.jpg", gif.as_slice(), None),
     ];
-    let urls = sessions(&s, &key, enc, &items).await;
-    for (url, (_, _, bytes, _)) in urls.iter().zip(&items) {
-        assert_eq!(put_blob(&s.http, url, bytes.to_vec()).await, 201);
-    }
-    let keys: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
-    let (st, res) = s
-        .post(
-            &key,
-            "/api/v1/upload-sessions/commit",
-            json!({"idempotencyKeys": keys}),
-        )
-        .await;
-    assert_eq!(st, 200, "{res}");
+    let res = upload_and_commit(&s, &key, enc, &items).await;
     let r = res["results"].as_array().unwrap();
     assert_eq!(
         (r[0]["status"].as_str(), r[1]["status"].as_str()),
