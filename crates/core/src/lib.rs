@@ -6,6 +6,8 @@
 //! * [`fingerprint`] — content fingerprints and the image idempotency key (spec decision 7).
 //! * [`sas`] — Azure Blob service/account SAS signing (HMAC-SHA256 over the documented
 //!   string-to-sign), used by the server and, for storage connections, by the app.
+//! * [`cloud`] — saved Azure storage connections, where an image's bytes are
+//!   ([`cloud::ImageSource`]), and the read URLs the server copies source blobs from.
 //! * [`engine`] — the sync engine as a sans-IO state machine (events in, commands out).
 //! * [`normalize`] — text normalisation used by encounter dedup.
 //! * [`order`] — stable sorting with one compiled copy of the sort (a smaller WASM).
@@ -22,6 +24,7 @@
 
 pub mod api;
 pub mod calendar;
+pub mod cloud;
 pub mod engine;
 pub mod fingerprint;
 pub mod grouping;
