@@ -9,6 +9,7 @@
 //! | 3 | `blocks` (out-of-line key: idempotency key → staged block IDs of a block upload), `handles` (out-of-line key: folder name → its `FileSystemDirectoryHandle`, to find the files again after a reload) |
 //! | 4 | `activity` (auto-increment key: the activity log); for discovery: `scanJobs` (key path `id`), `scanFiles` (key path `[jobId, relativePath]`, index `byJob`), `manifests` (key path `id`), `reviewRecords` (key path `[manifestId, localId]`, index `byManifest`) |
 //! | 5 | aggregates: `encounterSummary` (key path `localId`: one [`EncounterSummary`] per planned encounter) and `populationCounts` (key path `populationId`: the [`PopulationCounts`] a card shows); the upgrade builds both from the v2–v4 records in its own transaction |
+//! | 6 | `connections` (key path `id`: saved Azure storage connections, [`StorageConnection`]; their credentials never leave this browser except as per-blob read URLs sent to the server for a copy) |
 //!
 //! The engine's write-ahead [`Persist`] changes go to `encounterSync`/`imageSync` in one
 //! transaction per batch ([`Store::persist`]). Every write awaits `commit()`:
@@ -19,6 +20,7 @@
 //! the same transaction. The Sync page reads only the aggregates at start (a handful of
 //! records however many images there are) and loads an encounter's images when asked.
 
+use finsync_core::cloud::StorageConnection;
 use finsync_core::engine::{
     CreatedUserRecord, EncounterRecord, EncounterStatus, ImageStatus, Persist, PlanEncounter,
     RemoteEncounter, SyncStore,
@@ -37,7 +39,7 @@ use crate::blob_put::BlockState;
 
 /// Name of the app's database.
 pub const DB_NAME: &str = "finsync";
-const DB_VERSION: u32 = 5;
+const DB_VERSION: u32 = 6;
 const SETTINGS: &str = "settings";
 const ENCOUNTERS: &str = "encounters";
 const ENCOUNTER_SYNC: &str = "encounterSync";
@@ -53,6 +55,8 @@ pub const REVIEW_RECORDS: &str = "reviewRecords";
 /// Aggregates (schema v5).
 const SUMMARIES: &str = "encounterSummary";
 const COUNTS: &str = "populationCounts";
+/// Saved Azure storage connections (schema v6).
+const CONNECTIONS: &str = "connections";
 const SETTINGS_KEY: &str = "settings";
 
 /// A storage failure, shown to the person as is.
@@ -511,6 +515,11 @@ impl Store {
                         rebuild(&enc, &es, &is, &summaries, &counts).await?;
                     }
                 }
+                if old < 6.0 {
+                    db.create_object_store(CONNECTIONS)
+                        .with_key_path(KeyPath::from("id"))
+                        .build()?;
+                }
                 Ok(())
             })
             .await?;
@@ -628,6 +637,56 @@ impl Store {
             .primitive()?
             .await?;
         Ok(v.filter(|v| !v.is_undefined() && !v.is_null()))
+    }
+
+    /// Every saved storage connection, in the order they were added.
+    pub async fn connections(&self) -> Result<Vec<StorageConnection>, StoreError> {
+        let tx = self.db.transaction(CONNECTIONS).build()?;
+        let rows = tx
+            .object_store(CONNECTIONS)?
+            .get_all::<StorageConnection>()
+            .serde()?
+            .await?;
+        let mut all = rows.collect::<Result<Vec<_>, _>>()?;
+        all.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(all)
+    }
+
+    /// One saved storage connection.
+    pub async fn connection(&self, id: &str) -> Result<Option<StorageConnection>, StoreError> {
+        let tx = self.db.transaction(CONNECTIONS).build()?;
+        Ok(tx
+            .object_store(CONNECTIONS)?
+            .get(id.to_string())
+            .serde()?
+            .await?)
+    }
+
+    /// Adds or replaces a storage connection (by id).
+    pub async fn save_connection(&self, c: &StorageConnection) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(CONNECTIONS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(CONNECTIONS)?
+            .put(c.clone())
+            .serde()?
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets a storage connection and its credentials.
+    pub async fn delete_connection(&self, id: &str) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(CONNECTIONS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(CONNECTIONS)?.delete(id.to_string()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every planned encounter.
@@ -958,6 +1017,47 @@ mod tests {
     use wasm_bindgen_test::*;
 
     wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    async fn connections_are_saved_listed_and_deleted() {
+        use finsync_core::cloud::ConnectionAuth;
+        let store = fresh("finsync-test-connections").await;
+        let mk = |id: &str, at: &str| StorageConnection {
+            id: id.into(),
+            name: format!("conn {id}"),
+            account: "devstoreaccount1".into(),
+            auth: ConnectionAuth::SasToken {
+                blob_endpoint: "http://127.0.0.1:10000/devstoreaccount1".into(),
+                token: "sv=2022-11-02&sp=rl&sig=x".into(),
+            },
+            created_at: at.into(),
+        };
+        store
+            .save_connection(&mk("b", "2026-11-26T10:00:01Z"))
+            .await
+            .unwrap();
+        store
+            .save_connection(&mk("a", "2026-11-26T10:00:00Z"))
+            .await
+            .unwrap();
+        let ids: Vec<String> = store
+            .connections()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        // A reopened database still has them (committed, not rolled back).
+        let again = Store::open("finsync-test-connections").await.unwrap();
+        assert_eq!(
+            again.connection("b").await.unwrap(),
+            Some(mk("b", "2026-11-26T10:00:01Z"))
+        );
+        again.delete_connection("b").await.unwrap();
+        assert_eq!(again.connection("b").await.unwrap(), None);
+        assert_eq!(again.connections().await.unwrap().len(), 1);
+    }
 
     async fn fresh(name: &str) -> Store {
         if let Ok(req) = Database::delete_by_name(name) {
