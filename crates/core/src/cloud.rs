@@ -180,6 +180,68 @@ impl StorageConnection {
     }
 }
 
+/// Per-item copy error code the driver answers itself when an image's connection is not in
+/// this browser any more (deleted, or the data was cleared).
+pub const CONNECTION_MISSING: &str = "connectionMissing";
+/// Per-item copy error code the driver answers itself when a connection cannot make a read
+/// URL (a connection string without a key, an empty SAS token).
+pub const CONNECTION_INVALID: &str = "connectionInvalid";
+
+/// What a person does about a source the storage service cannot read.
+pub const FIX_SOURCE_SAS: &str = "Fix: Settings → Azure storage connections: add a SAS with \
+     Read + List, srt=sco, no IP restriction (or use a connection string), then press Retry.";
+
+/// What the sync does with a copy item the server (or the driver) reports as `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyErrorAction {
+    /// Not finished yet on the storage service's side: try again (copy retry policy).
+    Retry,
+    /// The source blob is gone: skip the image, as for a local file deleted since the scan.
+    SourceMissing(String),
+    /// Fail the image with this explanation (what happened and what to do).
+    Fail(String),
+}
+
+/// Classifies a per-item copy error by its code (the server's, see docs/api.md, or
+/// [`CONNECTION_MISSING`]/[`CONNECTION_INVALID`]) and explains it. `message` is the server's
+/// (or driver's) text, kept in the explanation for the details.
+pub fn copy_error(code: &str, message: &str) -> CopyErrorAction {
+    match code {
+        "copyTimeout" | "copyPending" => CopyErrorAction::Retry,
+        "copySourceNotFound" => CopyErrorAction::SourceMissing(format!(
+            "the source blob is not in the container any more (404 CannotVerifyCopySource): \
+             run discovery of the container again. {message}"
+        )),
+        "copySourceDenied" => CopyErrorAction::Fail(format!(
+            "403 CannotVerifyCopySource: the storage service could not read the source blob \
+             with this connection's SAS — it has expired, lacks Read permission, is restricted \
+             to other IP addresses (the storage service reads the blob, not this browser), or \
+             has the wrong resource types. {FIX_SOURCE_SAS} Details: {message}"
+        )),
+        "copySourceAuthFailed" => CopyErrorAction::Fail(format!(
+            "403 AuthenticationFailed: the source blob's SAS was rejected, typically because \
+             the token is restricted to certain IP addresses. {FIX_SOURCE_SAS} Details: {message}"
+        )),
+        CONNECTION_MISSING | CONNECTION_INVALID => CopyErrorAction::Fail(message.to_string()),
+        _ => CopyErrorAction::Fail(if message.is_empty() {
+            format!("the server could not copy the image ({code})")
+        } else {
+            message.to_string()
+        }),
+    }
+}
+
+/// The message of a [`CONNECTION_MISSING`] item: names the connection and what to do.
+pub fn connection_missing_message(connection_id: &str, blob: &BlobRef) -> String {
+    format!(
+        "{}/{}: the storage connection \"{connection_id}\" this image was discovered with is \
+         not saved in this browser any more (deleted, or the browser's data was cleared). Add \
+         the connection again under Settings → Azure storage connections and scan the \
+         container \"{}\" again, then sync the new manifest.",
+        blob.container, blob.blob, blob.container
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +325,56 @@ mod tests {
             token: "sig=topsecret".into(),
         });
         assert!(!format!("{t:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn copy_errors_are_explained_with_the_fix() {
+        let CopyErrorAction::Fail(m) = copy_error("copySourceDenied", "server says why") else {
+            panic!()
+        };
+        for part in [
+            "CannotVerifyCopySource",
+            "expired",
+            "Read",
+            "IP",
+            "Settings → Azure storage connections",
+            "Read + List, srt=sco, no IP restriction",
+            "connection string",
+            "server says why",
+        ] {
+            assert!(m.contains(part), "{part}: {m}");
+        }
+        let CopyErrorAction::Fail(m) = copy_error("copySourceAuthFailed", "x") else {
+            panic!()
+        };
+        assert!(
+            m.contains("AuthenticationFailed") && m.contains("IP"),
+            "{m}"
+        );
+        assert_eq!(copy_error("copyTimeout", "slow"), CopyErrorAction::Retry);
+        assert_eq!(copy_error("copyPending", ""), CopyErrorAction::Retry);
+        assert!(matches!(
+            copy_error("copySourceNotFound", "gone"),
+            CopyErrorAction::SourceMissing(m) if m.contains("discovery")
+        ));
+        assert_eq!(
+            copy_error("unknownSession", "create one first"),
+            CopyErrorAction::Fail("create one first".into())
+        );
+        let b = BlobRef {
+            connection_id: "conn-7".into(),
+            container: "source".into(),
+            blob: "2024/a.jpg".into(),
+        };
+        let m = connection_missing_message("conn-7", &b);
+        assert!(
+            m.contains("conn-7") && m.contains("source/2024/a.jpg") && m.contains("Settings"),
+            "{m}"
+        );
+        assert_eq!(
+            copy_error(CONNECTION_MISSING, &m),
+            CopyErrorAction::Fail(m.clone())
+        );
     }
 
     #[test]
