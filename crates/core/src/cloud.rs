@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::{ApiError, CopyItem, CopyResult, CopyStatus};
+use crate::engine::CopyRef;
 use crate::sas::{self, Account, Resource, SasError};
 
 /// How long a minted per-blob read SAS stays valid (spec §4.5: read-only, one hour).
@@ -242,6 +244,51 @@ pub fn connection_missing_message(connection_id: &str, blob: &BlobRef) -> String
     )
 }
 
+/// The copy request the driver sends for [`crate::engine::CopyBlobRefs`]: one
+/// [`CopyItem`] per item whose connection (`connection(id)`) can mint a read URL at
+/// `now_unix`, and the driver's own `error` results for the others
+/// ([`CONNECTION_MISSING`], [`CONNECTION_INVALID`]), which are not sent.
+pub fn mint_copy_items<'a>(
+    items: &[CopyRef],
+    connection: impl Fn(&str) -> Option<&'a StorageConnection>,
+    now_unix: i64,
+) -> (Vec<CopyItem>, Vec<CopyResult>) {
+    let mut send = Vec::new();
+    let mut answered = Vec::new();
+    for item in items {
+        let error = |code: &str, message: String| CopyResult {
+            idempotency_key: item.idempotency_key.clone(),
+            status: CopyStatus::Error,
+            error: Some(ApiError {
+                code: code.into(),
+                message,
+            }),
+        };
+        let b = &item.source;
+        match connection(&b.connection_id) {
+            None => answered.push(error(
+                CONNECTION_MISSING,
+                connection_missing_message(&b.connection_id, b),
+            )),
+            Some(c) => match c.read_url(&b.container, &b.blob, now_unix) {
+                Ok(source_url) => send.push(CopyItem {
+                    idempotency_key: item.idempotency_key.clone(),
+                    source_url,
+                }),
+                Err(e) => answered.push(error(
+                    CONNECTION_INVALID,
+                    format!(
+                        "{}/{}: {e}. Fix the connection under Settings → Azure storage \
+                         connections, then press Retry.",
+                        b.container, b.blob
+                    ),
+                )),
+            },
+        }
+    }
+    (send, answered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +422,53 @@ mod tests {
             copy_error(CONNECTION_MISSING, &m),
             CopyErrorAction::Fail(m.clone())
         );
+    }
+
+    #[test]
+    fn copy_items_are_minted_at_send_time_and_bad_connections_answered_locally() {
+        let good = conn(ConnectionAuth::ConnectionString {
+            value: "UseDevelopmentStorage=true".into(),
+        });
+        let mut keyless = conn(ConnectionAuth::ConnectionString {
+            value: "AccountName=a".into(),
+        });
+        keyless.id = "c2".into();
+        let item = |k: &str, c: &str| CopyRef {
+            idempotency_key: k.into(),
+            source: BlobRef {
+                connection_id: c.into(),
+                container: "source".into(),
+                blob: format!("{k}.jpg"),
+            },
+        };
+        let saved = [good.clone(), keyless.clone()];
+        let (send, answered) = mint_copy_items(
+            &[item("k1", "c1"), item("k2", "deleted"), item("k3", "c2")],
+            |id| saved.iter().find(|c| c.id == id),
+            1_795_694_400,
+        );
+        assert_eq!(send.len(), 1);
+        assert_eq!(
+            send[0].source_url,
+            good.read_url("source", "k1.jpg", 1_795_694_400).unwrap()
+        );
+        let codes: Vec<_> = answered
+            .iter()
+            .map(|r| {
+                (
+                    r.idempotency_key.as_str(),
+                    r.error.as_ref().unwrap().code.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [("k2", CONNECTION_MISSING), ("k3", CONNECTION_INVALID)]
+        );
+        let m = &answered[0].error.as_ref().unwrap().message;
+        assert!(m.contains("\"deleted\"") && m.contains("Settings"), "{m}");
+        let m = &answered[1].error.as_ref().unwrap().message;
+        assert!(m.contains("Archive") && m.contains("AccountKey"), "{m}");
     }
 
     #[test]
