@@ -218,11 +218,14 @@ pub fn copy_error(code: &str, message: &str) -> CopyErrorAction {
             "403 CannotVerifyCopySource: the storage service could not read the source blob \
              with this connection's SAS — it has expired, lacks Read permission, is restricted \
              to other IP addresses (the storage service reads the blob, not this browser), or \
-             has the wrong resource types. {FIX_SOURCE_SAS} Details: {message}"
+             has the wrong resource types. {FIX_SOURCE_SAS} The storage service said: {}",
+            service_words(message, "CannotVerifyCopySource")
         )),
         "copySourceAuthFailed" => CopyErrorAction::Fail(format!(
             "403 AuthenticationFailed: the source blob's SAS was rejected, typically because \
-             the token is restricted to certain IP addresses. {FIX_SOURCE_SAS} Details: {message}"
+             the token is restricted to certain IP addresses. {FIX_SOURCE_SAS} The storage \
+             service said: {}",
+            service_words(message, "AuthenticationFailed")
         )),
         CONNECTION_MISSING | CONNECTION_INVALID => CopyErrorAction::Fail(message.to_string()),
         _ => CopyErrorAction::Fail(if message.is_empty() {
@@ -231,6 +234,21 @@ pub fn copy_error(code: &str, message: &str) -> CopyErrorAction {
             message.to_string()
         }),
     }
+}
+
+/// The storage service's own words inside the reference server's message
+/// (`"<file>: … (403 <code>: <words>). <advice>"`), or the whole message when it has another
+/// shape (another server).
+fn service_words<'a>(message: &'a str, code: &str) -> &'a str {
+    let Some((_, rest)) = message.split_once(&format!("{code}: ")) else {
+        return message;
+    };
+    // The reference server's advice follows the parenthesis (crates/server/src/ingest.rs).
+    ["). The source SAS", "). This is typical"]
+        .iter()
+        .find_map(|end| rest.split_once(end).map(|(words, _)| words))
+        .unwrap_or(rest)
+        .trim()
 }
 
 /// The message of a [`CONNECTION_MISSING`] item: names the connection and what to do.
@@ -376,7 +394,10 @@ mod tests {
 
     #[test]
     fn copy_errors_are_explained_with_the_fix() {
-        let CopyErrorAction::Fail(m) = copy_error("copySourceDenied", "server says why") else {
+        let server = "a.jpg: the storage service could not read the source blob (403 \
+                      CannotVerifyCopySource: Server failed to authenticate the request (sv). \
+                      RequestId:1). The source SAS has probably expired.";
+        let CopyErrorAction::Fail(m) = copy_error("copySourceDenied", server) else {
             panic!()
         };
         for part in [
@@ -387,10 +408,22 @@ mod tests {
             "Settings → Azure storage connections",
             "Read + List, srt=sco, no IP restriction",
             "connection string",
-            "server says why",
+            "The storage service said: Server failed to authenticate the request (sv). RequestId:1",
         ] {
             assert!(m.contains(part), "{part}: {m}");
         }
+        assert!(
+            !m.contains("probably expired"),
+            "the server's advice is not repeated: {m}"
+        );
+        // Another server's message is kept whole.
+        let CopyErrorAction::Fail(m) = copy_error("copySourceDenied", "server says why") else {
+            panic!()
+        };
+        assert!(
+            m.ends_with("The storage service said: server says why"),
+            "{m}"
+        );
         let CopyErrorAction::Fail(m) = copy_error("copySourceAuthFailed", "x") else {
             panic!()
         };

@@ -423,7 +423,9 @@ pub async fn commit_one(
     Ok(result)
 }
 
-/// Why the storage service refused a copy, as a per-item error a person can act on.
+/// Why the storage service refused a copy, as a per-item error a person can act on. The app
+/// quotes the service's words between `<code>: ` and the advice (`finsync_core::cloud::
+/// copy_error`): keep that shape.
 pub fn classify_copy_refusal(status: u16, code: &str, message: &str, file: &str) -> ItemError {
     match code {
         "CannotVerifyCopySource" if status == 404 => (

@@ -1418,7 +1418,7 @@ fn a_source_the_storage_service_cannot_read_fails_with_the_fix_and_is_not_retrie
             && denied
                 .message
                 .contains("Settings → Azure storage connections")
-            && denied.message.contains("server: copySourceDenied"),
+            && denied.message.contains("said: server: copySourceDenied"),
         "{}",
         denied.message
     );
