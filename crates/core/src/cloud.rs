@@ -251,14 +251,15 @@ fn service_words<'a>(message: &'a str, code: &str) -> &'a str {
         .trim()
 }
 
-/// The message of a [`CONNECTION_MISSING`] item: names the connection and what to do.
+/// The message of a [`CONNECTION_MISSING`] item: names the connection and what to do (the
+/// Sync page names the image beside it).
 pub fn connection_missing_message(connection_id: &str, blob: &BlobRef) -> String {
     format!(
-        "{}/{}: the storage connection \"{connection_id}\" this image was discovered with is \
-         not saved in this browser any more (deleted, or the browser's data was cleared). Add \
-         the connection again under Settings → Azure storage connections and scan the \
-         container \"{}\" again, then sync the new manifest.",
-        blob.container, blob.blob, blob.container
+        "the storage connection \"{connection_id}\" this image was discovered with is not \
+         saved in this browser any more (deleted, or the browser's data was cleared). Add the \
+         connection again under Settings → Azure storage connections and scan the container \
+         \"{}\" again, then sync the new manifest.",
+        blob.container
     )
 }
 
@@ -296,9 +297,8 @@ pub fn mint_copy_items<'a>(
                 Err(e) => answered.push(error(
                     CONNECTION_INVALID,
                     format!(
-                        "{}/{}: {e}. Fix the connection under Settings → Azure storage \
-                         connections, then press Retry.",
-                        b.container, b.blob
+                        "{e}. Fix the connection under Settings → Azure storage connections, \
+                         then press Retry."
                     ),
                 )),
             },
@@ -448,7 +448,7 @@ mod tests {
         };
         let m = connection_missing_message("conn-7", &b);
         assert!(
-            m.contains("conn-7") && m.contains("source/2024/a.jpg") && m.contains("Settings"),
+            m.contains("\"conn-7\"") && m.contains("\"source\"") && m.contains("Settings"),
             "{m}"
         );
         assert_eq!(
