@@ -149,6 +149,16 @@ impl Client {
         self.post("/api/v1/upload-sessions/commit", req).await
     }
 
+    /// `POST /api/v1/upload-sessions/copy`: the server copies each source blob (read through
+    /// its short-lived read SAS URL) into the item's session blob. The URLs are in the body
+    /// only, never in a URL or a log of this app.
+    pub async fn copy(
+        &self,
+        req: &finsync_core::api::CopyBlobs,
+    ) -> Result<finsync_core::api::CopyResults, CallError> {
+        self.post("/api/v1/upload-sessions/copy", req).await
+    }
+
     /// `GET /api/v1/users?query=&limit=`: members of the key's organisation whose name or email
     /// contains `query` (photographer resolution).
     pub async fn search_users(

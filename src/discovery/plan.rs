@@ -126,6 +126,7 @@ pub fn plan_record(
             size: img.size,
             idempotency_key: key,
             status: ImageStatus::Pending,
+            source: finsync_core::cloud::ImageSource::Local,
         });
         sources.push(ImageSource {
             relative_path: img.relative_path.clone(),

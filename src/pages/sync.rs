@@ -16,7 +16,7 @@ use std::rc::Rc;
 use finsync_core::api::KeyStatus;
 use finsync_core::engine::{
     Config, EncounterStatus, ImageStatus, Outcome, Persist, Plan, Progress, RunState, SkipReason,
-    SyncStore,
+    Step, SyncStore,
 };
 use futures::channel::mpsc;
 use leptos::prelude::*;
@@ -113,6 +113,29 @@ enum Target {
     Folder(Picked),
     /// The approved encounters of an approved manifest.
     Manifest(ApprovedManifest),
+    /// Planned encounters read back from IndexedDB whose images left to send are all in Azure
+    /// storage (copied by the server), so no folder is needed: resuming or retrying a sync of
+    /// a cloud manifest whose version is no longer the approved one.
+    Stored {
+        label: String,
+        encounters: Vec<StoredEncounter>,
+    },
+}
+
+/// Whether syncing `encounters` needs a local folder: some image not yet complete or skipped
+/// (by `state`) is a local file. Azure-sourced images are copied by the server, so a cloud
+/// manifest syncs without any folder open in this tab.
+fn needs_local_files(encounters: &[StoredEncounter], state: &SyncStore) -> bool {
+    encounters.iter().any(|e| {
+        e.plan.images.iter().any(|i| {
+            !i.source.is_azure()
+                && !state
+                    .encounters
+                    .get(&e.local_id)
+                    .and_then(|r| r.images.get(&i.local_id))
+                    .is_some_and(ImageStatus::is_settled)
+        })
+    })
 }
 
 impl Page {
@@ -677,17 +700,45 @@ pub fn SyncPage() -> impl IntoView {
     // Sync of an approved manifest: its folder must be readable in this tab (opened on the
     // Discover page, or reconnected here through its remembered handle).
     let on_sync_manifest = Callback::new(move |id: String| {
-        let Some(m) = page
+        let manifest = page
             .manifests
-            .with_untracked(|ms| ms.iter().find(|m| m.manifest_id == id).cloned())
-        else {
-            return;
-        };
+            .with_untracked(|ms| ms.iter().find(|m| m.manifest_id == id).cloned());
         let Some(st) = app.store.get_untracked() else {
             return;
         };
         spawn_local(async move {
-            if discovery::access::get(&m.folder).is_none() {
+            let Some(m) = manifest else {
+                // No approved version of it any more: what was planned from it can still be
+                // finished when it needs no folder (Azure-sourced images only).
+                let ids: Vec<String> = page.summaries.with_untracked(|ss| {
+                    ss.iter()
+                        .filter(|s| manifest_of(&s.local_id).as_deref() == Some(id.as_str()))
+                        .map(|s| s.local_id.clone())
+                        .collect()
+                });
+                let mut encounters = Vec::new();
+                for local_id in &ids {
+                    if let Ok(Some(e)) = st.encounter(local_id).await {
+                        encounters.push(e);
+                    }
+                }
+                let state = st.sync_state_of(&ids).await.unwrap_or_default();
+                if encounters.is_empty() || needs_local_files(&encounters, &state) {
+                    app.error.set(Some(format!(
+                        "The manifest “{id}” has no approved version any more: approve it again on the Discover page, then press Sync."
+                    )));
+                    return;
+                }
+                page.start_target(Target::Stored {
+                    label: id,
+                    encounters,
+                });
+                return;
+            };
+            let ids: Vec<String> = m.encounters.iter().map(|e| e.local_id.clone()).collect();
+            let state = st.sync_state_of(&ids).await.unwrap_or_default();
+            let folder_needed = needs_local_files(&m.encounters, &state);
+            if folder_needed && discovery::access::get(&m.folder).is_none() {
                 let handle = match st.handle(&m.folder).await {
                     Ok(Some(h)) => h,
                     _ => {
@@ -1002,6 +1053,11 @@ async fn run(page: Page, store: crate::store::Store, target: Target, population_
                 files,
             )
         }
+        Target::Stored { label, encounters } => {
+            // Only Azure-sourced images are left: the engine asks for no local file.
+            let files: Rc<dyn FileSource> = Rc::new(ScanFiles::new(&encounters));
+            (label, encounters, files)
+        }
     };
     if let Err(e) = store.put_encounters(&planned).await {
         app.error.set(Some(e.to_string()));
@@ -1180,6 +1236,37 @@ async fn run(page: Page, store: crate::store::Store, target: Target, population_
                 stopped.is_none() && p.images_failed == 0,
             )
             .await;
+            // Server-side copy failures, one entry each (their messages say what to fix). The
+            // activity log scrubs anything that looks like a SAS signature.
+            for e in &result.encounters {
+                for f in e
+                    .failed
+                    .iter()
+                    .filter(|f| f.failure.step == Step::Copy)
+                    .take(20)
+                {
+                    let file = planned
+                        .iter()
+                        .find(|p| p.local_id == e.local_id)
+                        .and_then(|p| {
+                            p.plan
+                                .images
+                                .iter()
+                                .zip(&p.sources)
+                                .find(|(i, _)| i.local_id == f.image)
+                        })
+                        .map(|(_, s)| s.relative_path.clone())
+                        .unwrap_or_else(|| f.image.clone());
+                    activity::log(
+                        &log_store,
+                        Category::Error,
+                        "Server-side copy failed",
+                        &format!("{file}: {}", f.failure.message),
+                        false,
+                    )
+                    .await;
+                }
+            }
             page.summary.set(Some(RunSummary {
                 uploaded,
                 already_complete: p.images_complete.saturating_sub(uploaded),

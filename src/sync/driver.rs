@@ -3,17 +3,20 @@
 //! One loop: feed an event to the engine, drain its commands, make every `Persist` durable in
 //! IndexedDB (one transaction per drain) **before** starting any request of that drain (the
 //! engine's write-ahead contract), start API calls and PUTs as futures in a
-//! `FuturesUnordered` (the engine already caps PUTs at the concurrency), re-arm the one timer,
-//! then wait for whichever comes first: a request ending, the timer, or a control message
+//! `FuturesUnordered` (the engine already caps PUTs at the concurrency; the read URLs of a
+//! copy request for Azure-sourced images are minted here, see `copy_call`), re-arm the one
+//! timer, then wait for whichever comes first: a request ending, the timer, or a control message
 //! (pause, resume, cancel, concurrency, online/offline).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use finsync_core::api::{CopyBlobs, CopyResults};
+use finsync_core::cloud::StorageConnection;
 use finsync_core::engine::{
-    ApiRequest, ApiResponse, Command, Config, Engine, Event, HttpFailure, Persist, Plan, PlanError,
-    Progress, PutFailure, SourceProblem, Summary,
+    ApiRequest, ApiResponse, Command, Config, CopyBlobRefs, Engine, Event, HttpFailure, Persist,
+    Plan, PlanError, Progress, PutFailure, SourceProblem, Summary,
 };
 use futures::future::{self, Either, LocalBoxFuture};
 use futures::stream::FuturesUnordered;
@@ -209,8 +212,52 @@ async fn with_timeout<T>(
     }
 }
 
+/// Executes a copy request: loads the images' storage connections from IndexedDB, mints
+/// each source's read URL now (a connection string signs a 1-hour read SAS for that blob; a
+/// SAS-token connection appends its token), sends the items that have one, and answers the
+/// others itself (connection missing or unusable). The URLs live only in this request's
+/// body: not in the engine, IndexedDB or a log. No source byte passes through the browser.
+async fn copy_call(
+    client: &Client,
+    store: &Store,
+    refs: &CopyBlobRefs,
+) -> Result<ApiResponse, HttpFailure> {
+    let mut connections: Vec<StorageConnection> = Vec::new();
+    for r in &refs.items {
+        let id = &r.source.connection_id;
+        if connections.iter().any(|c| &c.id == id) {
+            continue;
+        }
+        match store.connection(id).await {
+            Ok(Some(c)) => connections.push(c),
+            Ok(None) => {}
+            // IndexedDB failed: like a network error, retried by the engine's copy policy.
+            Err(e) => {
+                return Err(HttpFailure::Network {
+                    detail: format!("could not read the storage connections: {e}"),
+                })
+            }
+        }
+    }
+    let now_unix = (js_sys::Date::now() / 1000.0).floor() as i64;
+    let (items, mut answered) = finsync_core::cloud::mint_copy_items(
+        &refs.items,
+        |id| connections.iter().find(|c| c.id == id),
+        now_unix,
+    );
+    if !items.is_empty() {
+        let sent = client
+            .copy(&CopyBlobs { items })
+            .await
+            .map_err(map_call_error)?;
+        answered.extend(sent.results);
+    }
+    Ok(ApiResponse::Copy(CopyResults { results: answered }))
+}
+
 fn api_call(
     client: Client,
+    store: Store,
     request_id: finsync_core::engine::RequestId,
     request: ApiRequest,
     timeout_ms: u64,
@@ -218,16 +265,28 @@ fn api_call(
     async move {
         let call = async {
             match &request {
-                ApiRequest::FindOrCreateEncounter(r) => {
-                    client.find_or_create(r).await.map(ApiResponse::Encounter)
-                }
-                ApiRequest::CreateUser(r) => client.create_user(r).await.map(ApiResponse::User),
-                ApiRequest::CreateUploadSessions(r) => {
-                    client.create_sessions(r).await.map(ApiResponse::Sessions)
-                }
-                ApiRequest::CommitSessions(r) => client.commit(r).await.map(ApiResponse::Commit),
+                ApiRequest::FindOrCreateEncounter(r) => client
+                    .find_or_create(r)
+                    .await
+                    .map(ApiResponse::Encounter)
+                    .map_err(map_call_error),
+                ApiRequest::CreateUser(r) => client
+                    .create_user(r)
+                    .await
+                    .map(ApiResponse::User)
+                    .map_err(map_call_error),
+                ApiRequest::CreateUploadSessions(r) => client
+                    .create_sessions(r)
+                    .await
+                    .map(ApiResponse::Sessions)
+                    .map_err(map_call_error),
+                ApiRequest::CommitSessions(r) => client
+                    .commit(r)
+                    .await
+                    .map(ApiResponse::Commit)
+                    .map_err(map_call_error),
+                ApiRequest::CopyBlobs(refs) => copy_call(&client, &store, refs).await,
             }
-            .map_err(map_call_error)
         };
         Event::ApiResponse {
             request_id,
@@ -354,7 +413,13 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                     request_id,
                     request,
                     timeout_ms,
-                } => inflight.push(api_call(client.clone(), request_id, request, timeout_ms)),
+                } => inflight.push(api_call(
+                    client.clone(),
+                    store.clone(),
+                    request_id,
+                    request,
+                    timeout_ms,
+                )),
                 Command::PutBlob {
                     request_id,
                     encounter,

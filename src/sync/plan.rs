@@ -133,6 +133,7 @@ pub async fn plan_folder(
                     content_type: content_type(&f.name()).into(),
                     idempotency_key: key,
                     status: ImageStatus::Pending,
+                    source: finsync_core::cloud::ImageSource::Local,
                 });
                 sources.push(ImageSource {
                     relative_path: f.relative_path.clone(),
@@ -169,6 +170,8 @@ struct Planned {
     path: String,
     size: u64,
     modified: f64,
+    /// Azure-sourced: the server copies it; there is no local file to read or probe.
+    azure: bool,
 }
 
 impl Planned {
@@ -183,6 +186,7 @@ impl Planned {
                         path: src.relative_path.clone(),
                         size: img.size,
                         modified: src.last_modified,
+                        azure: img.source.is_azure(),
                     },
                 );
             }
@@ -201,6 +205,18 @@ impl Planned {
 
 fn never_planned(image: &str) -> (SourceProblem, String) {
     (SourceProblem::Missing, format!("{image} was never planned"))
+}
+
+/// The engine never asks for an Azure-sourced image's bytes (the server copies it); if it
+/// did, no local file is probed or read for it.
+fn in_azure(p: &Planned) -> (SourceProblem, String) {
+    (
+        SourceProblem::Unreadable,
+        format!(
+            "internal error: {} is in Azure storage and is copied by the server, not read here",
+            p.path
+        ),
+    )
 }
 
 /// The files of a picked folder, checked against what was planned.
@@ -232,6 +248,7 @@ impl FileSource for PickedFiles {
         use crate::discovery::access::{probe, FileProblem};
         let found = match self.expected.get(image) {
             None => Err(never_planned(image)),
+            Some(p) if p.azure => Err(in_azure(p)),
             Some(p) => match self.files.get(&p.path) {
                 None => Err((
                     SourceProblem::Missing,
@@ -291,6 +308,9 @@ impl FileSource for ScanFiles {
         let image = image.to_string();
         async move {
             let p = expected.ok_or_else(|| never_planned(&image))?;
+            if p.azure {
+                return Err(in_azure(&p));
+            }
             let Some(folder) = access::get(access::folder_of(&p.path)) else {
                 return Err((
                     SourceProblem::Missing,

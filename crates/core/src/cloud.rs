@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::{ApiError, CopyItem, CopyResult, CopyStatus};
+use crate::engine::CopyRef;
 use crate::sas::{self, Account, Resource, SasError};
 
 /// How long a minted per-blob read SAS stays valid (spec §4.5: read-only, one hour).
@@ -180,6 +182,131 @@ impl StorageConnection {
     }
 }
 
+/// Per-item copy error code the driver answers itself when an image's connection is not in
+/// this browser any more (deleted, or the data was cleared).
+pub const CONNECTION_MISSING: &str = "connectionMissing";
+/// Per-item copy error code the driver answers itself when a connection cannot make a read
+/// URL (a connection string without a key, an empty SAS token).
+pub const CONNECTION_INVALID: &str = "connectionInvalid";
+
+/// What a person does about a source the storage service cannot read.
+pub const FIX_SOURCE_SAS: &str = "Fix: Settings → Azure storage connections: add a SAS with \
+     Read + List, srt=sco, no IP restriction (or use a connection string), then press Retry.";
+
+/// What the sync does with a copy item the server (or the driver) reports as `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyErrorAction {
+    /// Not finished yet on the storage service's side: try again (copy retry policy).
+    Retry,
+    /// The source blob is gone: skip the image, as for a local file deleted since the scan.
+    SourceMissing(String),
+    /// Fail the image with this explanation (what happened and what to do).
+    Fail(String),
+}
+
+/// Classifies a per-item copy error by its code (the server's, see docs/api.md, or
+/// [`CONNECTION_MISSING`]/[`CONNECTION_INVALID`]) and explains it. `message` is the server's
+/// (or driver's) text, kept in the explanation for the details.
+pub fn copy_error(code: &str, message: &str) -> CopyErrorAction {
+    match code {
+        "copyTimeout" | "copyPending" => CopyErrorAction::Retry,
+        "copySourceNotFound" => CopyErrorAction::SourceMissing(format!(
+            "the source blob is not in the container any more (404 CannotVerifyCopySource): \
+             run discovery of the container again. {message}"
+        )),
+        "copySourceDenied" => CopyErrorAction::Fail(format!(
+            "403 CannotVerifyCopySource: the storage service could not read the source blob \
+             with this connection's SAS — it has expired, lacks Read permission, is restricted \
+             to other IP addresses (the storage service reads the blob, not this browser), or \
+             has the wrong resource types. {FIX_SOURCE_SAS} The storage service said: {}",
+            service_words(message, "CannotVerifyCopySource")
+        )),
+        "copySourceAuthFailed" => CopyErrorAction::Fail(format!(
+            "403 AuthenticationFailed: the source blob's SAS was rejected, typically because \
+             the token is restricted to certain IP addresses. {FIX_SOURCE_SAS} The storage \
+             service said: {}",
+            service_words(message, "AuthenticationFailed")
+        )),
+        CONNECTION_MISSING | CONNECTION_INVALID => CopyErrorAction::Fail(message.to_string()),
+        _ => CopyErrorAction::Fail(if message.is_empty() {
+            format!("the server could not copy the image ({code})")
+        } else {
+            message.to_string()
+        }),
+    }
+}
+
+/// The storage service's own words inside the reference server's message
+/// (`"<file>: … (403 <code>: <words>). <advice>"`), or the whole message when it has another
+/// shape (another server).
+fn service_words<'a>(message: &'a str, code: &str) -> &'a str {
+    let Some((_, rest)) = message.split_once(&format!("{code}: ")) else {
+        return message;
+    };
+    // The reference server's advice follows the parenthesis (crates/server/src/ingest.rs).
+    ["). The source SAS", "). This is typical"]
+        .iter()
+        .find_map(|end| rest.split_once(end).map(|(words, _)| words))
+        .unwrap_or(rest)
+        .trim()
+}
+
+/// The message of a [`CONNECTION_MISSING`] item: names the connection and what to do (the
+/// Sync page names the image beside it).
+pub fn connection_missing_message(connection_id: &str, blob: &BlobRef) -> String {
+    format!(
+        "the storage connection \"{connection_id}\" this image was discovered with is not \
+         saved in this browser any more (deleted, or the browser's data was cleared). Add the \
+         connection again under Settings → Azure storage connections and scan the container \
+         \"{}\" again, then sync the new manifest.",
+        blob.container
+    )
+}
+
+/// The copy request the driver sends for [`crate::engine::CopyBlobRefs`]: one
+/// [`CopyItem`] per item whose connection (`connection(id)`) can mint a read URL at
+/// `now_unix`, and the driver's own `error` results for the others
+/// ([`CONNECTION_MISSING`], [`CONNECTION_INVALID`]), which are not sent.
+pub fn mint_copy_items<'a>(
+    items: &[CopyRef],
+    connection: impl Fn(&str) -> Option<&'a StorageConnection>,
+    now_unix: i64,
+) -> (Vec<CopyItem>, Vec<CopyResult>) {
+    let mut send = Vec::new();
+    let mut answered = Vec::new();
+    for item in items {
+        let error = |code: &str, message: String| CopyResult {
+            idempotency_key: item.idempotency_key.clone(),
+            status: CopyStatus::Error,
+            error: Some(ApiError {
+                code: code.into(),
+                message,
+            }),
+        };
+        let b = &item.source;
+        match connection(&b.connection_id) {
+            None => answered.push(error(
+                CONNECTION_MISSING,
+                connection_missing_message(&b.connection_id, b),
+            )),
+            Some(c) => match c.read_url(&b.container, &b.blob, now_unix) {
+                Ok(source_url) => send.push(CopyItem {
+                    idempotency_key: item.idempotency_key.clone(),
+                    source_url,
+                }),
+                Err(e) => answered.push(error(
+                    CONNECTION_INVALID,
+                    format!(
+                        "{e}. Fix the connection under Settings → Azure storage connections, \
+                         then press Retry."
+                    ),
+                )),
+            },
+        }
+    }
+    (send, answered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +390,118 @@ mod tests {
             token: "sig=topsecret".into(),
         });
         assert!(!format!("{t:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn copy_errors_are_explained_with_the_fix() {
+        let server = "a.jpg: the storage service could not read the source blob (403 \
+                      CannotVerifyCopySource: Server failed to authenticate the request (sv). \
+                      RequestId:1). The source SAS has probably expired.";
+        let CopyErrorAction::Fail(m) = copy_error("copySourceDenied", server) else {
+            panic!()
+        };
+        for part in [
+            "CannotVerifyCopySource",
+            "expired",
+            "Read",
+            "IP",
+            "Settings → Azure storage connections",
+            "Read + List, srt=sco, no IP restriction",
+            "connection string",
+            "The storage service said: Server failed to authenticate the request (sv). RequestId:1",
+        ] {
+            assert!(m.contains(part), "{part}: {m}");
+        }
+        assert!(
+            !m.contains("probably expired"),
+            "the server's advice is not repeated: {m}"
+        );
+        // Another server's message is kept whole.
+        let CopyErrorAction::Fail(m) = copy_error("copySourceDenied", "server says why") else {
+            panic!()
+        };
+        assert!(
+            m.ends_with("The storage service said: server says why"),
+            "{m}"
+        );
+        let CopyErrorAction::Fail(m) = copy_error("copySourceAuthFailed", "x") else {
+            panic!()
+        };
+        assert!(
+            m.contains("AuthenticationFailed") && m.contains("IP"),
+            "{m}"
+        );
+        assert_eq!(copy_error("copyTimeout", "slow"), CopyErrorAction::Retry);
+        assert_eq!(copy_error("copyPending", ""), CopyErrorAction::Retry);
+        assert!(matches!(
+            copy_error("copySourceNotFound", "gone"),
+            CopyErrorAction::SourceMissing(m) if m.contains("discovery")
+        ));
+        assert_eq!(
+            copy_error("unknownSession", "create one first"),
+            CopyErrorAction::Fail("create one first".into())
+        );
+        let b = BlobRef {
+            connection_id: "conn-7".into(),
+            container: "source".into(),
+            blob: "2024/a.jpg".into(),
+        };
+        let m = connection_missing_message("conn-7", &b);
+        assert!(
+            m.contains("\"conn-7\"") && m.contains("\"source\"") && m.contains("Settings"),
+            "{m}"
+        );
+        assert_eq!(
+            copy_error(CONNECTION_MISSING, &m),
+            CopyErrorAction::Fail(m.clone())
+        );
+    }
+
+    #[test]
+    fn copy_items_are_minted_at_send_time_and_bad_connections_answered_locally() {
+        let good = conn(ConnectionAuth::ConnectionString {
+            value: "UseDevelopmentStorage=true".into(),
+        });
+        let mut keyless = conn(ConnectionAuth::ConnectionString {
+            value: "AccountName=a".into(),
+        });
+        keyless.id = "c2".into();
+        let item = |k: &str, c: &str| CopyRef {
+            idempotency_key: k.into(),
+            source: BlobRef {
+                connection_id: c.into(),
+                container: "source".into(),
+                blob: format!("{k}.jpg"),
+            },
+        };
+        let saved = [good.clone(), keyless.clone()];
+        let (send, answered) = mint_copy_items(
+            &[item("k1", "c1"), item("k2", "deleted"), item("k3", "c2")],
+            |id| saved.iter().find(|c| c.id == id),
+            1_795_694_400,
+        );
+        assert_eq!(send.len(), 1);
+        assert_eq!(
+            send[0].source_url,
+            good.read_url("source", "k1.jpg", 1_795_694_400).unwrap()
+        );
+        let codes: Vec<_> = answered
+            .iter()
+            .map(|r| {
+                (
+                    r.idempotency_key.as_str(),
+                    r.error.as_ref().unwrap().code.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [("k2", CONNECTION_MISSING), ("k3", CONNECTION_INVALID)]
+        );
+        let m = &answered[0].error.as_ref().unwrap().message;
+        assert!(m.contains("\"deleted\"") && m.contains("Settings"), "{m}");
+        let m = &answered[1].error.as_ref().unwrap().message;
+        assert!(m.contains("Archive") && m.contains("AccountKey"), "{m}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use base64::Engine;
 use finsync_core::api::{ApiError, CommitResult, CopyResult, CopyStatus, SessionStatus};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::blob::CopyStart;
+use crate::blob::{BlobStore, CopyStart};
 use crate::db;
 use crate::error::AppError;
 use crate::variants;
@@ -145,9 +145,10 @@ fn md5_equal(a: &str, b: &str) -> bool {
     }
 }
 
-/// Polls a copy's destination until its `x-ms-copy-status` settles or `timeout` passes.
+/// Polls a copy's destination until its `x-ms-copy-status` settles or `timeout` passes
+/// (100 ms, doubling up to 2 s between polls).
 async fn wait_copy(
-    s: &AppState,
+    store: &BlobStore,
     container: &str,
     blob: &str,
     timeout: Duration,
@@ -156,7 +157,7 @@ async fn wait_copy(
     let deadline = Instant::now() + timeout;
     let mut delay = Duration::from_millis(100);
     loop {
-        let props = s.blob.props(container, blob).await?;
+        let props = store.props(container, blob).await?;
         match props {
             None => {
                 return Ok(Err((
@@ -422,7 +423,9 @@ pub async fn commit_one(
     Ok(result)
 }
 
-/// Why the storage service refused a copy, as a per-item error a person can act on.
+/// Why the storage service refused a copy, as a per-item error a person can act on. The app
+/// quotes the service's words between `<code>: ` and the advice (`finsync_core::cloud::
+/// copy_error`): keep that shape.
 pub fn classify_copy_refusal(status: u16, code: &str, message: &str, file: &str) -> ItemError {
     match code {
         "CannotVerifyCopySource" if status == 404 => (
@@ -493,21 +496,30 @@ pub async fn copy_one(
     }
     let container = s.blob.container();
     let file = row.file_name.as_str();
-    let outcome = match s
+    let timeout = Duration::from_secs(s.config.copy_timeout_secs);
+    // A copy an earlier request started may still be running (that request timed out, here or
+    // at the client): wait for it rather than start another, which the storage service would
+    // refuse (409 PendingCopyOperation).
+    let running = s
         .blob
-        .start_copy(
-            container,
-            &row.blob,
-            &source_url,
-            s.config.copy_put_from_url,
-        )
+        .props(container, &row.blob)
         .await?
-    {
+        .is_some_and(|p| p.copy_status.as_deref() == Some("pending"));
+    let start = if running {
+        CopyStart::Pending
+    } else {
+        s.blob
+            .start_copy(
+                container,
+                &row.blob,
+                &source_url,
+                s.config.copy_put_from_url,
+            )
+            .await?
+    };
+    let outcome = match start {
         CopyStart::Done => Ok(()),
-        CopyStart::Pending => {
-            let timeout = Duration::from_secs(s.config.copy_timeout_secs);
-            wait_copy(&s, container, &row.blob, timeout, file).await?
-        }
+        CopyStart::Pending => wait_copy(&s.blob, container, &row.blob, timeout, file).await?,
         CopyStart::Refused {
             status,
             code,
@@ -586,6 +598,114 @@ where
 mod tests {
     use super::header_message;
     use crate::variants::check_header;
+
+    /// Azurite finishes every copy at once, so the polling of an asynchronous copy (as real
+    /// Azure does across accounts) is checked against a stand-in blob endpoint that answers
+    /// the destination's HEAD with a scripted `x-ms-copy-status` sequence.
+    mod polling {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+
+        use axum::http::{HeaderMap, StatusCode};
+        use clap::Parser;
+
+        use super::super::wait_copy;
+        use crate::blob::BlobStore;
+        use crate::config::Config;
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+
+        /// A blob endpoint whose HEADs answer `script[n]` for the n-th request (the last one
+        /// repeats); `None` is a 404. Returns the store and the request counter.
+        async fn storage(
+            script: Vec<Option<(&'static str, &'static str)>>,
+        ) -> (BlobStore, Arc<AtomicUsize>) {
+            let hits = Arc::new(AtomicUsize::new(0));
+            let counter = hits.clone();
+            let app = axum::Router::new().fallback(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let step = script[n.min(script.len() - 1)];
+                async move {
+                    let mut h = HeaderMap::new();
+                    match step {
+                        None => (StatusCode::NOT_FOUND, h),
+                        Some((status, description)) => {
+                            h.insert("content-length", "10".parse().unwrap());
+                            h.insert("x-ms-copy-status", status.parse().unwrap());
+                            h.insert("x-ms-copy-status-description", description.parse().unwrap());
+                            (StatusCode::OK, h)
+                        }
+                    }
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let conn = format!(
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1",
+                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+            );
+            let cli = Cli::parse_from(["finsync-server", "--blob-connection-string", &conn]);
+            (BlobStore::new(&cli.config).unwrap(), hits)
+        }
+
+        const PENDING: Option<(&str, &str)> = Some(("pending", "10/100"));
+
+        #[tokio::test]
+        async fn a_pending_copy_is_polled_until_it_succeeds() {
+            let (store, hits) = storage(vec![PENDING, PENDING, Some(("success", ""))]).await;
+            let r = wait_copy(&store, "c", "b.jpg", Duration::from_secs(30), "b.jpg")
+                .await
+                .unwrap();
+            assert_eq!(r, Ok(()));
+            assert_eq!(hits.load(Ordering::SeqCst), 3);
+        }
+
+        #[tokio::test]
+        async fn a_failed_or_vanished_copy_is_an_item_error_with_the_services_reason() {
+            let (store, _) = storage(vec![
+                PENDING,
+                Some(("failed", "500 InternalError sig=abc copying")),
+            ])
+            .await;
+            let (code, msg) = wait_copy(&store, "c", "b.jpg", Duration::from_secs(30), "b.jpg")
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(code, "copyFailed");
+            assert!(msg.starts_with("b.jpg: ") && msg.contains("failed: 500 InternalError"));
+            assert!(!msg.contains("sig=abc"), "{msg}");
+            let (store, _) = storage(vec![PENDING, None]).await;
+            let (code, msg) = wait_copy(&store, "c", "b.jpg", Duration::from_secs(30), "b.jpg")
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(code, "copyFailed");
+            assert!(msg.contains("disappeared"), "{msg}");
+        }
+
+        #[tokio::test]
+        async fn a_copy_still_pending_at_the_timeout_is_a_copy_timeout() {
+            let (store, hits) = storage(vec![PENDING]).await;
+            let t0 = Instant::now();
+            let (code, msg) = wait_copy(&store, "c", "b.jpg", Duration::from_secs(1), "b.jpg")
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(code, "copyTimeout");
+            assert!(msg.contains("still pending after 1 s"), "{msg}");
+            let waited = t0.elapsed();
+            assert!(waited >= Duration::from_secs(1), "{waited:?}");
+            // Backoff: 100, 200, 400, 800 ms… — a handful of polls, not a busy loop.
+            let n = hits.load(Ordering::SeqCst);
+            assert!((3..=7).contains(&n), "{n} polls");
+        }
+    }
 
     #[test]
     fn only_damaged_files_are_told_to_be_copied_again() {

@@ -415,6 +415,182 @@ async fn copies_from_a_research_groups_storage_and_explains_refusals() {
     assert_eq!(res["results"][0]["error"]["code"], "unknownSession");
 }
 
+/// The app's storage connections (`finsync_core::cloud`) make the source URLs: a connection
+/// string signs a per-blob read SAS, a SAS-token connection appends its token. Checked against
+/// the research group's account on Azurite, through the copy endpoint, and with the app's
+/// reading of each answer (`cloud::copy_error`).
+#[tokio::test]
+async fn storage_connections_mint_source_urls_the_storage_service_accepts() {
+    use common::RESEARCH_KEY;
+    use finsync_core::cloud::{copy_error, ConnectionAuth, CopyErrorAction, StorageConnection};
+
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let research = s.azurite.research_account();
+    let admin = research.account_sas(
+        "rwdlac",
+        "sco",
+        &iso8601_utc(finsync_server::now_unix() + 600),
+    );
+    let resp = s
+        .http
+        .put(format!(
+            "{}?restype=container&{admin}",
+            research.url("source", Resource::Container)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let photo = jpeg(64, 48, 3);
+    let put = research_url(&research, "source", "2024/07/a b.jpg", "cw", 600);
+    assert_eq!(put_blob(&s.http, &put, photo.clone()).await, 201);
+
+    let connection = |id: &str, auth: ConnectionAuth| StorageConnection {
+        id: id.into(),
+        name: id.into(),
+        account: RESEARCH_ACCOUNT.into(),
+        auth,
+        created_at: "2026-11-26T12:00:00Z".into(),
+    };
+    let endpoint = research.blob_endpoint.clone();
+    let now = finsync_server::now_unix();
+    let token = |perms: &str, offset: i64| ConnectionAuth::SasToken {
+        blob_endpoint: endpoint.clone(),
+        token: format!(
+            "?{}",
+            research.account_sas(perms, "sco", &iso8601_utc(now + offset))
+        ),
+    };
+    let by_key = connection(
+        "key",
+        ConnectionAuth::ConnectionString {
+            value: format!(
+                "DefaultEndpointsProtocol=http;AccountName={RESEARCH_ACCOUNT};AccountKey={RESEARCH_KEY};BlobEndpoint={endpoint}"
+            ),
+        },
+    );
+    let good_token = connection("good", token("rl", 600));
+    let expired_token = connection("expired", token("rl", -60));
+    let list_only = connection("list", token("l", 600));
+    let cases = [
+        (&by_key, "2024/07/a b.jpg"),
+        (&good_token, "2024/07/a b.jpg"),
+        (&expired_token, "2024/07/a b.jpg"),
+        (&list_only, "2024/07/a b.jpg"),
+        (&by_key, "2024/07/gone.jpg"),
+    ];
+    let items: Vec<(String, &str, &[u8], Option<String>)> = (1..=cases.len() as u8)
+        .map(|n| {
+            (
+                key_for(n),
+                "a b.jpg",
+                photo.as_slice(),
+                Some(md5_b64(&photo)),
+            )
+        })
+        .collect();
+    sessions(&s, &key, enc, &items).await;
+    let body: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (c, blob))| {
+            json!({
+                "idempotencyKey": key_for(i as u8 + 1),
+                "sourceUrl": c.read_url("source", blob, now).unwrap(),
+            })
+        })
+        .collect();
+    let (st, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/copy",
+            json!({ "items": body }),
+        )
+        .await;
+    assert_eq!(st, 200, "{res}");
+    let r = res["results"].as_array().unwrap();
+    let statuses: Vec<_> = r
+        .iter()
+        .map(|x| {
+            (
+                x["status"].as_str().unwrap().to_string(),
+                x["error"]["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("copied".into(), "".into()),
+            ("copied".into(), "".into()),
+            ("error".into(), "copySourceDenied".into()),
+            ("error".into(), "copySourceDenied".into()),
+            ("error".into(), "copySourceNotFound".into()),
+        ],
+        "{res}"
+    );
+    // The Azure error code reaches the app, and the app turns it into the fix.
+    let denied = r[2]["error"]["message"].as_str().unwrap();
+    assert!(denied.contains("403 CannotVerifyCopySource"), "{denied}");
+    let CopyErrorAction::Fail(explained) = copy_error("copySourceDenied", denied) else {
+        panic!()
+    };
+    assert!(
+        explained.contains("Settings → Azure storage connections")
+            && explained.contains("Read + List, srt=sco")
+            && !explained.contains("probably expired"),
+        "the service's words, the app's fix, not the server's advice twice: {explained}"
+    );
+    assert!(matches!(
+        copy_error(
+            "copySourceNotFound",
+            r[4]["error"]["message"].as_str().unwrap()
+        ),
+        CopyErrorAction::SourceMissing(_)
+    ));
+    assert!(
+        !res.to_string().contains("sig="),
+        "no SAS in answers: {res}"
+    );
+    // Both copies commit like uploads, with the source's bytes.
+    let (_, com) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1), key_for(2)]}),
+        )
+        .await;
+    assert_eq!(com["results"][0]["status"], "complete", "{com}");
+    assert_eq!(com["results"][1]["status"], "complete", "{com}");
+    for n in [1, 2] {
+        let stored = read_blob(
+            &s.http,
+            &s.azurite.account(),
+            &s.container,
+            &format!("encounters/{enc}/{}/a b.jpg", key_for(n)),
+        )
+        .await;
+        assert_eq!(stored.as_deref(), Some(photo.as_slice()));
+    }
+    // A copy sent again after its commit answers complete and copies nothing.
+    let again = by_key.read_url("source", "2024/07/a b.jpg", now).unwrap();
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/copy",
+            json!({"items": [{"idempotencyKey": key_for(1), "sourceUrl": again}]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    // Nothing secret in the audit log or the sessions' stored errors.
+    let leaked = s.count(
+        "SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%sig=%' OR detail LIKE '%AccountKey%'",
+    ) + s.count("SELECT COUNT(*) FROM upload_sessions WHERE error LIKE '%sig=%'");
+    assert_eq!(leaked, 0);
+}
+
 #[tokio::test]
 async fn encounters_carry_license_organisations_and_attested_individuals() {
     let s = Stack::start().await;

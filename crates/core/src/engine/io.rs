@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{
-    ApiError, CommitResults, CommitSessions, CreateUploadSessions, CreateUser, CreatedUser,
-    EncounterRef, FindOrCreateEncounterFull, UploadSessions,
+    ApiError, CommitResults, CommitSessions, CopyResults, CreateUploadSessions, CreateUser,
+    CreatedUser, EncounterRef, FindOrCreateEncounterFull, UploadSessions,
 };
+use crate::cloud::BlobRef;
 
 use super::state::{EncounterStatus, Failure, Persist, RemoteEncounter, SkipReason};
 
@@ -52,6 +53,9 @@ pub enum ApiResponse {
     User(CreatedUser),
     Sessions(UploadSessions),
     Commit(CommitResults),
+    /// Answer to [`ApiRequest::CopyBlobs`]: one result per key. The driver may answer some
+    /// items itself (see [`CopyBlobRefs`]).
+    Copy(CopyResults),
 }
 
 /// Why an HTTP request did not produce a usable answer.
@@ -118,6 +122,31 @@ pub enum ApiRequest {
     FindOrCreateEncounter(FindOrCreateEncounterFull),
     CreateUploadSessions(CreateUploadSessions),
     CommitSessions(CommitSessions),
+    /// `POST /api/v1/upload-sessions/copy` for Azure-sourced images whose sessions exist.
+    CopyBlobs(CopyBlobRefs),
+}
+
+/// Server-side copies of one batch, by reference: the command names each source blob, never a
+/// URL with a SAS, so nothing secret is persisted, logged or kept in the engine. The driver
+/// loads each [`BlobRef::connection_id`] from its saved connections and mints the read URL
+/// when it sends the request ([`crate::cloud::StorageConnection::read_url`], with its own
+/// clock), building one [`crate::api::CopyItem`] per item. An item whose connection is gone
+/// or unusable is not sent: the driver answers it itself with a
+/// [`crate::api::CopyStatus::Error`] result whose code is
+/// [`crate::cloud::CONNECTION_MISSING`] or [`crate::cloud::CONNECTION_INVALID`] and whose
+/// message names the connection (and the other items go to the server as usual).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyBlobRefs {
+    pub items: Vec<CopyRef>,
+}
+
+/// One image to copy: its upload session's key and its source blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyRef {
+    pub idempotency_key: String,
+    pub source: BlobRef,
 }
 
 /// Something the driver must do. See the module docs of [`super`] for the contract.

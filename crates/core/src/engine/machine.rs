@@ -3,19 +3,23 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::api::{
-    CommitResults, CommitSessions, CreateUploadSessions, FindOrCreateEncounterFull, SessionStatus,
-    UploadItem, UploadSession, UploadSessions, MAX_FILE_NAME_BYTES, MAX_IMAGE_BYTES,
+    CommitResults, CommitSessions, CopyResults, CopyStatus, CreateUploadSessions,
+    FindOrCreateEncounterFull, SessionStatus, UploadItem, UploadSession, UploadSessions,
+    MAX_FILE_NAME_BYTES, MAX_IMAGE_BYTES,
 };
+use crate::cloud::{copy_error, BlobRef, CopyErrorAction, ImageSource};
 
 use crate::fingerprint::is_valid_key;
 
 use super::io::{
-    ApiRequest, ApiResponse, Command, CurrentEncounter, EncounterSummary, Event, HttpFailure,
-    ImageFailure, ImageSkip, Outcome, Progress, PutFailure, RequestId, RunState, SourceProblem,
-    Summary,
+    ApiRequest, ApiResponse, Command, CopyBlobRefs, CopyRef, CurrentEncounter, EncounterSummary,
+    Event, HttpFailure, ImageFailure, ImageSkip, Outcome, Progress, PutFailure, RequestId,
+    RunState, SourceProblem, Summary,
 };
 use super::plan::{Config, Plan, PlanError, PlanUser};
-use super::retry::{put_timeout_ms, stops_sync, Attempts, Decision, OpKind, SplitMix64};
+use super::retry::{
+    copy_timeout_ms, put_timeout_ms, stops_sync, Attempts, Decision, OpKind, SplitMix64,
+};
 use super::state::{
     EncounterStatus, Failure, FailureKind, ImageStatus, Persist, RemoteEncounter, SkipReason, Step,
 };
@@ -217,8 +221,22 @@ struct Img {
     status: ImageStatus,
     stage: ImgStage,
     url: Option<String>,
+    /// The source blob of an Azure-sourced image: copied by the server instead of PUT.
+    blob: Option<BlobRef>,
+    /// Attempts of the PUT, or of the copy for an Azure-sourced image.
     put: Attempts,
     refresh: Attempts,
+}
+
+impl Img {
+    /// The retry policy of this image's transfer: a PUT, or a server-side copy.
+    fn transfer(&self) -> OpKind {
+        if self.blob.is_some() {
+            OpKind::Copy
+        } else {
+            OpKind::Put
+        }
+    }
 }
 
 /// Where an image of the current batch is in the upload pipeline (not persisted).
@@ -236,7 +254,12 @@ enum ImgStage {
     ReadyRefresh,
     RefreshInFlight,
     RefreshWait(u64),
-    /// PUT done, waiting for the batch's commit.
+    /// Azure-sourced: session ready, waiting to be sent in a copy request.
+    ReadyCopy,
+    /// In the copy request with this id.
+    CopyInFlight(RequestId),
+    CopyWait(u64),
+    /// PUT (or copy) done, waiting for the batch's commit.
     Uploaded,
     Committing,
     /// In an end state for this run.
@@ -253,10 +276,22 @@ struct Pending {
 enum What {
     CreateUser,
     FindOrCreate,
-    Sessions { batch: usize },
-    Commit { batch: usize },
-    Refresh { img: usize },
-    Put { img: usize },
+    Sessions {
+        batch: usize,
+    },
+    Commit {
+        batch: usize,
+    },
+    Refresh {
+        img: usize,
+    },
+    Put {
+        img: usize,
+    },
+    /// A copy request of batch `batch` (its images are in `CopyInFlight(request id)`).
+    Copy {
+        batch: usize,
+    },
 }
 
 /// Result of handling a failed stage request.
@@ -350,6 +385,15 @@ impl Engine {
                             s => s,
                         };
                         counts.change(&status, i.size, true);
+                        let blob = match i.source {
+                            ImageSource::Azure(b) => Some(b),
+                            ImageSource::Local => None,
+                        };
+                        let transfer = if blob.is_some() {
+                            OpKind::Copy
+                        } else {
+                            OpKind::Put
+                        };
                         Img {
                             local_id: i.local_id,
                             file_name: i.file_name,
@@ -359,7 +403,8 @@ impl Engine {
                             status,
                             stage: ImgStage::Idle,
                             url: None,
-                            put: Attempts::new(OpKind::Put),
+                            blob,
+                            put: Attempts::new(transfer),
                             refresh: Attempts::new(OpKind::Sessions),
                         }
                     })
@@ -411,7 +456,7 @@ impl Engine {
                     .get(&request_id)
                     .is_some_and(|p| !matches!(p.what, What::Put { .. }));
                 if let Some(p) = is_api.then(|| self.inflight.remove(&request_id)).flatten() {
-                    self.on_api(p, result);
+                    self.on_api(p, request_id, result);
                 }
             }
             Event::PutDone { request_id, result } => {
@@ -475,9 +520,9 @@ impl Engine {
         for b in enc.stage.open_batches() {
             for &i in enc.batches.get(b).map(Vec::as_slice).unwrap_or(&[]) {
                 match enc.images.get(i).map(|img| img.stage) {
-                    Some(ImgStage::PutWait { until, .. }) | Some(ImgStage::RefreshWait(until)) => {
-                        consider(until)
-                    }
+                    Some(ImgStage::PutWait { until, .. })
+                    | Some(ImgStage::RefreshWait(until))
+                    | Some(ImgStage::CopyWait(until)) => consider(until),
                     _ => {}
                 }
             }
@@ -643,6 +688,10 @@ impl Engine {
             if !matches!(self.encs[e].stage, Stage::Batches { .. }) {
                 return true;
             }
+            changed |= self.schedule_copies(e);
+            if !matches!(self.encs[e].stage, Stage::Batches { .. }) {
+                return true;
+            }
             changed |= self.schedule_uploads(e);
         }
         changed
@@ -667,7 +716,10 @@ impl Engine {
             let waiting = enc.batches[last.batch].iter().any(|&i| {
                 matches!(
                     enc.images[i].stage,
-                    ImgStage::AwaitSession | ImgStage::ReadyPut | ImgStage::ReadyRefresh
+                    ImgStage::AwaitSession
+                        | ImgStage::ReadyPut
+                        | ImgStage::ReadyRefresh
+                        | ImgStage::ReadyCopy
                 )
             });
             if waiting {
@@ -683,7 +735,7 @@ impl Engine {
             } else {
                 img.stage = ImgStage::AwaitSession;
                 img.url = None;
-                img.put = Attempts::new(OpKind::Put);
+                img.put = Attempts::new(img.transfer());
                 need_session = true;
             }
         }
@@ -805,6 +857,10 @@ impl Engine {
                         img.stage = ImgStage::ReadyRefresh;
                         woke = true;
                     }
+                    ImgStage::CopyWait(until) if until <= now => {
+                        img.stage = ImgStage::ReadyCopy;
+                        woke = true;
+                    }
                     _ => {}
                 }
             }
@@ -847,6 +903,29 @@ impl Engine {
             started = true;
         }
         started
+    }
+
+    /// Sends one copy request per open batch (oldest first) for its images that are ready to
+    /// be copied; `true` if any was sent. Copies do not take PUT slots: the server works on
+    /// the items of a request itself, a few at a time, and no bytes pass through the browser.
+    fn schedule_copies(&mut self, e: usize) -> bool {
+        let mut sent = false;
+        for b in self.encs[e].stage.open_batches() {
+            if self.phase != Phase::Running || !matches!(self.encs[e].stage, Stage::Batches { .. })
+            {
+                break;
+            }
+            let ready: Vec<usize> = self
+                .batch_images(e, b)
+                .into_iter()
+                .filter(|&i| self.encs[e].images[i].stage == ImgStage::ReadyCopy)
+                .collect();
+            if !ready.is_empty() {
+                self.send_copy(e, b, &ready);
+                sent = true;
+            }
+        }
+        sent
     }
 
     /// Every image of batch `b` is uploaded or done.
@@ -1102,6 +1181,40 @@ impl Engine {
         });
     }
 
+    /// Sends the copy request of batch `b` for images `imgs` (all `ReadyCopy`).
+    fn send_copy(&mut self, e: usize, b: usize, imgs: &[usize]) {
+        for &i in imgs {
+            if self.encs[e].images[i].status != ImageStatus::Uploading {
+                self.set_status(e, i, ImageStatus::Uploading);
+            }
+        }
+        let request_id = self.request_id();
+        self.inflight.insert(
+            request_id,
+            Pending {
+                enc: e,
+                what: What::Copy { batch: b },
+            },
+        );
+        let mut items = Vec::with_capacity(imgs.len());
+        for &i in imgs {
+            let img = &mut self.encs[e].images[i];
+            img.stage = ImgStage::CopyInFlight(request_id);
+            if let Some(source) = &img.blob {
+                items.push(CopyRef {
+                    idempotency_key: img.key.clone(),
+                    source: source.clone(),
+                });
+            }
+        }
+        let timeout_ms = copy_timeout_ms(self.config.api_timeout_ms, items.len());
+        self.out.push_back(Command::ApiRequest {
+            request_id,
+            request: ApiRequest::CopyBlobs(CopyBlobRefs { items }),
+            timeout_ms,
+        });
+    }
+
     fn send_refresh(&mut self, e: usize, i: usize) {
         let Some(remote) = self.encs[e].remote.as_ref().map(|r| r.id) else {
             return self.lost_remote(e);
@@ -1200,7 +1313,7 @@ impl Engine {
 
     // ---- answers ------------------------------------------------------------------------
 
-    fn on_api(&mut self, p: Pending, result: Result<ApiResponse, HttpFailure>) {
+    fn on_api(&mut self, p: Pending, rid: RequestId, result: Result<ApiResponse, HttpFailure>) {
         if p.enc != self.cur || self.phase != Phase::Running {
             return;
         }
@@ -1211,6 +1324,7 @@ impl Engine {
             What::Sessions { batch } => self.on_sessions(e, batch, result),
             What::Commit { batch } => self.on_commit(e, batch, result),
             What::Refresh { img } => self.on_refresh(e, img, result),
+            What::Copy { batch } => self.on_copy(e, batch, rid, result),
             What::Put { .. } => {}
         }
     }
@@ -1344,6 +1458,10 @@ impl Engine {
                 };
                 self.fail_image(e, i, f);
             }
+            // Azure-sourced: the server copies into the session's blob; no upload URL needed.
+            _ if self.encs[e].images[i].blob.is_some() => {
+                self.encs[e].images[i].stage = ImgStage::ReadyCopy;
+            }
             (_, Some(url)) => {
                 let img = &mut self.encs[e].images[i];
                 img.url = Some(url.clone());
@@ -1462,6 +1580,140 @@ impl Engine {
         }
     }
 
+    /// The answer to copy request `rid` of batch `b`: per image, copied (commit next),
+    /// already complete, or an error the image retries, skips or fails on
+    /// ([`copy_error`]); a failure of the whole request is retried per image (copy policy).
+    fn on_copy(
+        &mut self,
+        e: usize,
+        b: usize,
+        rid: RequestId,
+        result: Result<ApiResponse, HttpFailure>,
+    ) {
+        let imgs: Vec<usize> = self
+            .batch_images(e, b)
+            .into_iter()
+            .filter(|&i| self.encs[e].images[i].stage == ImgStage::CopyInFlight(rid))
+            .collect();
+        if imgs.is_empty() {
+            return;
+        }
+        match result {
+            Ok(ApiResponse::Copy(CopyResults { results })) => {
+                for i in imgs {
+                    let attempts = self.encs[e].images[i].put.attempt();
+                    let key = &self.encs[e].images[i].key;
+                    let Some(r) = results.iter().find(|r| &r.idempotency_key == key) else {
+                        let f = bad_response(
+                            Step::Copy,
+                            "the answer has no result for this image",
+                            attempts,
+                        );
+                        self.fail_image(e, i, f);
+                        continue;
+                    };
+                    match r.status {
+                        CopyStatus::Copied => {
+                            self.set_status(e, i, ImageStatus::Uploaded);
+                            self.encs[e].images[i].stage = ImgStage::Uploaded;
+                        }
+                        CopyStatus::Complete => {
+                            self.set_status(e, i, ImageStatus::Complete { file_item_id: None });
+                            self.encs[e].images[i].stage = ImgStage::Done;
+                        }
+                        CopyStatus::Error => {
+                            let (code, message) = r
+                                .error
+                                .as_ref()
+                                .map(|x| (x.code.clone(), x.message.clone()))
+                                .unwrap_or_else(|| ("copyFailed".into(), String::new()));
+                            self.copy_item_error(e, i, code, &message, attempts);
+                        }
+                    }
+                }
+            }
+            Ok(_) => {
+                for i in imgs {
+                    let attempts = self.encs[e].images[i].put.attempt();
+                    let f = bad_response(Step::Copy, "answer is not copy results", attempts);
+                    self.fail_image(e, i, f);
+                }
+            }
+            Err(f) => {
+                if stops_sync(&f) {
+                    let attempts = self.encs[e].images[imgs[0]].put.attempt();
+                    return self.stop(failure_from(
+                        Step::Copy,
+                        FailureKind::Rejected,
+                        &f,
+                        attempts,
+                    ));
+                }
+                for i in imgs {
+                    let (offline, now) = (self.offline, self.now);
+                    let img = &mut self.encs[e].images[i];
+                    let attempts = img.put.attempt();
+                    match img.put.on_failure(&f, offline, &mut self.rng) {
+                        Decision::Requeue => img.stage = ImgStage::ReadyCopy,
+                        Decision::Retry { after_ms, .. } => {
+                            img.stage = ImgStage::CopyWait(now.saturating_add(after_ms));
+                        }
+                        Decision::GiveUp(kind) => {
+                            let failure = failure_from(Step::Copy, kind, &f, attempts);
+                            self.fail_image(e, i, failure);
+                        }
+                        Decision::RefreshSas => {
+                            let failure =
+                                failure_from(Step::Copy, FailureKind::Rejected, &f, attempts);
+                            self.fail_image(e, i, failure);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One copy item in error: retry it, skip it (source gone) or fail it with the
+    /// explanation of [`copy_error`].
+    fn copy_item_error(&mut self, e: usize, i: usize, code: String, message: &str, attempts: u8) {
+        match copy_error(&code, message) {
+            CopyErrorAction::Retry => {
+                let now = self.now;
+                let img = &mut self.encs[e].images[i];
+                match img.put.on_transient(&mut self.rng) {
+                    Decision::Retry { after_ms, .. } => {
+                        img.stage = ImgStage::CopyWait(now.saturating_add(after_ms));
+                    }
+                    _ => {
+                        let f = Failure {
+                            step: Step::Copy,
+                            kind: FailureKind::RetriesExhausted,
+                            http_status: None,
+                            code: Some(code),
+                            message: message.to_owned(),
+                            attempts,
+                        };
+                        self.fail_image(e, i, f);
+                    }
+                }
+            }
+            CopyErrorAction::SourceMissing(detail) => {
+                self.skip_image(e, i, SkipReason::SourceMissing { detail })
+            }
+            CopyErrorAction::Fail(message) => {
+                let f = Failure {
+                    step: Step::Copy,
+                    kind: FailureKind::ItemError,
+                    http_status: None,
+                    code: Some(code),
+                    message,
+                    attempts,
+                };
+                self.fail_image(e, i, f);
+            }
+        }
+    }
+
     fn on_commit(&mut self, e: usize, b: usize, result: Result<ApiResponse, HttpFailure>) {
         let what = What::Commit { batch: b };
         if self.encs[e].stage.op(what).is_none() {
@@ -1507,6 +1759,20 @@ impl Engine {
                         Ok(file_item_id) => {
                             self.set_status(e, i, ImageStatus::Complete { file_item_id });
                             self.encs[e].images[i].stage = ImgStage::Done;
+                        }
+                        // A source blob rewritten since the scan: the copy has other bytes
+                        // than were planned. Like a local file changed since the scan, it is
+                        // skipped until discovery runs again.
+                        Err(f)
+                            if self.encs[e].images[i].blob.is_some()
+                                && f.code.as_deref() == Some("sizeMismatch") =>
+                        {
+                            let detail = format!(
+                                "the source blob changed since the scan (its size differs): \
+                                 run discovery of the container again. {}",
+                                f.message
+                            );
+                            self.skip_image(e, i, SkipReason::SourceChanged { detail });
                         }
                         Err(f) => self.fail_image(e, i, f),
                     }

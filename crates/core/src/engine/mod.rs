@@ -53,6 +53,16 @@
 //! `Failed`. Images already `Complete` or `Skipped` are never sent again; `Uploaded` ones are
 //! committed without a new PUT; `Failed` ones are retried by the next run ("Retry").
 //!
+//! Azure-sourced images ([`PlanImage::source`], issue 8) take the same path except the PUT:
+//! once a batch's sessions exist, its Azure images go to the server in one
+//! [`ApiRequest::CopyBlobs`] (by [`crate::cloud::BlobRef`]: the driver mints the read SAS URLs
+//! when it sends it, so no secret is in a command, a persisted state or a log). `copied` ones
+//! are persisted `Uploaded` and committed with the batch, `complete` ones are done, and an
+//! item error is retried (`copyTimeout`/`copyPending`: the copy retry policy), skipped (the
+//! source blob is gone, or changed since the scan — seen at commit) or fails the image with an
+//! explanation of what to fix ([`crate::cloud::copy_error`]). A failure of the whole request
+//! is retried per image: 3 attempts, 2 s then 4 s. Copies take no PUT slot.
+//!
 //! Batches of one encounter are pipelined (spec decision 10), at most two open at once: as
 //! soon as every PUT the newest open batch needs has been started (or is backing off), the
 //! next batch's sessions are requested, so they overlap that batch's last PUTs and its commit
@@ -89,9 +99,9 @@ mod sim;
 mod tests;
 
 pub use io::{
-    ApiRequest, ApiResponse, Command, CurrentEncounter, EncounterSummary, Event, HttpFailure,
-    ImageFailure, ImageSkip, Outcome, Progress, PutFailure, RequestId, RunState, SourceProblem,
-    Summary,
+    ApiRequest, ApiResponse, Command, CopyBlobRefs, CopyRef, CurrentEncounter, EncounterSummary,
+    Event, HttpFailure, ImageFailure, ImageSkip, Outcome, Progress, PutFailure, RequestId,
+    RunState, SourceProblem, Summary,
 };
 pub use machine::Engine;
 pub use plan::{Config, Plan, PlanEncounter, PlanError, PlanImage, PlanUser};

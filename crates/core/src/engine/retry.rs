@@ -6,10 +6,14 @@
 //! | create upload sessions (and SAS refresh) | 2 | 0 ms                              |
 //! | commit                            | 3        | 2 000 ms, 4 000 ms                |
 //! | blob PUT                          | 3        | 5 000 ms ± 50 %, 10 000 ms ± 50 % |
+//! | server-side copy (per image)      | 3        | 2 000 ms, 4 000 ms                |
 //!
-//! * Retried: 5xx, network errors (no response) and timeouts. All four operations are
-//!   idempotent on the server (dedup, upserts, idempotent commit, PUT overwrites the temporary
-//!   blob), so a retry after a lost answer is safe.
+//! * Retried: 5xx, network errors (no response) and timeouts. All five operations are
+//!   idempotent on the server (dedup, upserts, idempotent commit, PUT and copy overwrite the
+//!   session's blob), so a retry after a lost answer is safe. A copy is also retried when the
+//!   server reports the item `copyTimeout` or `copyPending` (the storage service's
+//!   asynchronous copy did not finish in the server's polling window): see
+//!   [`crate::cloud::copy_error`].
 //! * Not retried: every 4xx — except an expired SAS on a PUT (403 `AuthenticationFailed` or a
 //!   message with "Signature not valid"): the engine fetches a fresh upload session for the image
 //!   once per attempt and PUTs again without using up the attempt. A second expiry in the same
@@ -33,6 +37,9 @@ pub enum OpKind {
     Sessions,
     Commit,
     Put,
+    /// One image's server-side copy (spec §6.1: 3 retries, backoff 2 s, 4 s, read as 3
+    /// attempts like commits). The images of one copy request share its failures.
+    Copy,
 }
 
 /// How often and how patiently an operation is tried.
@@ -54,7 +61,7 @@ impl OpKind {
                 waits_ms: &[0],
                 jitter: false,
             },
-            OpKind::Commit => Policy {
+            OpKind::Commit | OpKind::Copy => Policy {
                 max_attempts: 3,
                 waits_ms: &[2_000, 4_000],
                 jitter: false,
@@ -73,6 +80,19 @@ pub fn put_timeout_ms(size: u64) -> u64 {
     const MIB: u128 = 1024 * 1024;
     let extra = (size as u128 * 10_000).div_ceil(MIB);
     60_000u64.saturating_add(u64::try_from(extra).unwrap_or(u64::MAX))
+}
+
+/// The reference server's defaults for a copy request: it polls each pending copy for up to
+/// 120 s (`--copy-timeout-secs`) and works on 4 items at once.
+pub const SERVER_COPY_POLL_MS: u64 = 120_000;
+pub const SERVER_COPY_PARALLEL: u64 = 4;
+
+/// Timeout of a copy request of `items` images: the API timeout plus the server's polling
+/// window for every round of [`SERVER_COPY_PARALLEL`] items (copies on real Azure are
+/// asynchronous and may take that long; Azurite's finish at once, so this is only a bound).
+pub fn copy_timeout_ms(api_timeout_ms: u64, items: usize) -> u64 {
+    let rounds = (items as u64).div_ceil(SERVER_COPY_PARALLEL).max(1);
+    api_timeout_ms.saturating_add(rounds.saturating_mul(SERVER_COPY_POLL_MS))
 }
 
 /// What kind of failure an [`HttpFailure`] is, as far as retrying goes.
@@ -196,6 +216,12 @@ impl Attempts {
             }
             FailureClass::Malformed => Decision::GiveUp(FailureKind::BadResponse),
         }
+    }
+
+    /// Decides after a transient failure that is not an HTTP failure (a copy item the server
+    /// reports as not finished yet): the next attempt after the policy's wait, or give up.
+    pub fn on_transient(&mut self, rng: &mut SplitMix64) -> Decision {
+        self.next(rng, false)
     }
 
     fn next(&mut self, rng: &mut SplitMix64, refresh_first: bool) -> Decision {
@@ -335,6 +361,44 @@ mod tests {
     }
 
     #[test]
+    fn copies_try_three_times_waiting_exactly_2s_then_4s() {
+        for f in [
+            s503(),
+            HttpFailure::status(502),
+            net(),
+            HttpFailure::Timeout,
+        ] {
+            // No jitter: the same sequence for every seed.
+            for seed in [0, 1, 99] {
+                assert_eq!(
+                    sequence(OpKind::Copy, &f, seed),
+                    vec![
+                        retry(2_000),
+                        retry(4_000),
+                        Decision::GiveUp(FailureKind::RetriesExhausted)
+                    ]
+                );
+            }
+        }
+        // An item the server reports as still copying follows the same schedule.
+        let mut a = Attempts::new(OpKind::Copy);
+        let mut rng = SplitMix64::new(5);
+        assert_eq!(a.on_transient(&mut rng), retry(2_000));
+        assert_eq!(a.attempt(), 2);
+        assert_eq!(a.on_transient(&mut rng), retry(4_000));
+        assert_eq!(
+            a.on_transient(&mut rng),
+            Decision::GiveUp(FailureKind::RetriesExhausted)
+        );
+        // A 403 from the API is a refusal, never an expired-SAS refresh: copies have no SAS
+        // of their own to refresh.
+        assert_eq!(
+            sequence(OpKind::Copy, &expired(), 1),
+            vec![Decision::GiveUp(FailureKind::Rejected)]
+        );
+    }
+
+    #[test]
     fn puts_try_three_times_with_jittered_waits_in_bounds() {
         let mut seen = [(u64::MAX, 0u64); 2];
         for seed in 0..2_000 {
@@ -370,6 +434,7 @@ mod tests {
             OpKind::Sessions,
             OpKind::Commit,
             OpKind::Put,
+            OpKind::Copy,
         ] {
             for status in [400, 401, 404, 409, 413, 429] {
                 assert_eq!(
@@ -490,6 +555,14 @@ mod tests {
         assert_eq!(a.attempt(), 1);
         // A real answer while "offline" is still an answer.
         assert_eq!(a.on_failure(&s503(), true, &mut rng), retry(2_000));
+    }
+
+    #[test]
+    fn copy_timeout_covers_the_servers_polling_rounds() {
+        assert_eq!(copy_timeout_ms(30_000, 1), 150_000);
+        assert_eq!(copy_timeout_ms(30_000, 4), 150_000);
+        assert_eq!(copy_timeout_ms(30_000, 5), 270_000);
+        assert_eq!(copy_timeout_ms(30_000, 0), 150_000);
     }
 
     #[test]

@@ -23,6 +23,15 @@
 //! Then a fault-free Retry runs from the persisted state: it must PUT nothing already complete,
 //! end with every image complete or skipped, and leave local and server state equal.
 //!
+//! Azure-sourced images (about a third, chosen by content, so seeds keep their plans) are
+//! copied by the simulated server instead of PUT: a source blob missing in the research
+//! group's container is skipped, and while faults are on a copy item can come back refused
+//! (`copySourceDenied`, the connection's SAS expired: the person fixes it before Retry),
+//! still pending (`copyTimeout`: retried, and sometimes the copy landed anyway), or answered
+//! by the driver as `connectionMissing`. Checked: no PUT and no local-file read for an Azure
+//! image, no copy for a local one, a copy only names keys persisted as uploading in an
+//! encounter whose id is persisted, and Retry copies nothing already complete.
+//!
 //! A failing seed is printed with a one-line replay command:
 //! `FINSYNC_SEED=<seed> cargo test -p finsync-core engine::sim::replay -- --nocapture`.
 
@@ -32,11 +41,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::retry::SplitMix64;
 use super::*;
 use crate::api::{
-    ApiError, CommitResult, CommitResults, CommitSessions, CreateUploadSessions, CreateUser,
-    CreatedUser, EncounterRef, FindOrCreateEncounter, FindOrCreateEncounterFull, Gps,
-    SessionStatus, UploadSession, UploadSessions, UserRef, MAX_BATCH, MAX_FILE_NAME_BYTES,
-    MAX_IMAGE_BYTES,
+    ApiError, CommitResult, CommitResults, CommitSessions, CopyResult, CopyResults, CopyStatus,
+    CreateUploadSessions, CreateUser, CreatedUser, EncounterRef, FindOrCreateEncounter,
+    FindOrCreateEncounterFull, Gps, SessionStatus, UploadSession, UploadSessions, UserRef,
+    MAX_BATCH, MAX_FILE_NAME_BYTES, MAX_IMAGE_BYTES,
 };
+use crate::cloud::{BlobRef, ImageSource};
 use crate::fingerprint::{idempotency_key, Fingerprint};
 use crate::normalize::{distance_km, encounter_identity, normalize_text};
 
@@ -79,6 +89,8 @@ struct Server {
     sas_ttl_ms: u64,
     /// Users created on sync, by normalised name (the reference server: by placeholder email).
     users: BTreeMap<String, i64>,
+    /// The research group's container: source blob name → size (absent: deleted).
+    sources: BTreeMap<String, u64>,
 }
 
 /// The photographer the simulation marks "Create on sync", and its plan key.
@@ -270,6 +282,37 @@ impl Server {
             }
         }
         CommitResults { results }
+    }
+
+    /// `POST /api/v1/upload-sessions/copy` applied to one item (the reference server's rules:
+    /// a session is needed, a committed key answers `complete`, a missing source is
+    /// `copySourceNotFound`, the copy writes the session's blob).
+    fn copy(&mut self, key: &str, source: &BlobRef) -> CopyResult {
+        let result = |status, code: Option<&str>| CopyResult {
+            idempotency_key: key.to_owned(),
+            status,
+            error: code.map(|c| ApiError {
+                code: c.into(),
+                message: format!("simulated {c}"),
+            }),
+        };
+        let Some(s) = self.sessions.get_mut(key) else {
+            return result(CopyStatus::Error, Some("unknownSession"));
+        };
+        if s.status == SessionStatus::Complete {
+            return result(CopyStatus::Complete, None);
+        }
+        match self.sources.get(&source.blob) {
+            None => {
+                s.status = SessionStatus::Error;
+                result(CopyStatus::Error, Some("copySourceNotFound"))
+            }
+            Some(&size) => {
+                s.status = SessionStatus::Pending;
+                self.blobs.insert(key.to_owned(), size);
+                result(CopyStatus::Copied, None)
+            }
+        }
     }
 
     fn put(&mut self, url: &str, size: u64, now: u64) -> Result<(), HttpFailure> {
@@ -547,6 +590,28 @@ impl Sim {
                     _ => Fate::Present,
                 };
                 self.fates.insert((format!("e{e}"), local_id.clone()), fate);
+                // A third of the contents live in Azure (no extra draw: seeds keep their
+                // plans). A missing file is a source blob deleted from the container; a
+                // changed one a blob rewritten with other bytes (its size differs).
+                let source = if (content >> 7) % 3 == 0 {
+                    let blob = format!("survey/e{e}/{local_id}.jpg");
+                    match fate {
+                        Fate::Missing => {}
+                        Fate::Changed => {
+                            self.server.sources.insert(blob.clone(), size + 1);
+                        }
+                        Fate::Present => {
+                            self.server.sources.insert(blob.clone(), size);
+                        }
+                    }
+                    ImageSource::Azure(BlobRef {
+                        connection_id: "research".into(),
+                        container: "photos".into(),
+                        blob,
+                    })
+                } else {
+                    ImageSource::Local
+                };
                 images.push(PlanImage {
                     local_id,
                     file_name,
@@ -554,6 +619,7 @@ impl Sim {
                     content_type: "image/jpeg".into(),
                     idempotency_key: key,
                     status: ImageStatus::Pending,
+                    source,
                 });
             }
             // One of the two photographers is created on sync (no extra draw: seeds keep
@@ -776,6 +842,25 @@ impl Sim {
                 }
                 None
             }
+            Event::ApiResponse {
+                result: Ok(ApiResponse::Copy(r)),
+                ..
+            } => {
+                for x in &r.results {
+                    self.cover(
+                        match (x.status, x.error.as_ref().map(|e| e.code.as_str())) {
+                            (CopyStatus::Copied, _) => "copied",
+                            (CopyStatus::Complete, _) => "copy answered complete",
+                            (_, Some("copySourceNotFound")) => "copy source missing",
+                            (_, Some("copySourceDenied")) => "copy source denied",
+                            (_, Some("copyTimeout")) => "copy timed out on the server",
+                            (_, Some("connectionMissing")) => "copy connection missing",
+                            _ => "copy item error",
+                        },
+                    );
+                }
+                None
+            }
             Event::ApiResponse { result: Err(f), .. } => Some(f),
             Event::PutDone {
                 result: Err(PutFailure::Http(f)),
@@ -992,6 +1077,7 @@ impl Sim {
                 .create_sessions(r, self.now)
                 .map(ApiResponse::Sessions),
             ApiRequest::CommitSessions(r) => Ok(ApiResponse::Commit(self.server.commit(r))),
+            ApiRequest::CopyBlobs(r) => Ok(ApiResponse::Copy(self.copy(r))),
         };
         let result = match fault {
             // Applied, but the answer is lost or broken.
@@ -1005,6 +1091,42 @@ impl Sim {
             _ => result,
         };
         self.answer_after(latency, timeout_ms, api(result), fail);
+    }
+
+    /// The copy request as the driver and the server answer it, with per-item faults while
+    /// faults are on.
+    fn copy(&mut self, req: &CopyBlobRefs) -> CopyResults {
+        let mut results = Vec::new();
+        for item in &req.items {
+            let error = |code: &str| CopyResult {
+                idempotency_key: item.idempotency_key.clone(),
+                status: CopyStatus::Error,
+                error: Some(ApiError {
+                    code: code.into(),
+                    message: format!("simulated {code}"),
+                }),
+            };
+            let fault = if self.rng.chance(self.faults.api, 1_000) {
+                self.rng.below(4)
+            } else {
+                99
+            };
+            results.push(match fault {
+                // The driver found no such connection: nothing reaches the server.
+                0 => error(crate::cloud::CONNECTION_MISSING),
+                // The connection's SAS expired: the storage service refuses to read.
+                1 => error("copySourceDenied"),
+                // Still pending when the server stopped polling; it may land anyway.
+                2 => {
+                    if self.rng.chance(1, 2) {
+                        self.server.copy(&item.idempotency_key, &item.source);
+                    }
+                    error("copyTimeout")
+                }
+                _ => self.server.copy(&item.idempotency_key, &item.source),
+            });
+        }
+        CopyResults { results }
     }
 
     fn dispatch_put(
@@ -1076,6 +1198,16 @@ impl Sim {
 
     // ---- invariants -------------------------------------------------------------------
 
+    fn plan_image(&self, encounter: &str, image: &str) -> Option<&PlanImage> {
+        self.plan
+            .encounters
+            .iter()
+            .find(|e| e.local_id == encounter)?
+            .images
+            .iter()
+            .find(|i| i.local_id == image)
+    }
+
     fn encounter_index(&self, local_id: &str) -> Option<usize> {
         self.plan
             .encounters
@@ -1117,6 +1249,72 @@ impl Sim {
                         "Retry re-sent {encounter}/{image}, already complete"
                     ));
                 }
+                if self
+                    .plan_image(encounter, image)
+                    .is_some_and(|i| i.source.is_azure())
+                {
+                    return Err(format!(
+                        "PUT of {encounter}/{image}, an Azure-sourced image"
+                    ));
+                }
+            }
+            Command::ApiRequest {
+                request: ApiRequest::CopyBlobs(r),
+                ..
+            } => {
+                if r.items.is_empty() {
+                    return Err("empty copy request".into());
+                }
+                for item in &r.items {
+                    // Keys repeat across encounters of one identity: the image is the one
+                    // with this key and this source blob.
+                    let source = ImageSource::Azure(item.source.clone());
+                    let found = self.plan.encounters.iter().enumerate().find_map(|(n, e)| {
+                        e.images
+                            .iter()
+                            .find(|i| {
+                                i.idempotency_key == item.idempotency_key && i.source == source
+                            })
+                            .map(|i| (n, e, i))
+                    });
+                    let Some((n, e, i)) = found else {
+                        return Err(format!(
+                            "copy of {} from {:?}: no such Azure image",
+                            item.idempotency_key, item.source
+                        ));
+                    };
+                    if self.store.image(&e.local_id, &i.local_id) != ImageStatus::Uploading {
+                        return Err(format!(
+                            "copy of {}/{} not persisted as uploading",
+                            e.local_id, i.local_id
+                        ));
+                    }
+                    let remote = self
+                        .store
+                        .encounters
+                        .get(&e.local_id)
+                        .and_then(|r| r.remote.as_ref());
+                    if remote.is_none() {
+                        return Err(format!(
+                            "copy for {} before its id was persisted",
+                            e.local_id
+                        ));
+                    }
+                    if self
+                        .settled
+                        .contains(&(e.local_id.clone(), i.local_id.clone()))
+                    {
+                        return Err(format!(
+                            "Retry copied {}/{} again, already complete",
+                            e.local_id, i.local_id
+                        ));
+                    }
+                    if n < self.last_encounter {
+                        return Err(format!("copy for {} after a later encounter", e.local_id));
+                    }
+                    self.last_encounter = n;
+                }
+                self.cover("copy request");
             }
             Command::ApiRequest {
                 request: ApiRequest::CreateUser(u),
@@ -1533,6 +1731,12 @@ fn simulated_syncs_keep_the_invariants() {
         "PUT while a commit is in flight",
         "encounter of a photographer created on sync",
         "user creation repeated (answer lost before persisting)",
+        "copy request",
+        "copied",
+        "copy source missing",
+        "copy source denied",
+        "copy timed out on the server",
+        "copy connection missing",
     ] {
         assert!(
             coverage.get(what).copied().unwrap_or(0) >= 3,

@@ -92,6 +92,8 @@ pub enum Step {
     /// Fetching a fresh SAS URL after the old one expired.
     SasRefresh,
     Put,
+    /// The server-side copy of an Azure-sourced image (`POST /api/v1/upload-sessions/copy`).
+    Copy,
     Commit,
 }
 

@@ -33,6 +33,7 @@ fn image(id: &str, size: u64) -> PlanImage {
         content_type: "image/jpeg".into(),
         idempotency_key: key(id),
         status: ImageStatus::Pending,
+        source: crate::cloud::ImageSource::Local,
     }
 }
 
@@ -1201,5 +1202,285 @@ fn a_refused_user_creation_fails_its_encounter_with_the_servers_reason() {
     assert_eq!(
         (f.date.as_str(), f.photographer_user_id),
         ("2024-07-16", None)
+    );
+}
+
+// ---- Azure-sourced images: server-side copy (issue 8) ------------------------------------
+
+fn azure(id: &str, connection: &str) -> PlanImage {
+    PlanImage {
+        source: crate::cloud::ImageSource::Azure(crate::cloud::BlobRef {
+            connection_id: connection.into(),
+            container: "source".into(),
+            blob: format!("2024/{id}.jpg"),
+        }),
+        ..image(id, 1_000)
+    }
+}
+
+fn copy_answer(
+    req: &ApiRequest,
+    each: impl Fn(&str) -> (crate::api::CopyStatus, Option<&'static str>),
+) -> Result<ApiResponse, HttpFailure> {
+    let ApiRequest::CopyBlobs(r) = req else {
+        panic!("{req:?}")
+    };
+    Ok(ApiResponse::Copy(crate::api::CopyResults {
+        results: r
+            .items
+            .iter()
+            .map(|i| {
+                let (status, code) = each(&i.idempotency_key);
+                crate::api::CopyResult {
+                    idempotency_key: i.idempotency_key.clone(),
+                    status,
+                    error: code.map(|c| ApiError {
+                        code: c.into(),
+                        message: format!("server: {c}"),
+                    }),
+                }
+            })
+            .collect(),
+    }))
+}
+
+fn copied(_: &str) -> (crate::api::CopyStatus, Option<&'static str>) {
+    (crate::api::CopyStatus::Copied, None)
+}
+
+/// An encounter of one local image "l" and two Azure ones "x", "y", through its sessions.
+fn mixed_through_sessions(h: &mut H) -> Vec<Command> {
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(3)));
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!()
+    };
+    // Azure images get sessions like local ones: the server copies into the session's blob.
+    assert_eq!(r.items.len(), 3);
+    h.answer(id, sessions_for(&req, &[]))
+}
+
+fn mixed() -> PlanEncounter {
+    let mut enc = encounter("e1", &["l"]);
+    enc.images.push(azure("x", "c1"));
+    enc.images.push(azure("y", "c1"));
+    enc
+}
+
+#[test]
+fn azure_images_are_copied_by_reference_and_committed_with_the_uploads() {
+    let mut h = H::new(plan(vec![mixed()]), config(2));
+    let cmds = mixed_through_sessions(&mut h);
+    // The local image is PUT; the Azure ones go out in one copy request, by reference.
+    let ps = puts(&cmds);
+    assert_eq!(
+        ps.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["l"],
+        "no PUT for an Azure image"
+    );
+    let (copy_id, req) = one_api(&cmds);
+    let ApiRequest::CopyBlobs(r) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(
+        r.items
+            .iter()
+            .map(|i| (i.idempotency_key.clone(), i.source.blob.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (key("x"), "2024/x.jpg".to_string()),
+            (key("y"), "2024/y.jpg".to_string())
+        ]
+    );
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        Command::ApiRequest { request: ApiRequest::CopyBlobs(_), timeout_ms, .. }
+            if *timeout_ms == retry::copy_timeout_ms(30_000, 2)
+    )));
+    // Write-ahead: both are persisted as uploading before the copy request.
+    let up = position(
+        &cmds,
+        |c| matches!(c, Command::Persist(Persist::ImageStatus { image, status: ImageStatus::Uploading, .. }) if image == "y"),
+    );
+    let send = position(&cmds, |c| {
+        matches!(
+            c,
+            Command::ApiRequest {
+                request: ApiRequest::CopyBlobs(_),
+                ..
+            }
+        )
+    });
+    assert!(up < send);
+    // Nothing in the command is a URL with a signature.
+    assert!(!format!("{cmds:?}").contains("sig="));
+
+    assert!(apis(&h.put_done(ps[0].0, Ok(()))).is_empty());
+    let cmds = h.answer(copy_id, copy_answer(&req, copied));
+    let (id, req) = one_api(&cmds);
+    assert_eq!(
+        req,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("l"), key("x"), key("y")]
+        })
+    );
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    assert_eq!(s.encounters[0].status, EncounterStatus::Synced);
+    assert_eq!(s.progress.images_complete, 3);
+    assert_eq!(s.progress.bytes_done, 3_000, "copies count in the progress");
+}
+
+#[test]
+fn a_copy_is_retried_after_exactly_2s_then_4s_then_fails() {
+    let mut enc = encounter("e1", &[]);
+    enc.images.push(azure("x", "c1"));
+    let mut h = H::new(plan(vec![enc]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(3)));
+    let (id, req0) = one_api(&h.answer(id, sessions_for(&req, &[])));
+    assert!(matches!(req0, ApiRequest::CopyBlobs(_)));
+    let t0 = h.now;
+    assert!(apis(&h.answer(id, Err(s503()))).is_empty());
+    assert_eq!(h.e.poll_timeout(), Some(t0 + 2_000));
+    let (id, req1) = one_api(&h.fire());
+    assert_eq!(req1, req0, "the same copy again");
+    // The server's copy did not finish in its polling window: the same schedule.
+    h.answer(
+        id,
+        copy_answer(&req1, |_| {
+            (crate::api::CopyStatus::Error, Some("copyTimeout"))
+        }),
+    );
+    assert_eq!(h.e.poll_timeout(), Some(t0 + 6_000));
+    let (id, _) = one_api(&h.fire());
+    let s = finished(&h.answer(id, Err(HttpFailure::Timeout))).unwrap();
+    let f = &s.encounters[0].failed[0].failure;
+    assert_eq!(
+        (f.step, f.kind, f.attempts),
+        (Step::Copy, FailureKind::RetriesExhausted, 3)
+    );
+    assert_eq!(
+        s.encounters[0].status,
+        EncounterStatus::Failed { failure: None }
+    );
+}
+
+#[test]
+fn a_source_the_storage_service_cannot_read_fails_with_the_fix_and_is_not_retried() {
+    let mut enc = encounter("e1", &[]);
+    enc.images.push(azure("x", "c1"));
+    enc.images.push(azure("y", "gone"));
+    enc.images.push(azure("z", "c1"));
+    enc.images.push(azure("w", "c1"));
+    let mut h = H::new(plan(vec![enc]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(3)));
+    let (id, req) = one_api(&h.answer(id, sessions_for(&req, &[])));
+    let (kx, ky, kz) = (key("x"), key("y"), key("z"));
+    let cmds = h.answer(
+        id,
+        copy_answer(&req, |k| {
+            use crate::api::CopyStatus::*;
+            if k == kx {
+                (Error, Some("copySourceDenied"))
+            } else if k == ky {
+                (Error, Some(crate::cloud::CONNECTION_MISSING))
+            } else if k == kz {
+                (Error, Some("copySourceNotFound"))
+            } else {
+                (Complete, None)
+            }
+        }),
+    );
+    assert!(apis(&cmds).is_empty(), "nothing retried, nothing to commit");
+    assert_eq!(h.e.poll_timeout(), None);
+    let s = finished(&cmds).unwrap();
+    let e = &s.encounters[0];
+    assert_eq!(e.status, EncounterStatus::Partial);
+    assert_eq!(e.images_complete, 1);
+    let denied = &e.failed.iter().find(|f| f.image == "x").unwrap().failure;
+    assert_eq!(
+        (
+            denied.step,
+            denied.kind,
+            denied.code.as_deref(),
+            denied.attempts
+        ),
+        (
+            Step::Copy,
+            FailureKind::ItemError,
+            Some("copySourceDenied"),
+            1
+        )
+    );
+    assert!(
+        denied.message.contains("CannotVerifyCopySource")
+            && denied
+                .message
+                .contains("Settings → Azure storage connections")
+            && denied.message.contains("said: server: copySourceDenied"),
+        "{}",
+        denied.message
+    );
+    let missing = &e.failed.iter().find(|f| f.image == "y").unwrap().failure;
+    assert_eq!(
+        missing.code.as_deref(),
+        Some(crate::cloud::CONNECTION_MISSING)
+    );
+    assert!(matches!(
+        &e.skipped[0],
+        ImageSkip { image, reason: SkipReason::SourceMissing { .. } } if image == "z"
+    ));
+}
+
+#[test]
+fn a_source_blob_changed_since_the_scan_is_skipped_at_commit() {
+    let mut enc = encounter("e1", &[]);
+    enc.images.push(azure("x", "c1"));
+    let mut h = H::new(plan(vec![enc]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(3)));
+    let (id, req) = one_api(&h.answer(id, sessions_for(&req, &[])));
+    let (id, _) = one_api(&h.answer(id, copy_answer(&req, copied)));
+    let cmds = h.answer(
+        id,
+        Ok(ApiResponse::Commit(CommitResults {
+            results: vec![CommitResult {
+                idempotency_key: key("x"),
+                status: SessionStatus::Error,
+                file_item_id: None,
+                error: Some(ApiError {
+                    code: "sizeMismatch".into(),
+                    message: "x.jpg: uploaded 1001 bytes, expected 1000".into(),
+                }),
+            }],
+        })),
+    );
+    let s = finished(&cmds).unwrap();
+    assert!(matches!(
+        &s.encounters[0].skipped[0].reason,
+        SkipReason::SourceChanged { detail } if detail.contains("discovery")
+    ));
+}
+
+#[test]
+fn a_resumed_azure_image_copied_before_the_crash_is_committed_without_a_copy() {
+    let mut enc = mixed();
+    enc.remote = Some(RemoteEncounter {
+        id: 3,
+        url: "/encounters/3".into(),
+    });
+    enc.images[1].status = ImageStatus::Uploaded;
+    enc.images[2].status = ImageStatus::Complete {
+        file_item_id: Some(9),
+    };
+    enc.images.remove(0);
+    let mut h = H::new(plan(vec![enc]), config(2));
+    let (_, req) = one_api(&h.start());
+    assert_eq!(
+        req,
+        ApiRequest::CommitSessions(crate::api::CommitSessions {
+            idempotency_keys: vec![key("x")]
+        })
     );
 }
