@@ -180,6 +180,103 @@ impl StorageConnection {
     }
 }
 
+impl StorageConnection {
+    /// The URL of one List Blobs page of `container` (names starting with `prefix`, from
+    /// `marker`, at most `max_results`): with the stored SAS token, or for a connection string
+    /// a read + list service SAS for the container valid [`READ_SAS_SECS`] from `now_unix`.
+    pub fn list_url(
+        &self,
+        container: &str,
+        prefix: &str,
+        marker: Option<&str>,
+        max_results: u32,
+        now_unix: i64,
+    ) -> Result<String, CloudError> {
+        let mut q = format!("restype=container&comp=list&maxresults={max_results}");
+        if !prefix.is_empty() {
+            q.push_str(&format!("&prefix={}", sas::encode_query(prefix)));
+        }
+        if let Some(m) = marker.filter(|m| !m.is_empty()) {
+            q.push_str(&format!("&marker={}", sas::encode_query(m)));
+        }
+        let container_path = sas::encode_query(container);
+        match &self.auth {
+            ConnectionAuth::SasToken {
+                blob_endpoint,
+                token,
+            } => {
+                let token = token.trim().trim_start_matches('?');
+                if token.is_empty() {
+                    return Err(CloudError::EmptyToken(self.name.clone()));
+                }
+                Ok(format!(
+                    "{}/{container_path}?{q}&{token}",
+                    blob_endpoint.trim_end_matches('/')
+                ))
+            }
+            ConnectionAuth::ConnectionString { .. } => {
+                let account = self.account_key()?;
+                let expiry = sas::iso8601_utc(now_unix + READ_SAS_SECS);
+                let sas = account.service_sas(container, Resource::Container, "rl", None, &expiry);
+                Ok(format!(
+                    "{}?{q}&{sas}",
+                    account.url(container, Resource::Container)
+                ))
+            }
+        }
+    }
+
+    /// What is wrong with the stored credentials before anything is sent: for a SAS token,
+    /// [`crate::sas_token::inspect_token`] at `now_unix` (its report); for a connection
+    /// string, whether it parses. `Err` carries the message for the person.
+    pub fn check_credentials(
+        &self,
+        now_unix: i64,
+    ) -> Result<Option<crate::sas_token::TokenReport>, String> {
+        match &self.auth {
+            ConnectionAuth::SasToken { token, .. } => {
+                let report = crate::sas_token::inspect_token(token, now_unix);
+                match report.explain() {
+                    Some(text) => Err(text),
+                    None => Ok(Some(report)),
+                }
+            }
+            ConnectionAuth::ConnectionString { .. } => {
+                self.account_key().map(|_| None).map_err(|e| {
+                    format!(
+                        "{e}. Copy the whole connection string from the Azure portal (storage account → Security + networking → Access keys → Connection string)."
+                    )
+                })
+            }
+        }
+    }
+
+    /// The credentials as the page shows them: the kind and a few characters, never the
+    /// signature or key.
+    pub fn masked(&self) -> String {
+        match &self.auth {
+            ConnectionAuth::SasToken { token, .. } => {
+                let fields = crate::sas_token::token_fields(token);
+                let get = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(key, _)| key == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                format!(
+                    "SAS token (sp={}, expires {}, signature ••••••)",
+                    get("sp"),
+                    Some(get("se")).filter(|s| !s.is_empty()).unwrap_or_else(|| "?".into())
+                )
+            }
+            ConnectionAuth::ConnectionString { .. } => {
+                "connection string (AccountKey ••••••)".to_string()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +372,47 @@ mod tests {
             e.to_string(),
             "connection \"Archive\": the connection string has no AccountKey"
         );
+    }
+
+    #[test]
+    fn list_urls_page_through_a_prefix() {
+        let c = conn(ConnectionAuth::SasToken {
+            blob_endpoint: "https://acct.blob.core.windows.net/".into(),
+            token: "?sv=2022-11-02&ss=b&srt=sco&sp=rl&sig=abc".into(),
+        });
+        assert_eq!(
+            c.list_url("source", "2024/a b", Some("2!9!x=="), 1000, 0).unwrap(),
+            "https://acct.blob.core.windows.net/source?restype=container&comp=list&maxresults=1000&prefix=2024%2Fa%20b&marker=2%219%21x%3D%3D&sv=2022-11-02&ss=b&srt=sco&sp=rl&sig=abc"
+        );
+        let k = conn(ConnectionAuth::ConnectionString {
+            value: "UseDevelopmentStorage=true".into(),
+        });
+        let url = k.list_url("source", "", None, 5, 1_795_694_400).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:10000/devstoreaccount1/source?restype=container&comp=list&maxresults=5&sv="), "{url}");
+        assert!(url.contains("&sr=c&sp=rl&"), "{url}");
+    }
+
+    #[test]
+    fn credentials_are_checked_and_masked() {
+        let expired = conn(ConnectionAuth::SasToken {
+            blob_endpoint: "https://acct.blob.core.windows.net".into(),
+            token: "sv=2022-11-02&ss=b&srt=sco&sp=rl&se=2020-01-01&sig=SECRET".into(),
+        });
+        let e = expired.check_credentials(1_795_694_400).unwrap_err();
+        assert!(e.contains("expired on 2020-01-01T00:00:00Z"), "{e}");
+        assert!(!e.contains("SECRET"));
+        assert_eq!(
+            expired.masked(),
+            "SAS token (sp=rl, expires 2020-01-01, signature ••••••)"
+        );
+        let cs = conn(ConnectionAuth::ConnectionString {
+            value: "AccountName=a;AccountKey=c2VjcmV0".into(),
+        });
+        assert_eq!(cs.check_credentials(0), Ok(None));
+        assert!(!cs.masked().contains("c2VjcmV0"));
+        let bad = conn(ConnectionAuth::ConnectionString {
+            value: "AccountName=a".into(),
+        });
+        assert!(bad.check_credentials(0).unwrap_err().contains("no AccountKey"));
     }
 }
