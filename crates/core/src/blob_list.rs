@@ -8,6 +8,8 @@
 //! are decoded; a name the service had to percent-encode (`<Name Encoded="true">`) is decoded
 //! too.
 
+use crate::cloud::{CloudError, ConnectionAuth, StorageConnection, READ_SAS_SECS};
+use crate::sas::{self, Account, Resource};
 use crate::sas_token::{days_from_civil, percent_decode};
 
 /// Blobs asked for per List Blobs page.
@@ -296,6 +298,57 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
 }
 
+impl StorageConnection {
+    /// The URL of one List Blobs page of `container` (names starting with `prefix`, from
+    /// `marker`, at most `max_results`): with the stored SAS token, or for a connection string
+    /// a read + list service SAS for the container valid [`READ_SAS_SECS`] from `now_unix`.
+    pub fn list_url(
+        &self,
+        container: &str,
+        prefix: &str,
+        marker: Option<&str>,
+        max_results: u32,
+        now_unix: i64,
+    ) -> Result<String, CloudError> {
+        let mut q = format!("restype=container&comp=list&maxresults={max_results}");
+        if !prefix.is_empty() {
+            q.push_str(&format!("&prefix={}", sas::encode_query(prefix)));
+        }
+        if let Some(m) = marker.filter(|m| !m.is_empty()) {
+            q.push_str(&format!("&marker={}", sas::encode_query(m)));
+        }
+        let container_path = sas::encode_query(container);
+        match &self.auth {
+            ConnectionAuth::SasToken {
+                blob_endpoint,
+                token,
+            } => {
+                let token = token.trim().trim_start_matches('?');
+                if token.is_empty() {
+                    return Err(CloudError::EmptyToken(self.name.clone()));
+                }
+                Ok(format!(
+                    "{}/{container_path}?{q}&{token}",
+                    blob_endpoint.trim_end_matches('/')
+                ))
+            }
+            ConnectionAuth::ConnectionString { value } => {
+                let account = Account::from_connection_string(value).map_err(|source| CloudError::Credentials {
+                    name: self.name.clone(),
+                    source,
+                })?;
+                let expiry = sas::iso8601_utc(now_unix + READ_SAS_SECS);
+                let sas = account.service_sas(container, Resource::Container, "rl", None, &expiry);
+                Ok(format!(
+                    "{}?{q}&{sas}",
+                    account.url(container, Resource::Container)
+                ))
+            }
+        }
+    }
+
+}
+
 /// What the page was doing when the storage service refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobOp {
@@ -367,6 +420,35 @@ pub fn explain_status(op: BlobOp, status: u16, code: Option<&str>, target: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn conn(auth: ConnectionAuth) -> StorageConnection {
+        StorageConnection {
+            id: "c1".into(),
+            name: "Archive".into(),
+            account: "devstoreaccount1".into(),
+            auth,
+            created_at: "2026-11-26T12:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn list_urls_page_through_a_prefix() {
+        let c = conn(ConnectionAuth::SasToken {
+            blob_endpoint: "https://acct.blob.core.windows.net/".into(),
+            token: "?sv=2022-11-02&ss=b&srt=sco&sp=rl&sig=abc".into(),
+        });
+        assert_eq!(
+            c.list_url("source", "2024/a b", Some("2!9!x=="), 1000, 0).unwrap(),
+            "https://acct.blob.core.windows.net/source?restype=container&comp=list&maxresults=1000&prefix=2024%2Fa%20b&marker=2%219%21x%3D%3D&sv=2022-11-02&ss=b&srt=sco&sp=rl&sig=abc"
+        );
+        let k = conn(ConnectionAuth::ConnectionString {
+            value: "UseDevelopmentStorage=true".into(),
+        });
+        let url = k.list_url("source", "", None, 5, 1_795_694_400).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:10000/devstoreaccount1/source?restype=container&comp=list&maxresults=5&sv="), "{url}");
+        assert!(url.contains("&sr=c&sp=rl&"), "{url}");
+    }
+
 
     const PAGE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <EnumerationResults ServiceEndpoint="https://acct.blob.core.windows.net/" ContainerName="source">

@@ -612,6 +612,10 @@ pub struct RecordImage {
     pub relative_path: String,
     pub size: u64,
     pub last_modified_ms: f64,
+    /// Where the bytes are (a manifest can mix folders and containers); records stored
+    /// before issue 8 read back as local.
+    #[serde(default)]
+    pub source: crate::cloud::ImageSource,
 }
 
 /// A concrete local encounter, as IndexedDB stores it.
@@ -904,6 +908,7 @@ pub fn materialize(
                         relative_path: images[i].relative_path.clone(),
                         size: images[i].size,
                         last_modified_ms: images[i].last_modified_ms,
+                        source: images[i].source.clone(),
                     })
                     .collect(),
                 date: d.date.as_ref().map(|x| x.value.date.clone()),
@@ -950,6 +955,7 @@ mod tests {
             size: 10,
             last_modified_ms: 1.0,
             meta: Some(meta.clone()),
+            source: Default::default(),
         };
         vec![
             img("Pick/A/1.jpg", &m),

@@ -8,6 +8,7 @@
 //! for the storage service to say (the live check lists the container). Times come in as Unix
 //! seconds; this module reads no clock. No message here ever repeats the signature.
 
+use crate::cloud::{ConnectionAuth, StorageConnection};
 use crate::sas::iso8601_utc;
 
 /// How to make a token that works, appended to every problem.
@@ -241,6 +242,59 @@ pub fn inspect_token(token: &str, now_unix: i64) -> TokenReport {
     r
 }
 
+impl StorageConnection {
+    /// What is wrong with the stored credentials before anything is sent: for a SAS token,
+    /// [`inspect_token`] at `now_unix` (its report); for a connection
+    /// string, whether it parses. `Err` carries the message for the person.
+    pub fn check_credentials(
+        &self,
+        now_unix: i64,
+    ) -> Result<Option<TokenReport>, String> {
+        match &self.auth {
+            ConnectionAuth::SasToken { token, .. } => {
+                let report = inspect_token(token, now_unix);
+                match report.explain() {
+                    Some(text) => Err(text),
+                    None => Ok(Some(report)),
+                }
+            }
+            ConnectionAuth::ConnectionString { value } => {
+                crate::sas::Account::from_connection_string(value).map(|_| None).map_err(|e| {
+                    format!(
+                        "{e}. Copy the whole connection string from the Azure portal (storage account → Security + networking → Access keys → Connection string)."
+                    )
+                })
+            }
+        }
+    }
+
+    /// The credentials as the page shows them: the kind and a few characters, never the
+    /// signature or key.
+    pub fn masked(&self) -> String {
+        match &self.auth {
+            ConnectionAuth::SasToken { token, .. } => {
+                let fields = token_fields(token);
+                let get = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(key, _)| key == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                format!(
+                    "SAS token (sp={}, expires {}, signature ••••••)",
+                    get("sp"),
+                    Some(get("se")).filter(|s| !s.is_empty()).unwrap_or_else(|| "?".into())
+                )
+            }
+            ConnectionAuth::ConnectionString { .. } => {
+                "connection string (AccountKey ••••••)".to_string()
+            }
+        }
+    }
+}
+
+
 /// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MMZ` or `YYYY-MM-DDTHH:MM:SS[.fff]Z` (the forms Azure accepts
 /// in `st`/`se`) → Unix seconds.
 pub fn parse_iso8601(s: &str) -> Option<i64> {
@@ -316,6 +370,40 @@ pub fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn conn(auth: ConnectionAuth) -> StorageConnection {
+        StorageConnection {
+            id: "c1".into(),
+            name: "Archive".into(),
+            account: "devstoreaccount1".into(),
+            auth,
+            created_at: "2026-11-26T12:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn credentials_are_checked_and_masked() {
+        let expired = conn(ConnectionAuth::SasToken {
+            blob_endpoint: "https://acct.blob.core.windows.net".into(),
+            token: "sv=2022-11-02&ss=b&srt=sco&sp=rl&se=2020-01-01&sig=SECRET".into(),
+        });
+        let e = expired.check_credentials(1_795_694_400).unwrap_err();
+        assert!(e.contains("expired on 2020-01-01T00:00:00Z"), "{e}");
+        assert!(!e.contains("SECRET"));
+        assert_eq!(
+            expired.masked(),
+            "SAS token (sp=rl, expires 2020-01-01, signature ••••••)"
+        );
+        let cs = conn(ConnectionAuth::ConnectionString {
+            value: "AccountName=a;AccountKey=c2VjcmV0".into(),
+        });
+        assert_eq!(cs.check_credentials(0), Ok(None));
+        assert!(!cs.masked().contains("c2VjcmV0"));
+        let bad = conn(ConnectionAuth::ConnectionString {
+            value: "AccountName=a".into(),
+        });
+        assert!(bad.check_credentials(0).unwrap_err().contains("no AccountKey"));
+    }
 
     /// 2026-11-26T12:00:00Z
     const NOW: i64 = 1_795_694_400;
