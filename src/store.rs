@@ -1200,6 +1200,7 @@ mod tests {
                         content_type: "image/jpeg".into(),
                         idempotency_key: format!("k{i}"),
                         status: ImageStatus::Pending,
+                        source: Default::default(),
                     })
                     .collect(),
             },

@@ -133,6 +133,7 @@ pub async fn plan_folder(
                     content_type: content_type(&f.name()).into(),
                     idempotency_key: key,
                     status: ImageStatus::Pending,
+                    source: Default::default(),
                 });
                 sources.push(ImageSource {
                     relative_path: f.relative_path.clone(),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::api::{CreateUser, FindOrCreateEncounterFull, MAX_BATCH};
+use crate::cloud::ImageSource;
 use crate::normalize::normalize_text;
 
 use super::state::{ImageStatus, RemoteEncounter, SyncStore};
@@ -78,6 +79,10 @@ pub struct PlanImage {
     /// `Uploaded` ones are committed without a new PUT, all others are (re)sent.
     #[serde(default)]
     pub status: ImageStatus,
+    /// Where the bytes are: a local file is PUT from the browser, an Azure blob is copied by
+    /// the server ([`super::ApiRequest::CopyBlobs`]). Plans stored before issue 8 are local.
+    #[serde(default)]
+    pub source: ImageSource,
 }
 
 impl Plan {

@@ -554,6 +554,7 @@ impl Sim {
                     content_type: "image/jpeg".into(),
                     idempotency_key: key,
                     status: ImageStatus::Pending,
+                    source: Default::default(),
                 });
             }
             // One of the two photographers is created on sync (no extra draw: seeds keep

@@ -33,6 +33,7 @@ fn image(id: &str, size: u64) -> PlanImage {
         content_type: "image/jpeg".into(),
         idempotency_key: key(id),
         status: ImageStatus::Pending,
+        source: Default::default(),
     }
 }
 
