@@ -76,6 +76,7 @@ fn scan_file(job: &str, path: &str, fp: Option<&str>, error: Option<&str>) -> Sc
         fingerprint: fp.map(Into::into),
         warnings: vec![],
         error: error.map(Into::into),
+        source: Default::default(),
     }
 }
 
@@ -93,6 +94,7 @@ fn job(id: &str, folder: &str) -> ScanJob {
         counts: ScanCounts::default(),
         diff: None,
         error: None,
+        origin: Default::default(),
     }
 }
 

@@ -166,6 +166,7 @@ impl DiscoverState {
                 counts: Default::default(),
                 diff: None,
                 error: None,
+                origin: Default::default(),
             }
         });
         let previous = self.previous_of(&folder, &job.id, before_ms);

@@ -8,6 +8,7 @@
 //! are decoded; a name the service had to percent-encode (`<Name Encoded="true">`) is decoded
 //! too.
 
+use crate::media::{classify, is_hidden_dir, FileClass};
 use crate::cloud::{CloudError, ConnectionAuth, StorageConnection, READ_SAS_SECS};
 use crate::sas::{self, Account, Resource};
 use crate::sas_token::{days_from_civil, percent_decode};
@@ -349,6 +350,22 @@ impl StorageConnection {
 
 }
 
+/// How a scan treats a blob, by its full name: like a file of a picked folder, where the
+/// `/`-separated parts before the last are folders (a blob under a hidden or system folder
+/// such as `.trash/` or `__MACOSX/` is hidden). A name ending in `/` (a folder marker) is
+/// [`FileClass::Other`].
+pub fn classify_blob(name: &str) -> FileClass {
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let file = parts.pop().unwrap_or("");
+    if parts.iter().any(|d| is_hidden_dir(d)) {
+        return FileClass::Hidden;
+    }
+    if file.is_empty() {
+        return FileClass::Other;
+    }
+    classify(file)
+}
+
 /// What the page was doing when the storage service refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobOp {
@@ -570,6 +587,19 @@ mod tests {
         let cors = cors_rule_text("https://app.example.org");
         assert!(cors.contains("--origins https://app.example.org"), "{cors}");
         assert!(cors.contains("GET HEAD OPTIONS"), "{cors}");
+    }
+
+    #[test]
+    fn blobs_are_classified_like_files_of_a_folder() {
+        assert_eq!(classify_blob("2024/Trip 1/IMG 0001.JPG"), FileClass::Image);
+        assert_eq!(classify_blob("a.jpg"), FileClass::Image);
+        assert_eq!(classify_blob("2024/.thumbs/a.jpg"), FileClass::Hidden);
+        assert_eq!(classify_blob("__MACOSX/2024/a.jpg"), FileClass::Hidden);
+        assert_eq!(classify_blob("2024/._a.jpg"), FileClass::Hidden);
+        assert_eq!(classify_blob("2024/Thumbs.db"), FileClass::Hidden);
+        assert_eq!(classify_blob("2024/a.nef"), FileClass::Raw);
+        assert_eq!(classify_blob("2024/notes.xlsx"), FileClass::Other);
+        assert_eq!(classify_blob("2024/"), FileClass::Other);
     }
 
     #[test]
