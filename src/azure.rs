@@ -76,10 +76,7 @@ pub async fn list_page(
     if !(200..300).contains(&resp.status()) {
         return Err(refused(BlobOp::List, container, resp).await);
     }
-    let body = resp
-        .text()
-        .await
-        .map_err(|_| unreachable(what.clone()))?;
+    let body = resp.text().await.map_err(|_| unreachable(what.clone()))?;
     parse_list_page(&body).map_err(|e| AzureError::BadAnswer {
         what,
         why: e.to_string(),
@@ -117,10 +114,7 @@ pub async fn read_range(
     if !(200..300).contains(&status) {
         return Err(refused(BlobOp::Read, blob, resp).await);
     }
-    let bytes = resp
-        .binary()
-        .await
-        .map_err(|_| unreachable(what.clone()))?;
+    let bytes = resp.binary().await.map_err(|_| unreachable(what.clone()))?;
     // A 200 would be the whole blob (a service ignoring Range): never keep more than asked.
     if bytes.len() as u64 != end - start {
         return Err(AzureError::BadAnswer {

@@ -233,7 +233,10 @@ pub fn finish_row(
             let ((_, _), (t0, t1)) = edge_ranges(size);
             match prefix.get(t0 as usize..t1 as usize) {
                 Some(t) => fingerprint_with_tail(size, prefix, t),
-                None => Err(format!("read {} bytes of {size}: the file changed", prefix.len())),
+                None => Err(format!(
+                    "read {} bytes of {size}: the file changed",
+                    prefix.len()
+                )),
             }
         }
     };

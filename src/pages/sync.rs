@@ -686,8 +686,14 @@ pub fn SyncPage() -> impl IntoView {
         let Some(st) = app.store.get_untracked() else {
             return;
         };
+        // A manifest of Azure images only needs no folder: the server copies them.
+        let needs_folder = m
+            .encounters
+            .iter()
+            .flat_map(|e| e.plan.images.iter())
+            .any(|i| !i.source.is_azure());
         spawn_local(async move {
-            if discovery::access::get(&m.folder).is_none() {
+            if needs_folder && discovery::access::get(&m.folder).is_none() {
                 let handle = match st.handle(&m.folder).await {
                     Ok(Some(h)) => h,
                     _ => {

@@ -8,8 +8,8 @@
 //! are decoded; a name the service had to percent-encode (`<Name Encoded="true">`) is decoded
 //! too.
 
-use crate::media::{classify, is_hidden_dir, FileClass};
 use crate::cloud::{CloudError, ConnectionAuth, StorageConnection, READ_SAS_SECS};
+use crate::media::{classify, is_hidden_dir, FileClass};
 use crate::sas::{self, Account, Resource};
 use crate::sas_token::{days_from_civil, percent_decode};
 
@@ -47,7 +47,10 @@ pub enum ListError {
 
 /// A `<tag …>`, `</tag>` or text, in document order.
 enum Token<'a> {
-    Open { name: &'a str, attrs: &'a str },
+    Open {
+        name: &'a str,
+        attrs: &'a str,
+    },
     Close(&'a str),
     /// A self-closing `<tag/>`.
     Empty,
@@ -334,9 +337,11 @@ impl StorageConnection {
                 ))
             }
             ConnectionAuth::ConnectionString { value } => {
-                let account = Account::from_connection_string(value).map_err(|source| CloudError::Credentials {
-                    name: self.name.clone(),
-                    source,
+                let account = Account::from_connection_string(value).map_err(|source| {
+                    CloudError::Credentials {
+                        name: self.name.clone(),
+                        source,
+                    }
                 })?;
                 let expiry = sas::iso8601_utc(now_unix + READ_SAS_SECS);
                 let sas = account.service_sas(container, Resource::Container, "rl", None, &expiry);
@@ -347,7 +352,6 @@ impl StorageConnection {
             }
         }
     }
-
 }
 
 /// How a scan treats a blob, by its full name: like a file of a picked folder, where the
@@ -466,7 +470,6 @@ mod tests {
         assert!(url.contains("&sr=c&sp=rl&"), "{url}");
     }
 
-
     const PAGE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <EnumerationResults ServiceEndpoint="https://acct.blob.core.windows.net/" ContainerName="source">
   <Prefix>2024/</Prefix>
@@ -575,8 +578,18 @@ mod tests {
 
     #[test]
     fn failures_are_explained() {
-        let m = explain_status(BlobOp::List, 403, Some("AuthorizationPermissionMismatch"), "source");
-        assert!(m.starts_with("Listing the container “source” failed (HTTP 403 AuthorizationPermissionMismatch)"), "{m}");
+        let m = explain_status(
+            BlobOp::List,
+            403,
+            Some("AuthorizationPermissionMismatch"),
+            "source",
+        );
+        assert!(
+            m.starts_with(
+                "Listing the container “source” failed (HTTP 403 AuthorizationPermissionMismatch)"
+            ),
+            "{m}"
+        );
         assert!(m.contains("Read (r) and List (l)"), "{m}");
         let a = explain_status(BlobOp::List, 403, Some("AuthenticationFailed"), "source");
         assert!(a.contains("expired"), "{a}");

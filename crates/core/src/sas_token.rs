@@ -43,7 +43,9 @@ pub enum TokenProblem {
     BadExpiry(String),
     #[error("the token only becomes valid on {0} (st=)")]
     NotYetValid(String),
-    #[error("the token lacks the {0} permission (it has sp={1}); discovery needs Read (r) and List (l)")]
+    #[error(
+        "the token lacks the {0} permission (it has sp={1}); discovery needs Read (r) and List (l)"
+    )]
     MissingPermission(&'static str, String),
     #[error("the token is not for the blob service (ss={0}); it must include b")]
     NotBlobService(String),
@@ -205,7 +207,8 @@ pub fn inspect_token(token: &str, now_unix: i64) -> TokenReport {
         (Some(ss), srt, _) => {
             r.kind = Some(TokenKind::Account);
             if !ss.contains('b') {
-                r.problems.push(TokenProblem::NotBlobService(ss.to_string()));
+                r.problems
+                    .push(TokenProblem::NotBlobService(ss.to_string()));
             }
             let srt = srt.unwrap_or("");
             if !srt.contains('c') {
@@ -231,7 +234,8 @@ pub fn inspect_token(token: &str, now_unix: i64) -> TokenReport {
                 other => other,
             };
             r.kind = Some(TokenKind::Other(sr.to_string()));
-            r.problems.push(TokenProblem::WrongResource(what.to_string()));
+            r.problems
+                .push(TokenProblem::WrongResource(what.to_string()));
         }
         (None, _, None) => r.problems.push(TokenProblem::UnknownKind),
     }
@@ -246,10 +250,7 @@ impl StorageConnection {
     /// What is wrong with the stored credentials before anything is sent: for a SAS token,
     /// [`inspect_token`] at `now_unix` (its report); for a connection
     /// string, whether it parses. `Err` carries the message for the person.
-    pub fn check_credentials(
-        &self,
-        now_unix: i64,
-    ) -> Result<Option<TokenReport>, String> {
+    pub fn check_credentials(&self, now_unix: i64) -> Result<Option<TokenReport>, String> {
         match &self.auth {
             ConnectionAuth::SasToken { token, .. } => {
                 let report = inspect_token(token, now_unix);
@@ -284,7 +285,9 @@ impl StorageConnection {
                 format!(
                     "SAS token (sp={}, expires {}, signature ••••••)",
                     get("sp"),
-                    Some(get("se")).filter(|s| !s.is_empty()).unwrap_or_else(|| "?".into())
+                    Some(get("se"))
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "?".into())
                 )
             }
             ConnectionAuth::ConnectionString { .. } => {
@@ -293,7 +296,6 @@ impl StorageConnection {
         }
     }
 }
-
 
 /// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MMZ` or `YYYY-MM-DDTHH:MM:SS[.fff]Z` (the forms Azure accepts
 /// in `st`/`se`) → Unix seconds.
@@ -350,16 +352,14 @@ pub fn percent_decode(s: &str) -> String {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -402,7 +402,10 @@ mod tests {
         let bad = conn(ConnectionAuth::ConnectionString {
             value: "AccountName=a".into(),
         });
-        assert!(bad.check_credentials(0).unwrap_err().contains("no AccountKey"));
+        assert!(bad
+            .check_credentials(0)
+            .unwrap_err()
+            .contains("no AccountKey"));
     }
 
     /// 2026-11-26T12:00:00Z
@@ -422,13 +425,11 @@ mod tests {
         assert_eq!(r.explain(), None);
         // With a leading `?` or as a whole URL it reads the same.
         assert!(inspect_token(&format!("?{}", good_account()), NOW).ok());
-        assert!(
-            inspect_token(
-                &format!("https://a.blob.core.windows.net/?{}", good_account()),
-                NOW
-            )
-            .ok()
-        );
+        assert!(inspect_token(
+            &format!("https://a.blob.core.windows.net/?{}", good_account()),
+            NOW
+        )
+        .ok());
     }
 
     #[test]
@@ -437,7 +438,9 @@ mod tests {
         assert!(c.ok(), "{:?}", c.problems);
         assert_eq!(c.kind, Some(TokenKind::Container));
         let b = inspect_token("sv=2022-11-02&sr=b&sp=r&se=2027-01-01&sig=x", NOW);
-        assert!(b.problems.contains(&TokenProblem::WrongResource("blob".into())));
+        assert!(b
+            .problems
+            .contains(&TokenProblem::WrongResource("blob".into())));
         assert!(b
             .problems
             .contains(&TokenProblem::MissingPermission("List (l)", "r".into())));
@@ -480,7 +483,10 @@ mod tests {
             r.problems,
             vec![TokenProblem::MissingPermission("List (l)", "r".into())]
         );
-        assert!(r.explain().unwrap().contains("lacks the List (l) permission"));
+        assert!(r
+            .explain()
+            .unwrap()
+            .contains("lacks the List (l) permission"));
         let no_read = inspect_token("ss=b&srt=sco&sp=lw&se=2027-01-01&sig=x", NOW);
         assert_eq!(
             no_read.problems,
@@ -521,15 +527,26 @@ mod tests {
         );
         assert!(r.ok());
         let w = r.warnings[0].to_string();
-        assert!(w.contains("10.0.0.1-10.0.0.9") && w.contains("AuthenticationFailed"), "{w}");
+        assert!(
+            w.contains("10.0.0.1-10.0.0.9") && w.contains("AuthenticationFailed"),
+            "{w}"
+        );
         let p = inspect_token("sv=2022-11-02&sr=c&si=readers&sig=x", NOW);
         assert!(p.ok(), "{:?}", p.problems);
-        assert_eq!(p.warnings, vec![TokenWarning::StoredPolicy("readers".into())]);
+        assert_eq!(
+            p.warnings,
+            vec![TokenWarning::StoredPolicy("readers".into())]
+        );
     }
 
     #[test]
     fn not_a_token() {
-        for t in ["", "hello", "sv=2022-11-02&sp=rl", "AccountName=a;AccountKey=b"] {
+        for t in [
+            "",
+            "hello",
+            "sv=2022-11-02&sp=rl",
+            "AccountName=a;AccountKey=b",
+        ] {
             let r = inspect_token(t, NOW);
             assert_eq!(r.problems, vec![TokenProblem::NotASas], "{t}");
         }
@@ -538,11 +555,11 @@ mod tests {
         let no_expiry = inspect_token("ss=b&srt=sco&sp=rl&sig=x", NOW);
         assert_eq!(no_expiry.problems, vec![TokenProblem::NoExpiry]);
         let bad = inspect_token("ss=b&srt=sco&sp=rl&se=tomorrow&sig=x", NOW);
-        assert_eq!(bad.problems, vec![TokenProblem::BadExpiry("tomorrow".into())]);
-        let later = inspect_token(
-            "ss=b&srt=sco&sp=rl&st=2026-12-01&se=2027-01-01&sig=x",
-            NOW,
+        assert_eq!(
+            bad.problems,
+            vec![TokenProblem::BadExpiry("tomorrow".into())]
         );
+        let later = inspect_token("ss=b&srt=sco&sp=rl&st=2026-12-01&se=2027-01-01&sig=x", NOW);
         assert_eq!(
             later.problems,
             vec![TokenProblem::NotYetValid("2026-12-01T00:00:00Z".into())]
@@ -564,7 +581,12 @@ mod tests {
         assert_eq!(parse_iso8601("2026-11-26T12:00Z"), Some(NOW));
         assert_eq!(parse_iso8601("2026-11-26T12:00:00.1234567Z"), Some(NOW));
         assert_eq!(parse_iso8601("2026-11-26"), Some(NOW - 12 * 3600));
-        for bad in ["2026-13-01", "2026-11-26T12:00:00", "26-11", "2026-11-26T25:00Z"] {
+        for bad in [
+            "2026-13-01",
+            "2026-11-26T12:00:00",
+            "26-11",
+            "2026-11-26T25:00Z",
+        ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
     }
