@@ -17,7 +17,7 @@ use gloo_net::http::Request;
 pub enum AzureError {
     /// No answer the page may read: a missing CORS rule (most often), the account's firewall,
     /// a wrong endpoint, or no network.
-    #[error("{what}: the storage account did not answer this page (a fetch TypeError: no network, a wrong blob endpoint, or no CORS rule for this site). {rule}")]
+    #[error("{what}: the storage account did not answer this page (a fetch TypeError: no network, a wrong blob endpoint, no CORS rule for this site, or this site's Content-Security-Policy does not list the account). {rule}")]
     Unreachable { what: String, rule: String },
     /// The storage service answered with an error status.
     #[error("{0}")]

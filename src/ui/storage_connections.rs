@@ -133,11 +133,11 @@ pub fn StorageConnections(
                 <h3>"Add a connection"</h3>
                 <label>
                     "Name"
-                    <input name="azure-name" required placeholder="Lab archive" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                    <input type="text" name="azure-name" required placeholder="Lab archive" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
                 </label>
                 <label>
                     "Storage account name"
-                    <input name="azure-account" required placeholder="mylabstorage" prop:value=move || account.get() on:input=move |ev| account.set(event_target_value(&ev)) />
+                    <input type="text" name="azure-account" required placeholder="mylabstorage" prop:value=move || account.get() on:input=move |ev| account.set(event_target_value(&ev)) />
                 </label>
                 <fieldset class="row">
                     <legend>"Credentials"</legend>
@@ -170,7 +170,7 @@ pub fn StorageConnections(
                 </Show>
                 <label>
                     "Container to check it on"
-                    <input name="azure-container" required placeholder="photos" prop:value=move || container.get() on:input=move |ev| container.set(event_target_value(&ev)) />
+                    <input type="text" name="azure-container" required placeholder="photos" prop:value=move || container.get() on:input=move |ev| container.set(event_target_value(&ev)) />
                 </label>
                 <p class="muted">
                     "On Add, finsync checks the token's permissions, resource types and expiry, then lists one name of the container from this page (the account needs a CORS rule for this site; see the README)."

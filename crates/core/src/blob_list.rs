@@ -411,8 +411,11 @@ pub fn explain_status(op: BlobOp, status: u16, code: Option<&str>, target: &str)
         (403, Some("AuthorizationServiceMismatch")) => {
             "the token is not for the blob service: make one with Allowed services Blob (ss=b)".to_string()
         }
-        (403, Some("AuthorizationSourceIPMismatch" | "AuthorizationFailure")) => {
-            "the storage account refuses requests from this network (an IP restriction on the token, or the account's firewall). Make a token without Allowed IP addresses and allow this network in the account's Networking settings, or use a connection string".to_string()
+        (403, Some("AuthorizationSourceIPMismatch")) => {
+            "the token is restricted to other IP addresses (sip=). Make a token without Allowed IP addresses (the server copies from its own address too), or use a connection string".to_string()
+        }
+        (403, Some("AuthorizationFailure")) => {
+            "the storage service refused the token or this network: the signature does not match (the token was pasted incompletely, or the account key was rotated), or the account's firewall does not admit this network. Paste the whole token again or make a new one with Read and List, and check the account's Networking settings".to_string()
         }
         (403, Some("AuthenticationFailed")) | (403, None) => {
             "the storage service does not accept the token: it is expired, not yet valid, was pasted incompletely, is restricted to other IP addresses, or its account key was rotated. Check the token's start and end dates, or make a new one with Read and List and add the connection again".to_string()

@@ -1199,6 +1199,40 @@ mod tests {
     }
 
     #[test]
+    fn records_keep_each_image_source_so_a_manifest_can_mix_them() {
+        let mut imgs = images();
+        let blob = crate::cloud::ImageSource::Azure(crate::cloud::BlobRef {
+            connection_id: "conn-1".into(),
+            container: "Pick".into(),
+            blob: "A/2.jpg".into(),
+        });
+        imgs[1].source = blob.clone();
+        let mut h = history();
+        let edits = ManifestEdits {
+            photographers: [
+                ("Jane Smith".to_string(), jane()),
+                ("JS".to_string(), jane()),
+            ]
+            .into(),
+            ..ManifestEdits::default()
+        };
+        h.save(1, edits, "t1").expect("v2");
+        let m = h.approve(2, "ann", "t2", &imgs).expect("approve").clone();
+        let recs = materialize(&m, &imgs).expect("records");
+        let a = &recs[0];
+        let sources: Vec<_> = a.images.iter().map(|i| i.source.clone()).collect();
+        assert_eq!(sources, vec![crate::cloud::ImageSource::Local, blob]);
+        // Records stored before issue 8 (no `source`) read back as local.
+        let mut json = serde_json::to_value(a).expect("json");
+        json["images"][1]
+            .as_object_mut()
+            .expect("image")
+            .remove("source");
+        let old: EncounterRecord = serde_json::from_value(json).expect("old record");
+        assert_eq!(old.images[1].source, crate::cloud::ImageSource::Local);
+    }
+
+    #[test]
     fn rejected_names_stay_incomplete_and_create_on_sync_prefills() {
         let imgs = images();
         let mut h = history();

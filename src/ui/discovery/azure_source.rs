@@ -59,11 +59,11 @@ pub fn AzureSource(
                     </label>
                     <label>
                         "Container"
-                        <input name="azure-scan-container" required placeholder="photos" prop:value=move || container.get() on:input=move |ev| container.set(event_target_value(&ev)) />
+                        <input type="text" name="azure-scan-container" required placeholder="photos" prop:value=move || container.get() on:input=move |ev| container.set(event_target_value(&ev)) />
                     </label>
                     <label>
                         "Prefix (optional)"
-                        <input name="azure-scan-prefix" placeholder="2024/" prop:value=move || prefix.get() on:input=move |ev| prefix.set(event_target_value(&ev)) />
+                        <input type="text" name="azure-scan-prefix" placeholder="2024/" prop:value=move || prefix.get() on:input=move |ev| prefix.set(event_target_value(&ev)) />
                     </label>
                     <button type="submit" class="primary" data-testid="azure-scan" disabled=move || disabled.get()>
                         "Scan container"
