@@ -83,8 +83,32 @@ pub async fn list_page(
     })
 }
 
-/// The live check of a connection: lists one name of `container`.
+/// Whether the page may reach the account at all, asked **without** credentials: the same
+/// List Blobs request (same headers, so the same CORS preflight) with no SAS. Any HTTP answer
+/// (the service refuses it: 403/404) means reachable. When the browser blocks the request (no
+/// CORS rule, the page's CSP, no network) it logs the URL in the console — which is why this
+/// request, not one carrying the SAS, finds that out.
+pub async fn probe(conn: &StorageConnection, container: &str) -> Result<(), AzureError> {
+    let what = format!("Listing the container “{container}” of “{}”", conn.name);
+    let endpoint = conn
+        .blob_endpoint()
+        .map_err(|e| AzureError::Credentials(e.to_string()))?;
+    let url = format!(
+        "{endpoint}/{}?restype=container&comp=list&maxresults=1",
+        finsync_core::sas::encode_query(container)
+    );
+    Request::get(&url)
+        .header("x-ms-version", finsync_core::sas::SAS_VERSION)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|_| unreachable(what))
+}
+
+/// The live check of a connection: the account is reachable ([`probe`]), then one name of
+/// `container` is listed with the credentials.
 pub async fn check_container(conn: &StorageConnection, container: &str) -> Result<(), AzureError> {
+    probe(conn, container).await?;
     list_page(conn, container, "", None, 1).await.map(|_| ())
 }
 

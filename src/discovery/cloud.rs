@@ -101,6 +101,13 @@ impl Listing {
                     None => None,
                 };
                 let l = &s.listing;
+                if s.marker.is_none() {
+                    // Reachable at all? Asked without the SAS (see `azure::probe`).
+                    if let Err(e) = azure::probe(&l.conn, &l.container).await {
+                        *l.failure.borrow_mut() = Some(e.to_string());
+                        return None;
+                    }
+                }
                 match azure::list_page(
                     &l.conn,
                     &l.container,
