@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use finsync_core::cloud::ImageSource;
 use finsync_core::fingerprint::{edge_ranges, EDGE_BYTES};
 use finsync_core::media::content_type;
 use finsync_core::metadata::{
@@ -30,7 +31,8 @@ use web_sys::File;
 use super::db;
 use super::model::{now_iso, ScanDiff, ScanFile, ScanJob, ScanState};
 use super::walk::{Entry, FolderSource, SkipReason, Walker};
-use finsync_core::cloud::ImageSource;
+use crate::store::{Store, StoreError};
+use crate::sync::plan::{fingerprint_with_tail, read_all, slice_bytes};
 
 /// What a scan walks: a picked folder, or a storage connection's container
 /// ([`super::cloud::Listing`]); both give the same [`Entry`] stream.
@@ -53,8 +55,6 @@ impl ScanSource {
         }
     }
 }
-use crate::store::{Store, StoreError};
-use crate::sync::plan::{fingerprint_with_tail, read_all, slice_bytes};
 
 /// Files per IndexedDB transaction.
 pub const BATCH: usize = 200;

@@ -25,6 +25,7 @@ const BOUNDARY = { lat: 48.77, lon: -123.0 };
 const PAD = 250 * 1024;
 /** Blobs larger than the prefix + tail reads (192 KiB) must never be read whole. */
 const SMALL_LIMIT = 192 * 1024;
+const LOGS = 1000;
 
 const photos = [
   ...[0, 1, 2].map(i => ({ name: `2024/2024-07-15_Haro Strait/IMG_${100 + i}.JPG`, date: `2024:07:15 10:0${i}:00`, gps: HARO, pad: true })),
@@ -69,6 +70,11 @@ before(async () => {
   }
   for (const [name, body] of [['2024/notes.txt', 'field notes'], ['2024/.thumbs/x.jpg', makeJpeg({ seed: 99 })], ['2024/Thumbs.db', 'x'], ['other/outside-prefix.jpg', makeJpeg({ seed: 98 })]]) {
     await source.getBlockBlobClient(name).uploadData(Buffer.from(body));
+  }
+  // 1000 log files after the photos (names sort last): the listing takes two pages of 1000.
+  const logs = Array.from({ length: LOGS }, (_, i) => `2024/zz-logs/log ${String(i).padStart(4, '0')}.txt`);
+  for (let i = 0; i < logs.length; i += 50) {
+    await Promise.all(logs.slice(i, i + 50).map(n => source.getBlockBlobClient(n).uploadData(Buffer.from('log'))));
   }
   const r = await fetch(`${stack.appUrl}/api/v1/users`, {
     method: 'POST', headers: { Authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
@@ -197,9 +203,9 @@ test('connections are checked; a container is scanned, grouped, approved and rev
   await job.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
   assert.match(await job.getByTestId('scan-job-source').textContent(), /^Azure Lab archive \/ source \/ 2024\/\*$/);
   const counts = await job.getByTestId('scan-job-counts').textContent();
-  // 6 photos + notes.txt + .thumbs/x.jpg + Thumbs.db; other/ is outside the prefix.
-  assert.match(counts, /^9 files: 6 images/, counts);
-  assert.match(counts, /3 skipped \(2 hidden\/system, 0 RAW, 1 other\)/, counts);
+  // 6 photos + notes.txt + .thumbs/x.jpg + Thumbs.db + 1000 logs; other/ is outside the prefix.
+  assert.match(counts, /^1009 files: 6 images/, counts);
+  assert.match(counts, /1003 skipped \(2 hidden\/system, 0 RAW, 1001 other\)/, counts);
   assert.match(counts, /0 with problems/, counts);
   assert.equal(await job.getByTestId('scan-reconnect').count(), 0, 'a container has no folder to reconnect');
   await shot(page, '3-scanned');
@@ -208,12 +214,17 @@ test('connections are checked; a container is scanned, grouped, approved and rev
   const scanReqs = blobRequests.slice(scanStart);
   const lists = scanReqs.filter(r => r.method === 'GET' && r.url.searchParams.get('comp') === 'list');
   // First a probe without credentials (a blocked request's URL lands in the console), then
-  // one page of 9 names.
+  // two pages: 1000 names, then the rest from the first page's NextMarker.
   const probes = lists.filter(r => !r.url.searchParams.has('sig'));
   assert.equal(probes.length, 1, 'one reachability probe without the SAS');
-  assert.equal(lists.length, 2, 'one page lists 9 blobs');
-  assert.equal(lists[1].url.searchParams.get('prefix'), '2024/');
-  assert.ok(lists[1].url.searchParams.has('sig'));
+  assert.equal(lists.length, 3, 'two pages list 1009 blobs');
+  for (const l of lists.slice(1)) {
+    assert.equal(l.url.searchParams.get('prefix'), '2024/');
+    assert.equal(l.url.searchParams.get('maxresults'), '1000');
+    assert.ok(l.url.searchParams.has('sig'));
+  }
+  assert.equal(lists[1].url.searchParams.get('marker'), null);
+  assert.ok(lists[2].url.searchParams.get('marker'), 'the second page starts at the NextMarker');
   const reads = scanReqs.filter(r => r.method === 'GET' && r.url.searchParams.get('comp') !== 'list');
   const others = scanReqs.filter(r => r.method !== 'OPTIONS' && !lists.includes(r) && !reads.includes(r));
   assert.deepEqual(others.map(r => `${r.method} ${r.url.pathname}`), [], 'no other request to the storage account');
