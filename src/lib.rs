@@ -8,11 +8,12 @@
 //! * [`discovery`] — scan jobs, manifests, materialisation and pre-sync review (spec §2), and
 //!   the approved encounters the Sync page plans from.
 //! * Browser adapters: [`store`] (IndexedDB), [`files`] (folder access), [`api`] (sync API
-//!   over HTTP), [`blob_put`] (PUT a File to a SAS URL), [`sync`] (plans and the driver that runs the core engine).
+//!   over HTTP), [`azure`] (List Blobs and Range GETs on a storage connection's container), [`blob_put`] (PUT a File to a SAS URL), [`sync`] (plans and the driver that runs the core engine).
 
 pub mod activity;
 pub mod api;
 pub mod app;
+pub mod azure;
 pub mod blob_put;
 pub mod discovery;
 pub mod files;

@@ -47,6 +47,22 @@ pub struct OpenFolder {
 
 thread_local! {
     static OPEN: RefCell<HashMap<String, Rc<OpenFolder>>> = RefCell::new(HashMap::new());
+    /// Containers scanned from Azure (the first segment of their images' paths).
+    static CLOUD: RefCell<std::collections::HashSet<String>> = RefCell::new(Default::default());
+}
+
+/// Marks `container` as the root of scanned Azure images: their thumbnails say "in Azure".
+pub fn register_cloud(container: &str) {
+    CLOUD.with(|c| c.borrow_mut().insert(container.to_string()));
+}
+
+/// Why `relative_path` has no thumbnail when it is a blob of a scanned container (and no open
+/// folder has its root's name): blobs are never downloaded for a preview.
+pub fn in_azure(relative_path: &str) -> Option<String> {
+    let name = folder_of(relative_path);
+    (get(name).is_none() && CLOUD.with(|c| c.borrow().contains(name))).then(|| {
+        format!("in Azure: {relative_path} stays in its container (no preview is downloaded; the server copies it at sync)")
+    })
 }
 
 /// Makes `source` the open folder of its name (replacing an earlier one).

@@ -4,6 +4,8 @@
 //!
 //! * [`walk`] — a folder (handle or file list) as a stream of entries, classified by name.
 //! * [`scan`] — the scan job: prefix reads, metadata, fingerprints, batched writes, diff.
+//! * [`cloud`] — a storage connection's container as a scan source (List Blobs pages,
+//!   `Range` GETs of each image's prefix and tail), feeding the same scan job.
 //! * [`access`] — folders this tab can read now (thumbnails, missing-file checks).
 //! * [`thumbs`] — object URLs for thumbnails, made when shown and revoked when hidden.
 //! * [`db`] — the IndexedDB queries over `scanJobs`, `scanFiles`, `manifests`,
@@ -14,6 +16,7 @@
 //! The pure logic (metadata, rules, grouping, manifests) is `finsync_core`'s.
 
 pub mod access;
+pub mod cloud;
 pub mod db;
 pub mod model;
 pub mod plan;

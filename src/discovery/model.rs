@@ -2,6 +2,7 @@
 //! `reviewRecords`). JSON is camelCase; the key-path fields (`id`, `jobId` + `relativePath`,
 //! `manifestId` + `localId`) are top-level properties of each row.
 
+use finsync_core::cloud::ImageSource;
 use finsync_core::grouping::ScannedImage;
 use finsync_core::manifest::{EncounterRecord, ManifestHistory};
 use finsync_core::metadata::ImageMeta;
@@ -37,6 +38,52 @@ impl ScanState {
 pub enum AccessKind {
     Handle,
     FileList,
+}
+
+/// Where a scan job's files come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ScanOrigin {
+    /// A folder picked in this browser (every job stored before issue 8).
+    #[default]
+    Folder,
+    /// A container of a saved storage connection, optionally only names under `prefix`.
+    Azure {
+        connection_id: String,
+        /// The connection's name when the scan started (shown if it is deleted later).
+        connection_name: String,
+        container: String,
+        prefix: String,
+    },
+}
+
+impl ScanOrigin {
+    /// What the scan list shows as the job's source.
+    pub fn label(&self, folder: &str) -> String {
+        match self {
+            ScanOrigin::Folder => format!("folder {folder}"),
+            ScanOrigin::Azure {
+                connection_name,
+                container,
+                prefix,
+                ..
+            } if prefix.is_empty() => format!("Azure {connection_name} / {container}"),
+            ScanOrigin::Azure {
+                connection_name,
+                container,
+                prefix,
+                ..
+            } => format!("Azure {connection_name} / {container} / {prefix}*"),
+        }
+    }
+
+    pub fn is_azure(&self) -> bool {
+        matches!(self, ScanOrigin::Azure { .. })
+    }
 }
 
 /// Counts of a scan, by outcome. Every file seen lands in exactly one of `images`,
@@ -103,6 +150,10 @@ pub struct ScanJob {
     pub diff: Option<ScanDiff>,
     /// Why the scan failed, when it did.
     pub error: Option<String>,
+    /// A folder (jobs stored before issue 8) or an Azure container. For a container,
+    /// `folder` is the container's name and every path starts with it.
+    #[serde(default)]
+    pub origin: ScanOrigin,
 }
 
 impl ScanJob {
@@ -137,6 +188,9 @@ pub struct ScanFile {
     pub warnings: Vec<String>,
     /// Why the file cannot be used (empty, not an image, unreadable).
     pub error: Option<String>,
+    /// Where the bytes are; rows stored before issue 8 are local files.
+    #[serde(default)]
+    pub source: ImageSource,
 }
 
 impl ScanFile {
@@ -151,6 +205,7 @@ impl ScanFile {
             size: self.size,
             last_modified_ms: self.last_modified,
             meta: self.meta.clone(),
+            source: self.source.clone(),
         }
     }
 }

@@ -126,7 +126,8 @@ pub fn plan_record(
             size: img.size,
             idempotency_key: key,
             status: ImageStatus::Pending,
-            source: finsync_core::cloud::ImageSource::Local,
+            // Azure images are copied by the server, local ones PUT from this browser.
+            source: img.source.clone(),
         });
         sources.push(ImageSource {
             relative_path: img.relative_path.clone(),

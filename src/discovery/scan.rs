@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use finsync_core::cloud::ImageSource;
 use finsync_core::fingerprint::{edge_ranges, EDGE_BYTES};
 use finsync_core::media::content_type;
 use finsync_core::metadata::{
@@ -31,7 +32,29 @@ use super::db;
 use super::model::{now_iso, ScanDiff, ScanFile, ScanJob, ScanState};
 use super::walk::{Entry, FolderSource, SkipReason, Walker};
 use crate::store::{Store, StoreError};
-use crate::sync::plan::{fingerprint_from_prefix, fingerprint_with_tail, read_all, slice_bytes};
+use crate::sync::plan::{fingerprint_with_tail, read_all, slice_bytes};
+
+/// What a scan walks: a picked folder, or a storage connection's container
+/// ([`super::cloud::Listing`]); both give the same [`Entry`] stream.
+pub enum ScanSource {
+    Folder(FolderSource),
+    Azure(super::cloud::Listing),
+}
+
+impl From<FolderSource> for ScanSource {
+    fn from(f: FolderSource) -> ScanSource {
+        ScanSource::Folder(f)
+    }
+}
+
+impl ScanSource {
+    fn into_stream(self) -> futures::stream::LocalBoxStream<'static, Entry> {
+        match self {
+            ScanSource::Folder(f) => Walker::new(f).into_stream().boxed_local(),
+            ScanSource::Azure(l) => l.into_stream().boxed_local(),
+        }
+    }
+}
 
 /// Files per IndexedDB transaction.
 pub const BATCH: usize = 200;
@@ -68,7 +91,11 @@ impl Known {
     }
 
     fn same_file(&self, file: &File) -> bool {
-        self.size == file.size() as u64 && self.last_modified == file.last_modified()
+        self.same(file.size() as u64, file.last_modified())
+    }
+
+    fn same(&self, size: u64, last_modified: f64) -> bool {
+        self.size == size && self.last_modified == last_modified
     }
 }
 
@@ -94,7 +121,7 @@ fn describe(w: &MetaWarning) -> String {
     format!("{}: {}", field_name(w.field), w.message)
 }
 
-fn unreadable(e: String) -> String {
+pub(crate) fn unreadable(e: String) -> String {
     format!("cannot read the file (moved, deleted or changed during the scan? scan again): {e}")
 }
 
@@ -107,19 +134,15 @@ pub async fn read_image(
 ) -> ScanFile {
     let name = file.name();
     let size = file.size() as u64;
-    let mut out = ScanFile {
-        job_id: job_id.to_string(),
+    let mut out = new_row(
+        job_id,
         relative_path,
+        &name,
         size,
-        last_modified: file.last_modified(),
-        content_type: content_type(&name).to_string(),
-        meta: None,
-        fingerprint: None,
-        warnings: Vec::new(),
-        error: None,
-    };
-    if size == 0 {
-        out.error = Some("the file is empty (0 bytes); copy it again from the camera card".into());
+        file.last_modified(),
+        ImageSource::Local,
+    );
+    if out.error.is_some() {
         return out;
     }
     // A file no larger than the prefix plus the fingerprint's tail is read whole, in one call;
@@ -164,9 +187,58 @@ pub async fn read_image(
             }
         }
     }
-    let fp = match &tail {
-        Some(t) => fingerprint_with_tail(size, &prefix, t),
-        None => fingerprint_from_prefix(file, &prefix).await,
+    finish_row(out, &name, &prefix, tail.as_deref(), opts)
+}
+
+/// A file's row before its bytes are read: where it is and what its listing says; an empty
+/// file already has its error. Shared by folder and container scans.
+pub fn new_row(
+    job_id: &str,
+    relative_path: String,
+    name: &str,
+    size: u64,
+    last_modified: f64,
+    source: ImageSource,
+) -> ScanFile {
+    ScanFile {
+        job_id: job_id.to_string(),
+        relative_path,
+        size,
+        last_modified,
+        content_type: content_type(name).to_string(),
+        meta: None,
+        fingerprint: None,
+        warnings: Vec::new(),
+        error: (size == 0)
+            .then(|| "the file is empty (0 bytes); copy it again from the camera card".into()),
+        source,
+    }
+}
+
+/// Finishes a row from the bytes read, the same way for a folder's file and a container's
+/// blob: `prefix` is the start of the file (at least what [`prefix_needed`] asked for, or the
+/// whole file), `tail` the fingerprint's tail range ([`edge_ranges`]), `None` when `prefix`
+/// is the whole file. Fingerprint, then metadata; problems become the row's error/warnings.
+pub fn finish_row(
+    mut out: ScanFile,
+    name: &str,
+    prefix: &[u8],
+    tail: Option<&[u8]>,
+    opts: &ParseOptions,
+) -> ScanFile {
+    let size = out.size;
+    let fp = match tail {
+        Some(t) => fingerprint_with_tail(size, prefix, t),
+        None => {
+            let ((_, _), (t0, t1)) = edge_ranges(size);
+            match prefix.get(t0 as usize..t1 as usize) {
+                Some(t) => fingerprint_with_tail(size, prefix, t),
+                None => Err(format!(
+                    "read {} bytes of {size}: the file changed",
+                    prefix.len()
+                )),
+            }
+        }
     };
     match fp {
         Ok(fp) => out.fingerprint = Some(fp.to_hex()),
@@ -175,7 +247,7 @@ pub async fn read_image(
             return out;
         }
     }
-    match parse_prefix_with(&prefix, &name, opts) {
+    match parse_prefix_with(prefix, name, opts) {
         Ok(meta) => {
             out.warnings = meta.warnings.iter().map(describe).collect();
             // A damaged block can fail the same way at several places: say it once.
@@ -211,7 +283,7 @@ enum Outcome {
 pub async fn run(
     store: &Store,
     mut job: ScanJob,
-    source: FolderSource,
+    source: impl Into<ScanSource>,
     previous: Option<&ScanJob>,
     cancel: Rc<Cell<bool>>,
     on_progress: impl Fn(&ScanJob),
@@ -237,7 +309,7 @@ pub async fn run(
         now_unix_ms: Some(js_sys::Date::now()),
     };
     let job_id = job.id.clone();
-    let entries = Walker::new(source).into_stream().map(|entry| {
+    let entries = source.into().into_stream().map(|entry| {
         let kept = kept.clone();
         let job_id = job_id.clone();
         async move {
@@ -254,6 +326,17 @@ pub async fn run(
                     Some(k) if k.same_file(&file) => Outcome::Kept(relative_path, k.clone()),
                     _ => Outcome::Read(Box::new(
                         read_image(&job_id, relative_path, &file, &opts).await,
+                    )),
+                },
+                Entry::Blob {
+                    relative_path,
+                    blob,
+                } => match kept.get(&relative_path) {
+                    Some(k) if k.same(blob.size, blob.last_modified_ms) => {
+                        Outcome::Kept(relative_path, k.clone())
+                    }
+                    _ => Outcome::Read(Box::new(
+                        super::cloud::read_blob(&job_id, relative_path, &blob, &opts).await,
                     )),
                 },
             }
@@ -310,6 +393,7 @@ pub async fn run(
                     fingerprint: None,
                     warnings: Vec::new(),
                     error: Some(message),
+                    source: ImageSource::Local,
                 });
             }
         }

@@ -76,6 +76,7 @@ fn scan_file(job: &str, path: &str, fp: Option<&str>, error: Option<&str>) -> Sc
         fingerprint: fp.map(Into::into),
         warnings: vec![],
         error: error.map(Into::into),
+        source: Default::default(),
     }
 }
 
@@ -93,6 +94,7 @@ fn job(id: &str, folder: &str) -> ScanJob {
         counts: ScanCounts::default(),
         diff: None,
         error: None,
+        origin: Default::default(),
     }
 }
 
@@ -226,16 +228,26 @@ async fn approved_manifests_plans_approved_records_like_sync_plan() {
         state: ScanState::Done,
         ..job("scan-a", "F")
     };
+    // This image is a blob of a scanned container: its source goes through the manifest
+    // into the planned image, so the sync copies it instead of uploading it.
+    let blob = finsync_core::cloud::ImageSource::Azure(finsync_core::cloud::BlobRef {
+        connection_id: "conn-1".into(),
+        container: "F".into(),
+        blob: "2024-07-15_Haro/a.jpg".into(),
+    });
     db::put_files(
         &st,
         &j,
         &[
-            scan_file(
-                "scan-a",
-                "F/2024-07-15_Haro/a.jpg",
-                Some(&fp_a.to_hex()),
-                None,
-            ),
+            ScanFile {
+                source: blob.clone(),
+                ..scan_file(
+                    "scan-a",
+                    "F/2024-07-15_Haro/a.jpg",
+                    Some(&fp_a.to_hex()),
+                    None,
+                )
+            },
             scan_file(
                 "scan-a",
                 "F/2024-07-16_Sooke/b.jpg",
@@ -342,6 +354,7 @@ async fn approved_manifests_plans_approved_records_like_sync_plan() {
     );
     assert_eq!((img.file_name.as_str(), img.size), ("a.jpg", 10));
     assert_eq!(img.content_type, "image/jpeg");
+    assert_eq!(img.source, blob);
     assert_eq!(e.sources[0].relative_path, "F/2024-07-15_Haro/a.jpg");
     assert_eq!(e.sources[0].last_modified, 1.0);
 

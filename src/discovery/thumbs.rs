@@ -65,6 +65,12 @@ impl Thumbs {
         if !first || self.urls.with_untracked(|u| u.contains_key(&path)) {
             return;
         }
+        if let Some(why) = access::in_azure(&path) {
+            self.problems.update(|p| {
+                p.insert(path, why);
+            });
+            return;
+        }
         spawn_local(async move {
             match access::file(&path).await {
                 Ok(file) => {

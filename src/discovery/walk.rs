@@ -36,6 +36,11 @@ pub enum Entry {
     Skipped {
         reason: SkipReason,
     },
+    /// An image by name in a storage connection's container (cloud discovery).
+    Blob {
+        relative_path: String,
+        blob: super::cloud::BlobEntry,
+    },
     /// A file or folder that could not be opened (e.g. moved away during the scan).
     Failed {
         relative_path: String,

@@ -16,11 +16,16 @@ use wasm_bindgen::JsCast;
 use crate::activity::{self, Category};
 use crate::app::AppState;
 use crate::discovery::access::{self, CheckReport};
-use crate::discovery::model::{new_id, now_iso, AccessKind, ScanFile, ScanJob, ScanState};
+use crate::discovery::cloud::Listing;
+use crate::discovery::model::{
+    new_id, now_iso, AccessKind, ScanFile, ScanJob, ScanOrigin, ScanState,
+};
+use crate::discovery::scan::ScanSource;
 use crate::discovery::walk::FolderSource;
 use crate::discovery::{db, scan};
 use crate::files::{self, PickError};
 use crate::store::Store;
+use crate::ui::discovery::azure_source::{AzureScan, AzureSource};
 use crate::ui::discovery::check_report::CheckReportView;
 use crate::ui::discovery::scan_details::ScanDetails;
 use crate::ui::discovery::scan_jobs::{JobAction, ScanJobs};
@@ -78,6 +83,8 @@ pub struct DiscoverState {
     pub scans_changed: RwSignal<u32>,
     /// "New manifest" was pressed on this scan; the manifest section creates it.
     pub manifest_request: RwSignal<Option<ScanJob>>,
+    /// Saved storage connections (for scanning a container), reloaded when the page shows.
+    pub connections: RwSignal<Vec<finsync_core::cloud::StorageConnection>>,
 }
 
 impl DiscoverState {
@@ -103,11 +110,18 @@ impl DiscoverState {
     }
 
     /// The newest finished scan of `folder` other than `except`, started before `before_ms`.
-    fn previous_of(self, folder: &str, except: &str, before_ms: f64) -> Option<ScanJob> {
+    fn previous_of(
+        self,
+        folder: &str,
+        origin: &ScanOrigin,
+        except: &str,
+        before_ms: f64,
+    ) -> Option<ScanJob> {
         self.jobs.with_untracked(|jobs| {
             jobs.iter()
                 .filter(|j| {
                     j.folder == folder
+                        && j.origin == *origin
                         && j.id != except
                         && j.state == ScanState::Done
                         && j.started_ms < before_ms
@@ -166,9 +180,103 @@ impl DiscoverState {
                 counts: Default::default(),
                 diff: None,
                 error: None,
+                origin: Default::default(),
             }
         });
-        let previous = self.previous_of(&folder, &job.id, before_ms);
+        let previous = self.previous_of(&folder, &ScanOrigin::Folder, &job.id, before_ms);
+        self.run_job(st, job, source.into(), previous, None);
+    }
+
+    /// Scans a container of a saved storage connection: a new job, or `resume` continued.
+    fn start_azure_scan(self, scan: AzureScan, resume: Option<ScanJob>) {
+        let Some(st) = self.store.get_untracked() else {
+            return;
+        };
+        if self.live.with_untracked(Option::is_some) {
+            self.error.set(Some(
+                "A scan is running: wait for it or cancel it first.".into(),
+            ));
+            return;
+        }
+        if scan.container.is_empty() {
+            self.error
+                .set(Some("Enter the name of the container to scan.".into()));
+            return;
+        }
+        spawn_local(async move {
+            let conn = match st.connection(&scan.connection_id).await {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    self.error.set(Some(
+                        "This scan's storage connection is not in this browser any more: add it again under Settings → Azure storage connections, then scan the container as a new scan.".into(),
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    self.error.set(Some(e.to_string()));
+                    return;
+                }
+            };
+            let origin = ScanOrigin::Azure {
+                connection_id: conn.id.clone(),
+                connection_name: conn.name.clone(),
+                container: scan.container.clone(),
+                prefix: scan.prefix.clone(),
+            };
+            let folder = scan.container.clone();
+            let now = js_sys::Date::now();
+            let before_ms = resume.as_ref().map_or(now, |j| j.started_ms) + 1.0;
+            let job = match resume {
+                Some(mut j) => {
+                    j.started_ms = now;
+                    j.started_at = now_iso();
+                    j
+                }
+                None => {
+                    let n = self
+                        .jobs
+                        .with_untracked(|j| j.iter().filter(|j| j.origin == origin).count())
+                        + 1;
+                    let place = if scan.prefix.is_empty() {
+                        folder.clone()
+                    } else {
+                        format!("{folder}/{}", scan.prefix)
+                    };
+                    ScanJob {
+                        id: new_id("scan"),
+                        name: format!("{place} (Azure {}) — scan {n}", conn.name),
+                        folder: folder.clone(),
+                        access: AccessKind::FileList,
+                        started_at: now_iso(),
+                        ended_at: None,
+                        started_ms: now,
+                        ended_ms: None,
+                        state: ScanState::Running,
+                        counts: Default::default(),
+                        diff: None,
+                        error: None,
+                        origin: origin.clone(),
+                    }
+                }
+            };
+            access::register_cloud(&folder);
+            let previous = self.previous_of(&folder, &origin, &job.id, before_ms);
+            let listing = Listing::new(conn, scan.container, scan.prefix);
+            let failure = listing.failure.clone();
+            self.run_job(st, job, ScanSource::Azure(listing), previous, Some(failure));
+        });
+    }
+
+    /// Runs a scan job and reports its end. `listing_failure`: where a container listing
+    /// leaves why it stopped (the job is then Failed, and can be resumed).
+    fn run_job(
+        self,
+        st: Store,
+        job: ScanJob,
+        source: ScanSource,
+        previous: Option<ScanJob>,
+        listing_failure: Option<Rc<std::cell::RefCell<Option<String>>>>,
+    ) {
         let flag = Rc::new(Cell::new(false));
         self.cancel.set_value(Some(flag.clone()));
         self.live.set(Some(job.clone()));
@@ -183,6 +291,26 @@ impl DiscoverState {
                 ticker.set(js_sys::Date::now());
             })
             .await;
+            // A container whose listing stopped is not scanned: the job fails (resumable).
+            let listing_error = listing_failure.and_then(|f| f.borrow_mut().take());
+            let result = match (result, listing_error) {
+                (Ok(mut j), Some(why)) => {
+                    j.state = ScanState::Failed;
+                    j.error = Some(why.clone());
+                    j.diff = None;
+                    if let Err(e) = db::put_job(&st, &j).await {
+                        self.error.set(Some(e.to_string()));
+                    }
+                    activity::log(&st, Category::Error, "Scan failed", &why, false).await;
+                    self.error.set(Some(why));
+                    self.live.set(None);
+                    self.cancel.set_value(None);
+                    self.reload_jobs();
+                    self.scans_changed.update(|n| *n += 1);
+                    return;
+                }
+                (r, _) => r,
+            };
             match result {
                 Ok(j) => {
                     let c = &j.counts;
@@ -303,6 +431,10 @@ impl DiscoverState {
             }
             JobAction::Resume(id) => {
                 let Some(job) = find(&id) else { return };
+                if let Some(scan) = azure_scan_of(&job) {
+                    self.start_azure_scan(scan, Some(job));
+                    return;
+                }
                 if let Some(f) = access::get(&job.folder) {
                     let kind = job.access;
                     self.start_scan(f.source.clone(), kind, Some(job));
@@ -318,6 +450,10 @@ impl DiscoverState {
             }
             JobAction::Rescan(id) => {
                 let Some(job) = find(&id) else { return };
+                if let Some(scan) = azure_scan_of(&job) {
+                    self.start_azure_scan(scan, None);
+                    return;
+                }
                 if let Some(f) = access::get(&job.folder) {
                     if f.is_handle() {
                         self.start_scan(f.source.clone(), job.access, None);
@@ -408,6 +544,23 @@ impl DiscoverState {
     }
 }
 
+/// What to list again for a container's scan job.
+fn azure_scan_of(job: &ScanJob) -> Option<AzureScan> {
+    match &job.origin {
+        ScanOrigin::Azure {
+            connection_id,
+            container,
+            prefix,
+            ..
+        } => Some(AzureScan {
+            connection_id: connection_id.clone(),
+            container: container.clone(),
+            prefix: prefix.clone(),
+        }),
+        ScanOrigin::Folder => None,
+    }
+}
+
 #[component]
 pub fn DiscoverPage() -> impl IntoView {
     let app = expect_context::<AppState>();
@@ -426,6 +579,7 @@ pub fn DiscoverPage() -> impl IntoView {
         check: RwSignal::new(None),
         scans_changed: RwSignal::new(0),
         manifest_request: RwSignal::new(None),
+        connections: RwSignal::new(Vec::new()),
     };
     provide_context(s);
 
@@ -447,6 +601,9 @@ pub fn DiscoverPage() -> impl IntoView {
                 }
             };
             s.jobs.set(jobs.clone());
+            for j in jobs.iter().filter(|j| j.origin.is_azure()) {
+                access::register_cloud(&j.folder);
+            }
             if !files::has_directory_picker() {
                 return;
             }
@@ -464,6 +621,21 @@ pub fn DiscoverPage() -> impl IntoView {
             }
         });
         true
+    });
+
+    // The storage connections, whenever the page is shown (one may have been added).
+    Effect::new(move |_| {
+        if app.page.get() != crate::pages::Page::Discover {
+            return;
+        }
+        if let Some(st) = s.store.get() {
+            spawn_local(async move {
+                match st.connections().await {
+                    Ok(c) => s.connections.set(c),
+                    Err(e) => s.error.set(Some(e.to_string())),
+                }
+            });
+        }
     });
 
     // A re-scan asked for on the review page, once the jobs are known.
@@ -541,6 +713,11 @@ pub fn DiscoverPage() -> impl IntoView {
                 on_file_list=on_file_list
                 on_drop=on_drop
                 on_cancel_awaiting=Callback::new(move |_| s.awaiting.set(None))
+            />
+            <AzureSource
+                connections=s.connections.into()
+                disabled=busy
+                on_scan=Callback::new(move |scan| s.start_azure_scan(scan, None))
             />
             {move || {
                 s.notice

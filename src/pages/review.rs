@@ -107,6 +107,16 @@ impl Review {
         let Some(st) = self.app.store.get_untracked() else {
             return;
         };
+        // Images in Azure are not in any folder: only local ones are checked.
+        let any_local = self.rows.with_untracked(|rows| {
+            rows.iter()
+                .flat_map(|r| r.record.images.iter())
+                .any(|i| !i.source.is_azure())
+        });
+        if !any_local {
+            self.files.set(None);
+            return;
+        }
         let mut folder = access::get(&m.folder);
         let mut remembered = false;
         if folder.is_none() && files::has_directory_picker() {
@@ -140,6 +150,7 @@ impl Review {
         let expected: Vec<(String, u64, f64)> = self.rows.with_untracked(|rows| {
             rows.iter()
                 .flat_map(|r| r.record.images.iter())
+                .filter(|i| !i.source.is_azure())
                 .map(|i| (i.relative_path.clone(), i.size, i.last_modified_ms))
                 .collect()
         });

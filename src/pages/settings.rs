@@ -1,5 +1,6 @@
-//! Settings: server, key and parallel uploads; how much this browser stores and whether it
-//! may evict it; and "forget this browser".
+//! Settings: server, key and parallel uploads; Azure storage connections (checked, then kept
+//! in this browser only); how much this browser stores and whether it may evict it; and
+//! "forget this browser".
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,6 +14,49 @@ use crate::ui::connection::Connection;
 use crate::ui::human_bytes;
 use crate::ui::settings_form::SettingsForm;
 use crate::ui::sign_in_form::SignInForm;
+use crate::ui::storage_connections::{AddOutcome, NewConnection, StorageConnections};
+use finsync_core::cloud::{ConnectionAuth, StorageConnection};
+
+/// Builds the connection the person described (the token's or URL's parts sorted out), or
+/// says which field is missing.
+fn connection_of(n: &NewConnection) -> Result<StorageConnection, String> {
+    if n.name.is_empty() || n.account.is_empty() || n.container.is_empty() {
+        return Err(
+            "Fill in the name, the storage account name and the container to check.".into(),
+        );
+    }
+    let auth = if n.use_connection_string {
+        if n.connection_string.is_empty() {
+            return Err("Paste the connection string (Access keys → Connection string).".into());
+        }
+        ConnectionAuth::ConnectionString {
+            value: n.connection_string.clone(),
+        }
+    } else {
+        let (url_endpoint, token) = finsync_core::sas_token::split_sas_url(&n.token);
+        if token.is_empty() {
+            return Err(
+                "Paste the SAS token (the part after the ? of a SAS URL, starting with sv=)."
+                    .into(),
+            );
+        }
+        let blob_endpoint = Some(n.blob_endpoint.trim_end_matches('/').to_string())
+            .filter(|e| !e.is_empty())
+            .or(url_endpoint)
+            .unwrap_or_else(|| format!("https://{}.blob.core.windows.net", n.account));
+        ConnectionAuth::SasToken {
+            blob_endpoint,
+            token,
+        }
+    };
+    Ok(StorageConnection {
+        id: crate::discovery::model::new_id("conn"),
+        name: n.name.clone(),
+        account: n.account.clone(),
+        auth,
+        created_at: crate::discovery::model::now_iso(),
+    })
+}
 
 #[derive(Debug, Clone, PartialEq)]
 struct StorageInfo {
@@ -54,6 +98,110 @@ pub fn SettingsPage() -> impl IntoView {
         }
     });
     let on_save = Callback::new(move |s| state.save_settings(s));
+
+    // Azure storage connections: loaded when the page shows, checked before they are saved.
+    let connections: RwSignal<Vec<StorageConnection>> = RwSignal::new(Vec::new());
+    let checking = RwSignal::new(false);
+    let add_outcome: RwSignal<Option<AddOutcome>> = RwSignal::new(None);
+    let token_warnings: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
+    let reload_connections = move || {
+        if let Some(st) = state.store.get_untracked() {
+            spawn_local(async move {
+                match st.connections().await {
+                    Ok(c) => connections.set(c),
+                    Err(e) => state.error.set(Some(e.to_string())),
+                }
+            });
+        }
+    };
+    Effect::new(move |_| {
+        if state.page.get() == crate::pages::Page::Settings && state.store.with(Option::is_some) {
+            reload_connections();
+        }
+    });
+    let on_add_connection = Callback::new(move |n: NewConnection| {
+        token_warnings.set(Vec::new());
+        let conn = match connection_of(&n) {
+            Ok(c) => c,
+            Err(text) => {
+                add_outcome.set(Some(AddOutcome::Refused(text)));
+                return;
+            }
+        };
+        let now = (js_sys::Date::now() / 1000.0) as i64;
+        let warnings = match conn.check_credentials(now) {
+            Ok(report) => report
+                .map(|r| r.warnings.iter().map(|w| w.to_string()).collect())
+                .unwrap_or_default(),
+            Err(text) => {
+                add_outcome.set(Some(AddOutcome::Refused(text)));
+                return;
+            }
+        };
+        let Some(st) = state.store.get_untracked() else {
+            return;
+        };
+        checking.set(true);
+        add_outcome.set(None);
+        spawn_local(async move {
+            let container = n.container.clone();
+            match crate::azure::check_container(&conn, &container).await {
+                Err(e) => add_outcome.set(Some(AddOutcome::Refused(format!("Not added: {e}")))),
+                Ok(()) => match st.save_connection(&conn).await {
+                    Ok(()) => {
+                        activity::log(
+                            &st,
+                            Category::Settings,
+                            "Storage connection added",
+                            &format!(
+                                "{} (account {}), checked on container {container}",
+                                conn.name, conn.account
+                            ),
+                            true,
+                        )
+                        .await;
+                        token_warnings.set(warnings);
+                        add_outcome.set(Some(AddOutcome::Added(format!(
+                            "Connection “{}” added: the container “{container}” can be listed from this page. Scan it on the Discover page.",
+                            conn.name
+                        ))));
+                        reload_connections();
+                    }
+                    Err(e) => add_outcome.set(Some(AddOutcome::Refused(e.to_string()))),
+                },
+            }
+            checking.set(false);
+        });
+    });
+    let on_delete_connection = Callback::new(move |id: String| {
+        let Some(st) = state.store.get_untracked() else {
+            return;
+        };
+        let name = connections.with_untracked(|c| {
+            c.iter()
+                .find(|c| c.id == id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default()
+        });
+        spawn_local(async move {
+            match st.delete_connection(&id).await {
+                Ok(()) => {
+                    activity::log(
+                        &st,
+                        Category::Settings,
+                        "Storage connection deleted",
+                        &name,
+                        true,
+                    )
+                    .await;
+                    add_outcome.set(None);
+                    token_warnings.set(Vec::new());
+                }
+                Err(e) => state.error.set(Some(e.to_string())),
+            }
+            reload_connections();
+        });
+    });
 
     // Sign in → choose a population (when there are several) → provision a key.
     let signing_in = RwSignal::new(false);
@@ -169,6 +317,14 @@ pub fn SettingsPage() -> impl IntoView {
                 />
             </div>
             <div class="stack">
+                <StorageConnections
+                    connections=connections.into()
+                    busy=checking.into()
+                    outcome=add_outcome.into()
+                    warnings=token_warnings.into()
+                    on_add=on_add_connection
+                    on_delete=on_delete_connection
+                />
                 <section class="card" aria-labelledby="storage-heading">
                     <h2 id="storage-heading">"Storage in this browser"</h2>
                     {move || match info.get() {

@@ -13,6 +13,7 @@ pub mod population_card;
 pub mod resume_banner;
 pub mod settings_form;
 pub mod sign_in_form;
+pub mod storage_connections;
 pub mod upload_panel;
 
 /// `1234567` → `"1.2 MB"`.

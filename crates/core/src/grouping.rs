@@ -67,6 +67,10 @@ pub struct ScannedImage {
     pub last_modified_ms: f64,
     /// `None` when metadata could not be read (the error is the scan's business).
     pub meta: Option<ImageMeta>,
+    /// Where the bytes are: a picked folder (default, and for rows stored before issue 8) or
+    /// a blob in a storage connection's container.
+    #[serde(default)]
+    pub source: crate::cloud::ImageSource,
 }
 
 /// How images become encounters. JSON: `{"kind":"timeProximity","windowMinutes":120,"radiusKm":2}`.

@@ -8,6 +8,9 @@
 //!   string-to-sign), used by the server and, for storage connections, by the app.
 //! * [`cloud`] — saved Azure storage connections, where an image's bytes are
 //!   ([`cloud::ImageSource`]), and the read URLs the server copies source blobs from.
+//! * [`sas_token`] — checks a pasted SAS token (permissions, resource types, expiry, IP
+//!   restriction) and says what is missing; [`blob_list`] — List Blobs pages and storage
+//!   error bodies, parsed, and what each failure means for the person.
 //! * [`engine`] — the sync engine as a sans-IO state machine (events in, commands out).
 //! * [`normalize`] — text normalisation used by encounter dedup.
 //! * [`order`] — stable sorting with one compiled copy of the sort (a smaller WASM).
@@ -23,6 +26,7 @@
 //! passed in. That keeps it testable natively and usable from WASM.
 
 pub mod api;
+pub mod blob_list;
 pub mod calendar;
 pub mod cloud;
 pub mod engine;
@@ -35,3 +39,4 @@ pub mod normalize;
 pub mod order;
 pub mod rules;
 pub mod sas;
+pub mod sas_token;

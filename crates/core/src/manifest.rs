@@ -612,6 +612,10 @@ pub struct RecordImage {
     pub relative_path: String,
     pub size: u64,
     pub last_modified_ms: f64,
+    /// Where the bytes are (a manifest can mix folders and containers); records stored
+    /// before issue 8 read back as local.
+    #[serde(default)]
+    pub source: crate::cloud::ImageSource,
 }
 
 /// A concrete local encounter, as IndexedDB stores it.
@@ -904,6 +908,7 @@ pub fn materialize(
                         relative_path: images[i].relative_path.clone(),
                         size: images[i].size,
                         last_modified_ms: images[i].last_modified_ms,
+                        source: images[i].source.clone(),
                     })
                     .collect(),
                 date: d.date.as_ref().map(|x| x.value.date.clone()),
@@ -950,6 +955,7 @@ mod tests {
             size: 10,
             last_modified_ms: 1.0,
             meta: Some(meta.clone()),
+            source: Default::default(),
         };
         vec![
             img("Pick/A/1.jpg", &m),
@@ -1190,6 +1196,40 @@ mod tests {
         assert_eq!(v["photographer"]["kind"], "default");
         let back: EncounterRecord = serde_json::from_value(v).expect("back");
         assert_eq!(back, recs[1]);
+    }
+
+    #[test]
+    fn records_keep_each_image_source_so_a_manifest_can_mix_them() {
+        let mut imgs = images();
+        let blob = crate::cloud::ImageSource::Azure(crate::cloud::BlobRef {
+            connection_id: "conn-1".into(),
+            container: "Pick".into(),
+            blob: "A/2.jpg".into(),
+        });
+        imgs[1].source = blob.clone();
+        let mut h = history();
+        let edits = ManifestEdits {
+            photographers: [
+                ("Jane Smith".to_string(), jane()),
+                ("JS".to_string(), jane()),
+            ]
+            .into(),
+            ..ManifestEdits::default()
+        };
+        h.save(1, edits, "t1").expect("v2");
+        let m = h.approve(2, "ann", "t2", &imgs).expect("approve").clone();
+        let recs = materialize(&m, &imgs).expect("records");
+        let a = &recs[0];
+        let sources: Vec<_> = a.images.iter().map(|i| i.source.clone()).collect();
+        assert_eq!(sources, vec![crate::cloud::ImageSource::Local, blob]);
+        // Records stored before issue 8 (no `source`) read back as local.
+        let mut json = serde_json::to_value(a).expect("json");
+        json["images"][1]
+            .as_object_mut()
+            .expect("image")
+            .remove("source");
+        let old: EncounterRecord = serde_json::from_value(json).expect("old record");
+        assert_eq!(old.images[1].source, crate::cloud::ImageSource::Local);
     }
 
     #[test]

@@ -101,6 +101,16 @@ pub struct Config {
     /// valid. Default: the connection string's endpoint.
     #[arg(long, env = "FINSYNC_PUBLIC_BLOB_ENDPOINT")]
     pub public_blob_endpoint: Option<String>,
+    /// Origins of research groups' storage accounts the app's page may call for cloud
+    /// discovery (List Blobs and Range reads with the person's own SAS), added to the page's
+    /// CSP `connect-src` (comma-separated; `*.` wildcards as CSP allows). Empty: none.
+    #[arg(
+        long,
+        env = "FINSYNC_SOURCE_BLOB_ORIGINS",
+        value_delimiter = ',',
+        default_value = "https://*.blob.core.windows.net"
+    )]
+    pub source_blob_origins: Vec<String>,
 }
 
 impl Config {

@@ -89,8 +89,9 @@ async fn the_page_carries_the_policy_and_comes_precompressed() {
     assert_eq!(resp.status(), 200);
     assert_security_headers(&resp);
     let csp = header(&resp, "content-security-policy");
-    // This origin, the public URL, the connection string's blob endpoint (Azurite here) and
-    // the public blob endpoint: nothing else.
+    // This origin, the public URL, the connection string's blob endpoint (Azurite here),
+    // the public blob endpoint and the storage accounts cloud discovery may list (default:
+    // Azure's blob hosts): nothing else.
     let azurite = stack
         .azurite
         .endpoint
@@ -99,7 +100,7 @@ async fn the_page_carries_the_policy_and_comes_precompressed() {
         .unwrap_or_default();
     assert!(
         csp.contains(&format!(
-            "connect-src 'self' https://sync.example.org {azurite} https://cdn.example.net;"
+            "connect-src 'self' https://sync.example.org {azurite} https://cdn.example.net https://*.blob.core.windows.net;"
         )),
         "{csp}"
     );

@@ -1,11 +1,12 @@
 //! Discovery's components (Discover and Review pages), one concern per file. Like every
 //! component they render signals and emit intents; the pages do the I/O.
 //!
-//! Scanning: [`scan_source`], [`scan_progress`], [`scan_jobs`], [`scan_details`],
+//! Scanning: [`scan_source`], [`azure_source`], [`scan_progress`], [`scan_jobs`], [`scan_details`],
 //! [`check_report`]. Manifests: [`manifest_list`], [`source_chain`], [`strategy`],
 //! [`preview`], [`thumb`], [`photographers`], [`versions`]. Review: [`review_toolbar`],
 //! [`review_table`], [`record_editor`], [`chips`], [`missing_banner`].
 
+pub mod azure_source;
 pub mod check_report;
 pub mod chips;
 pub mod manifest_list;

@@ -2,6 +2,7 @@
 //! name, GPS, photographer, license, internal notes, known individuals). Each change is an
 //! intent the page applies and saves at once.
 
+use finsync_core::cloud::ImageSource;
 use finsync_core::manifest::{EncounterRecord, License};
 use leptos::prelude::*;
 
@@ -107,6 +108,24 @@ pub fn RecordEditor(
                     on_remove=Callback::new(move |id| on_edit.run(RecordEdit::RemoveIndividual(id)))
                 />
             </label>
+            <details class="images">
+                <summary>"Images and where they are"</summary>
+                <ul class="plain small" data-testid="record-images">
+                    {move || record.with(|r| r.as_ref().map(|r| r.images.iter().map(|i| {
+                        let source = match &i.source {
+                            ImageSource::Local => "folder in this browser".to_string(),
+                            ImageSource::Azure(b) => format!("in Azure: container {} (copied by the server at sync)", b.container),
+                        };
+                        view! {
+                            <li data-testid="record-image">
+                                <span class="path">{i.relative_path.clone()}</span>
+                                " — "
+                                <span data-testid="record-image-source">{source}</span>
+                            </li>
+                        }
+                    }).collect_view()))}
+                </ul>
+            </details>
         </div>
     }
 }

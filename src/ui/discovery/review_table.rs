@@ -22,6 +22,21 @@ pub fn status_label(s: &ReviewStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// Where a record's images are: "folder", "Azure <container>", or both.
+fn sources_label(images: &[finsync_core::manifest::RecordImage]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for i in images {
+        let s = match &i.source {
+            finsync_core::cloud::ImageSource::Local => "folder".to_string(),
+            finsync_core::cloud::ImageSource::Azure(b) => format!("Azure {}", b.container),
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out.join(" + ")
+}
+
 #[component]
 pub fn ReviewTable(
     /// Ids of the records on this page, in order.
@@ -102,7 +117,10 @@ pub fn ReviewTable(
                     Some(raw) => format!("{raw} (unresolved)"),
                     None => "—".into(),
                 }))}</td>
-                <td class="num">{cell(|r| r.images.len().to_string())}</td>
+                <td class="num">
+                    {cell(|r| r.images.len().to_string())}
+                    <div class="small muted" data-testid="row-source">{cell(|r| sources_label(&r.images))}</div>
+                </td>
                 <td data-testid="row-license">{cell(|r| r.license.map(|l| l.to_string()).unwrap_or_else(|| "—".into()))}</td>
                 <td class="nowrap small">
                     <button type="button" data-testid="row-approve" disabled=move || busy.get() on:click=move |_| on_approve.run(i3.clone())>

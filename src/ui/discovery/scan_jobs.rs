@@ -68,6 +68,8 @@ pub fn ScanJobs(
         });
         let error = j.error.clone();
         let j2 = j.clone();
+        let azure = j.origin.is_azure();
+        let source = j.origin.label(&j.folder);
         view! {
             <li class="job-card" data-testid="scan-job" data-job=id.clone()>
                 <div class="row spread">
@@ -83,6 +85,8 @@ pub fn ScanJobs(
                             }
                         }}
                         <div class="muted small">
+                            <span data-testid="scan-job-source">{source}</span>
+                            " · "
                             {format!("started {}", j.started_at.replace('T', " ").chars().take(19).collect::<String>())}
                             {move || if is_open.get() { " · folder open in this tab" } else { "" }}
                         </div>
@@ -111,7 +115,7 @@ pub fn ScanJobs(
                                 "Rescan"
                             </button>
                         </Show>
-                        <Show when=move || !is_open.get()>
+                        <Show when=move || !azure && !is_open.get()>
                             <button
                                 type="button"
                                 data-testid="scan-reconnect"

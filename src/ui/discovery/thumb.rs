@@ -60,6 +60,9 @@ pub fn Thumb(
         <div class="thumb" node_ref=el title=path data-testid="thumb">
             {move || match (url.get(), problem.get()) {
                 (Some(u), _) => view! { <img src=u alt=alt.clone() decoding="async" /> }.into_any(),
+                (None, Some(p)) if p.starts_with("in Azure") => {
+                    view! { <span class="in-azure" title=p data-testid="thumb-in-azure">"in Azure"</span> }.into_any()
+                }
                 (None, Some(p)) => view! { <span title=p>"no preview"</span> }.into_any(),
                 (None, None) => view! { <span>"…"</span> }.into_any(),
             }}

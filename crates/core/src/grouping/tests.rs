@@ -34,6 +34,7 @@ fn img(path: &str, meta: Option<ImageMeta>) -> ScannedImage {
         size: 1000,
         last_modified_ms: 0.0,
         meta,
+        source: Default::default(),
     }
 }
 

@@ -203,8 +203,9 @@ pub fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{host}").to_ascii_lowercase())
 }
 
-/// Where the app may connect besides its own origin: the server's public URL and the blob
-/// endpoint(s) browsers upload to (the connection string's, and `public_blob_endpoint`).
+/// Where the app may connect besides its own origin: the server's public URL, the blob
+/// endpoint(s) browsers upload to (the connection string's, and `public_blob_endpoint`), and
+/// the storage accounts cloud discovery lists (`source_blob_origins`).
 pub fn connect_sources(config: &Config) -> Vec<String> {
     let blob = finsync_core::sas::Account::from_connection_string(&config.blob_connection_string)
         .map(|a| a.blob_endpoint)
@@ -215,7 +216,13 @@ pub fn connect_sources(config: &Config) -> Vec<String> {
         blob.as_deref(),
         config.public_blob_endpoint.as_deref(),
     ];
-    for origin in candidates.into_iter().flatten().filter_map(origin_of) {
+    let sources = config.source_blob_origins.iter().map(String::as_str);
+    for origin in candidates
+        .into_iter()
+        .flatten()
+        .chain(sources)
+        .filter_map(origin_of)
+    {
         if !out.contains(&origin) {
             out.push(origin);
         }

@@ -159,6 +159,7 @@ impl Stack {
             preview_px: 1024,
             test_mode: false,
             public_blob_endpoint: None,
+            source_blob_origins: vec!["https://*.blob.core.windows.net".into()],
         };
         tweak(&mut config);
         let (router, state) = build(config.clone()).await.expect("server starts");
