@@ -1,11 +1,18 @@
 //! The scan job: walk a folder as a stream, read a metadata prefix of every image (4 files at
-//! a time), fingerprint it, and store the results in batches.
+//! a time), and store the results in batches. Fingerprints come after, in their own phase
+//! ([`super::fingerprints`]).
 //!
-//! Per image: a file of at most 192 KiB is read whole in one `Blob.slice`; a larger one has its
-//! first 128 KiB and its last 64 KiB (the fingerprint's tail) read at the same time; more of the
-//! start only when [`prefix_needed`] asks. Then [`parse_prefix_with`] and the fingerprint
-//! ([`crate::sync::plan::fingerprint_with_tail`], the Sync page's derivation). Bad input never stops the scan: every problem becomes the file's
-//! `error` (cannot be used) or `warnings` (usable), naming what to do.
+//! Per image: the first 64 KiB in one `Blob.slice` (what the I/O floor reads), more of the start
+//! only when [`prefix_needed`] says a segment runs past it; then [`scan_prefix`]: the metadata
+//! ([`parse_prefix_with`]) and, when the prefix is the whole file, its fingerprint (the Sync
+//! page's derivation, [`crate::sync::plan::fingerprint_with_tail`]) at no extra read. A larger
+//! file's fingerprint needs its last 64 KiB: that read and the hashing are left to the
+//! fingerprint phase, so the scan is usable (grouping, review) as soon as the metadata is in.
+//! Bad input never stops the scan: every problem becomes the file's `error` (cannot be used) or
+//! `warnings` (usable), naming what to do.
+//!
+//! [`read_prefix`] and [`scan_prefix`] take a byte-range reader and bytes, not a `File`, so a
+//! source other than a local folder (Range GETs of a blob listing) can reuse them.
 //!
 //! Writes: one IndexedDB transaction per [`BATCH`] files, holding the job's counts so far, so a
 //! closed tab leaves a consistent job that [`run`] can resume (files already stored with the
@@ -17,21 +24,23 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use finsync_core::fingerprint::{edge_ranges, EDGE_BYTES};
+use std::future::Future;
+
+use finsync_core::fingerprint::edge_ranges;
 use finsync_core::media::content_type;
 use finsync_core::metadata::{
-    parse_prefix_with, prefix_needed, MetaError, MetaField, MetaWarning, ParseOptions, PrefixNeed,
-    INITIAL_PREFIX_BYTES,
+    next_read_end, parse_prefix_with, prefix_needed, MetaError, MetaField, MetaWarning,
+    ParseOptions, PrefixNeed, INITIAL_PREFIX_BYTES,
 };
 use futures::channel::oneshot;
 use futures::StreamExt;
 use web_sys::File;
 
 use super::db;
-use super::model::{now_iso, ScanDiff, ScanFile, ScanJob, ScanState};
+use super::model::{now_iso, ScanCounts, ScanDiff, ScanFile, ScanJob, ScanState};
 use super::walk::{Entry, FolderSource, SkipReason, Walker};
 use crate::store::{Store, StoreError};
-use crate::sync::plan::{fingerprint_from_prefix, fingerprint_with_tail, read_all, slice_bytes};
+use crate::sync::plan::{fingerprint_with_tail, read_all, slice_bytes};
 
 /// Files per IndexedDB transaction.
 pub const BATCH: usize = 200;
@@ -54,6 +63,12 @@ struct Known {
     fingerprint: Option<String>,
     error: bool,
     warnings: bool,
+}
+
+impl Known {
+    fn fingerprinted(&self) -> bool {
+        !self.error && self.fingerprint.is_some()
+    }
 }
 
 impl Known {
@@ -98,84 +113,58 @@ fn unreadable(e: String) -> String {
     format!("cannot read the file (moved, deleted or changed during the scan? scan again): {e}")
 }
 
-/// Reads one image: metadata prefix, fingerprint, metadata.
-pub async fn read_image(
-    job_id: &str,
-    relative_path: String,
-    file: &File,
-    opts: &ParseOptions,
-) -> ScanFile {
-    let name = file.name();
-    let size = file.size() as u64;
-    let mut out = ScanFile {
-        job_id: job_id.to_string(),
-        relative_path,
-        size,
-        last_modified: file.last_modified(),
-        content_type: content_type(&name).to_string(),
-        meta: None,
-        fingerprint: None,
-        warnings: Vec::new(),
-        error: None,
-    };
-    if size == 0 {
-        out.error = Some("the file is empty (0 bytes); copy it again from the camera card".into());
-        return out;
-    }
-    // A file no larger than the prefix plus the fingerprint's tail is read whole, in one call;
-    // a larger one has its prefix and tail read at the same time (the size is known). Each
-    // `slice` + `arrayBuffer` costs the page's thread more than the bytes do.
-    let ((_, _), (t0, t1)) = edge_ranges(size);
-    let first = if size <= INITIAL_PREFIX_BYTES as u64 + EDGE_BYTES {
-        size
-    } else {
-        INITIAL_PREFIX_BYTES as u64
-    };
-    let (prefix, tail) = if first == size {
-        (read_all(file).await, None)
-    } else {
-        let (p, t) = futures::join!(slice_bytes(file, 0, first), slice_bytes(file, t0, t1));
-        (p, Some(t))
-    };
-    let mut prefix = match prefix {
-        Ok(b) => b,
-        Err(e) => {
-            out.error = Some(unreadable(e));
-            return out;
-        }
-    };
-    let tail = match tail.transpose() {
-        Ok(t) => t,
-        Err(e) => {
-            out.error = Some(unreadable(e));
-            return out;
-        }
-    };
+/// Reads the metadata prefix of a file of `size` bytes (> 0) through `read(start, end)`: the
+/// first [`INITIAL_PREFIX_BYTES`], then more only while [`prefix_needed`] asks (rounded up by
+/// [`next_read_end`]). The error is the reader's.
+pub async fn read_prefix<R, F>(size: u64, read: R) -> Result<Vec<u8>, String>
+where
+    R: Fn(u64, u64) -> F,
+    F: Future<Output = Result<Vec<u8>, String>>,
+{
+    let mut prefix = read(0, size.min(INITIAL_PREFIX_BYTES as u64)).await?;
     while (prefix.len() as u64) < size {
         let PrefixNeed::More { total } = prefix_needed(&prefix) else {
             break;
         };
-        match slice_bytes(file, prefix.len() as u64, (total as u64).min(size)).await {
-            Ok(more) if !more.is_empty() => prefix.extend_from_slice(&more),
-            Ok(_) => break,
+        let more = read(prefix.len() as u64, next_read_end(total, size)).await?;
+        if more.is_empty() {
+            break;
+        }
+        prefix.extend_from_slice(&more);
+    }
+    Ok(prefix)
+}
+
+/// One image's row from its metadata prefix (pure: no I/O). `name` is the file name (its
+/// extension is a hint for the format); `prefix` the bytes [`read_prefix`] gave. When the
+/// prefix is the whole file (`prefix.len() == size`) the fingerprint is taken too; otherwise
+/// it is left to the fingerprint phase.
+pub fn scan_prefix(
+    job_id: &str,
+    relative_path: String,
+    name: &str,
+    size: u64,
+    last_modified: f64,
+    prefix: &[u8],
+    opts: &ParseOptions,
+) -> ScanFile {
+    let mut out = blank(job_id, relative_path, name, size, last_modified);
+    if size == 0 {
+        out.error = Some("the file is empty (0 bytes); copy it again from the camera card".into());
+        return out;
+    }
+    if prefix.len() as u64 == size {
+        let (_, (t0, t1)) = edge_ranges(size);
+        let tail = prefix.get(t0 as usize..t1 as usize).unwrap_or_default();
+        match fingerprint_with_tail(size, prefix, tail) {
+            Ok(fp) => out.fingerprint = Some(fp.to_hex()),
             Err(e) => {
                 out.error = Some(unreadable(e));
                 return out;
             }
         }
     }
-    let fp = match &tail {
-        Some(t) => fingerprint_with_tail(size, &prefix, t),
-        None => fingerprint_from_prefix(file, &prefix).await,
-    };
-    match fp {
-        Ok(fp) => out.fingerprint = Some(fp.to_hex()),
-        Err(e) => {
-            out.error = Some(unreadable(e));
-            return out;
-        }
-    }
-    match parse_prefix_with(&prefix, &name, opts) {
+    match parse_prefix_with(prefix, name, opts) {
         Ok(meta) => {
             out.warnings = meta.warnings.iter().map(describe).collect();
             // A damaged block can fail the same way at several places: say it once.
@@ -192,6 +181,60 @@ pub async fn read_image(
         }
     }
     out
+}
+
+fn blank(
+    job_id: &str,
+    relative_path: String,
+    name: &str,
+    size: u64,
+    last_modified: f64,
+) -> ScanFile {
+    ScanFile {
+        job_id: job_id.to_string(),
+        relative_path,
+        size,
+        last_modified,
+        content_type: content_type(name).to_string(),
+        meta: None,
+        fingerprint: None,
+        warnings: Vec::new(),
+        error: None,
+    }
+}
+
+/// Reads one image of a local folder: its metadata prefix ([`read_prefix`]), then
+/// [`scan_prefix`].
+pub async fn read_image(
+    job_id: &str,
+    relative_path: String,
+    file: &File,
+    opts: &ParseOptions,
+) -> ScanFile {
+    let name = file.name();
+    let size = file.size() as u64;
+    let last_modified = file.last_modified();
+    let prefix = if size == 0 {
+        Ok(Vec::new())
+    } else {
+        // A file no larger than the first read is read whole, without a `slice`.
+        read_prefix(size, |a, b| async move {
+            if a == 0 && b == size {
+                read_all(file).await
+            } else {
+                slice_bytes(file, a, b).await
+            }
+        })
+        .await
+    };
+    match prefix {
+        Ok(p) => scan_prefix(job_id, relative_path, &name, size, last_modified, &p, opts),
+        Err(e) => {
+            let mut out = blank(job_id, relative_path, &name, size, last_modified);
+            out.error = Some(unreadable(e));
+            out
+        }
+    }
 }
 
 /// What processing one walk entry gave.
@@ -227,7 +270,11 @@ pub async fn run(
         ..ScanDiff::default()
     });
     job.state = ScanState::Running;
-    job.counts = Default::default();
+    job.counts = ScanCounts {
+        fingerprinted: Some(0),
+        ..ScanCounts::default()
+    };
+    job.fingerprints_ended_ms = None;
     job.ended_at = None;
     job.ended_ms = None;
     job.error = None;
@@ -285,6 +332,9 @@ pub async fn run(
                     c.image_bytes += k.size;
                     c.with_warnings += u64::from(k.warnings);
                 }
+                if k.fingerprinted() {
+                    *c.fingerprinted.get_or_insert(0) += 1;
+                }
                 seen = Some((path, k));
             }
             Outcome::Read(f) => {
@@ -295,7 +345,11 @@ pub async fn run(
                     c.image_bytes += f.size;
                     c.with_warnings += u64::from(!f.warnings.is_empty());
                 }
-                seen = Some((f.relative_path.clone(), Known::of(&f)));
+                let known = Known::of(&f);
+                if known.fingerprinted() {
+                    *c.fingerprinted.get_or_insert(0) += 1;
+                }
+                seen = Some((f.relative_path.clone(), known));
                 batch.push(*f);
             }
             Outcome::Failed(path, message) => {
