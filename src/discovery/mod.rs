@@ -40,6 +40,9 @@ pub struct ApprovedManifest {
     pub population_id: i64,
     pub folder: String,
     pub encounters: Vec<StoredEncounter>,
+    /// Approved encounters, those still waiting for all their fingerprints included (they are
+    /// not in `encounters` until they have one image to sync).
+    pub encounter_count: usize,
     /// Every image of the approved encounters, those in `unfingerprinted` included.
     pub image_count: usize,
     pub individual_ids: Vec<String>,
@@ -90,13 +93,17 @@ pub async fn approved_manifests(store: &Store) -> Result<Vec<ApprovedManifest>, 
             let mut encounters = Vec::new();
             let mut individuals = BTreeSet::new();
             let mut unfingerprinted = Vec::new();
+            let mut encounter_count = 0;
             for rec in records {
                 let (planned, problems) = plan::plan_record(rec, &fingerprints);
                 // Only an image without a fingerprint is named by path.
                 unfingerprinted.extend(problems.into_iter().filter_map(|p| p.path));
+                if planned.is_some() {
+                    encounter_count += 1;
+                    individuals.extend(rec.known_individuals.iter().cloned());
+                }
                 // An encounter none of whose images has a fingerprint yet waits with them.
                 if let Some(e) = planned.filter(|e| !e.plan.images.is_empty()) {
-                    individuals.extend(rec.known_individuals.iter().cloned());
                     encounters.push(e);
                 }
             }
@@ -113,6 +120,7 @@ pub async fn approved_manifests(store: &Store) -> Result<Vec<ApprovedManifest>, 
                     .sum::<usize>()
                     + unfingerprinted.len(),
                 encounters,
+                encounter_count,
                 individual_ids: individuals.into_iter().collect(),
                 unfingerprinted,
             });

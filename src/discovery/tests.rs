@@ -795,6 +795,7 @@ async fn fingerprints_come_after_the_scan_resume_and_key_the_sync_like_sync_plan
     let before = approved_manifests(&st).await.unwrap();
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].image_count, 233, "no image dropped");
+    assert_eq!(before[0].encounter_count, 1);
     assert_eq!(before[0].unfingerprinted.len(), 230);
     assert_eq!(before[0].encounters[0].plan.images.len(), 3);
 

@@ -795,7 +795,7 @@ pub fn SyncPage() -> impl IntoView {
                     manifest_id: m.manifest_id.clone(),
                     version: m.version,
                     scan_job_name: m.scan_job_name.clone(),
-                    encounters: m.encounters.len(),
+                    encounters: m.encounter_count,
                     images: m.image_count,
                     individuals: m.individual_ids.len(),
                     ensure: ensure.get(&m.manifest_id).cloned(),
