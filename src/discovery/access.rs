@@ -95,6 +95,16 @@ impl OpenFolder {
 
     /// The file at `relative_path` (which starts with the folder's name).
     pub async fn file(&self, relative_path: &str) -> Result<File, FileProblem> {
+        let file = self.file_unprobed(relative_path).await?;
+        if let FolderSource::List(_) = &self.source {
+            probe(&file, relative_path).await?;
+        }
+        Ok(file)
+    }
+
+    /// [`OpenFolder::file`] without the one-byte [`probe`] of a `FileList` file: for a caller
+    /// that reads the file at once and tells a failed read apart itself (one read less).
+    pub async fn file_unprobed(&self, relative_path: &str) -> Result<File, FileProblem> {
         match &self.source {
             FolderSource::List(list) => {
                 let i = {
@@ -106,11 +116,8 @@ impl OpenFolder {
                     });
                     index.get(relative_path).copied()
                 };
-                let file = i
-                    .and_then(|i| list.get(i))
-                    .ok_or_else(|| FileProblem::Missing(relative_path.to_string()))?;
-                probe(&file, relative_path).await?;
-                Ok(file)
+                i.and_then(|i| list.get(i))
+                    .ok_or_else(|| FileProblem::Missing(relative_path.to_string()))
             }
             FolderSource::Handle(root) => self.file_in(root, relative_path).await,
         }

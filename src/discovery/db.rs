@@ -4,7 +4,7 @@
 use finsync_core::order::sort_by;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
-use indexed_db_futures::KeyRange;
+use indexed_db_futures::{DeserialiseFromJs, KeyRange};
 use wasm_bindgen::JsValue;
 
 use super::model::{ReviewRow, ScanFile, ScanJob, StoredManifest};
@@ -86,6 +86,85 @@ pub async fn job_files(store: &Store, job_id: &str) -> Result<Vec<ScanFile>, Sto
     let mut all = rows.collect::<Result<Vec<_>, _>>()?;
     sort_by(&mut all, |a, b| a.relative_path.cmp(&b.relative_path));
     Ok(all)
+}
+
+/// Up to `limit` files of a scan job in path order, those after `after` (all from the start
+/// when `None`): the fingerprint phase pages through a job this way, so it never holds every
+/// row at once.
+pub async fn files_after(
+    store: &Store,
+    job_id: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<ScanFile>, StoreError> {
+    let lower = match after {
+        Some(p) => js_sys::Array::of2(&JsValue::from_str(job_id), &JsValue::from_str(p)),
+        None => js_sys::Array::of1(&JsValue::from_str(job_id)),
+    };
+    let upper = js_sys::Array::of2(&JsValue::from_str(job_id), &js_sys::Array::new());
+    let range: KeyRange<JsValue> =
+        KeyRange::Bound(lower.into(), after.is_some(), upper.into(), false);
+    let tx = store.database().transaction(SCAN_FILES).build()?;
+    let rows = tx
+        .object_store(SCAN_FILES)?
+        .get_all::<JsValue>()
+        .with_query::<JsValue, _>(range)
+        .with_limit(limit)
+        .primitive()?
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(ScanFile::deserialise_from_js(row?)?);
+    }
+    Ok(out)
+}
+
+/// Stores fingerprints (relative path → hex) found after the scan, in one transaction with the
+/// job's counts: a row that has one already is left as is and not counted again (two runs over
+/// the same job in one tab agree, as the fingerprint of unchanged bytes is the same).
+/// `failed`: the phase's count of files it could not fingerprint so far; `ended_ms`: set when
+/// the phase has nothing left to try. Returns the job as stored, or `None` when it was deleted
+/// meanwhile (then nothing is written).
+pub async fn put_fingerprints(
+    store: &Store,
+    job_id: &str,
+    found: &[(String, String)],
+    failed: u64,
+    ended_ms: Option<f64>,
+) -> Result<Option<ScanJob>, StoreError> {
+    let tx = store
+        .database()
+        .transaction([SCAN_JOBS, SCAN_FILES])
+        .with_mode(TransactionMode::Readwrite)
+        .build()?;
+    let jobs = tx.object_store(SCAN_JOBS)?;
+    let Some(mut job): Option<ScanJob> = jobs.get(job_id.to_string()).serde()?.await? else {
+        return Ok(None);
+    };
+    let fs = tx.object_store(SCAN_FILES)?;
+    let mut added = 0u64;
+    for (path, hex) in found {
+        let key = js_sys::Array::of2(&JsValue::from_str(job_id), &JsValue::from_str(path));
+        let row: Option<JsValue> = fs.get(JsValue::from(key)).primitive()?.await?;
+        let row = match row {
+            Some(v) if !v.is_undefined() => Some(ScanFile::deserialise_from_js(v)?),
+            _ => None,
+        };
+        if let Some(mut row) = row.filter(|r| r.fingerprint.is_none() && r.error.is_none()) {
+            row.fingerprint = Some(hex.clone());
+            let _queued = fs.put(row).serde()?;
+            added += 1;
+        }
+    }
+    let c = &mut job.counts;
+    c.fingerprinted = Some(c.fingerprinted.unwrap_or(c.images) + added).map(|n| n.min(c.images));
+    c.fingerprint_failed = failed;
+    if ended_ms.is_some() {
+        job.fingerprints_ended_ms = ended_ms;
+    }
+    let _queued = jobs.put(&job).serde()?;
+    tx.commit().await?;
+    Ok(Some(job))
 }
 
 /// Deletes a scan job and its files.

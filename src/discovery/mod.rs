@@ -3,9 +3,11 @@
 //! them — and hand the approved encounters to the Sync page ([`approved_manifests`]).
 //!
 //! * [`walk`] — a folder (handle or file list) as a stream of entries, classified by name.
-//! * [`scan`] — the scan job: prefix reads, metadata, fingerprints, batched writes, diff.
+//! * [`scan`] — the scan job: prefix reads, metadata, batched writes, diff.
 //! * [`cloud`] — a storage connection's container as a scan source (List Blobs pages,
 //!   `Range` GETs of each image's prefix and tail), feeding the same scan job.
+//! * [`fingerprints`] — the scan's second phase: fingerprints of the images the scan did not
+//!   read whole, resumable, and run on demand before a sync needs them.
 //! * [`access`] — folders this tab can read now (thumbnails, missing-file checks).
 //! * [`thumbs`] — object URLs for thumbnails, made when shown and revoked when hidden.
 //! * [`db`] — the IndexedDB queries over `scanJobs`, `scanFiles`, `manifests`,
@@ -18,6 +20,7 @@
 pub mod access;
 pub mod cloud;
 pub mod db;
+pub mod fingerprints;
 pub mod model;
 pub mod plan;
 pub mod scan;
@@ -40,14 +43,24 @@ pub struct ApprovedManifest {
     pub population_id: i64,
     pub folder: String,
     pub encounters: Vec<StoredEncounter>,
+    /// Approved encounters, those still waiting for all their fingerprints included (they are
+    /// not in `encounters` until they have one image to sync).
+    pub encounter_count: usize,
+    /// Every image of the approved encounters, those in `unfingerprinted` included.
     pub image_count: usize,
     pub individual_ids: Vec<String>,
+    /// Images of approved encounters whose scan row has no fingerprint yet (the fingerprint
+    /// phase has not reached them): not in `encounters` until [`complete_fingerprints`] has
+    /// run. Relative paths.
+    pub unfingerprinted: Vec<String>,
 }
 
 /// Every approved manifest version that has Approved review records, each with those records
 /// planned for sync (fingerprints from the scan, idempotency keys as [`crate::sync::plan`]
-/// makes them). Records of versions that are not (or no longer) approved are left out, as are
-/// images whose scan has no fingerprint.
+/// makes them). Records of versions that are not (or no longer) approved are left out. Images
+/// whose scan row has no fingerprint yet are listed in
+/// [`ApprovedManifest::unfingerprinted`] (and counted in `image_count`), never dropped
+/// silently: a sync runs [`complete_fingerprints`] first.
 pub async fn approved_manifests(store: &Store) -> Result<Vec<ApprovedManifest>, StoreError> {
     let mut out = Vec::new();
     for m in db::manifests(store).await? {
@@ -82,9 +95,18 @@ pub async fn approved_manifests(store: &Store) -> Result<Vec<ApprovedManifest>, 
         for (version, records) in by_version {
             let mut encounters = Vec::new();
             let mut individuals = BTreeSet::new();
+            let mut unfingerprinted = Vec::new();
+            let mut encounter_count = 0;
             for rec in records {
-                if let (Some(e), _) = plan::plan_record(rec, &fingerprints) {
+                let (planned, problems) = plan::plan_record(rec, &fingerprints);
+                // Only an image without a fingerprint is named by path.
+                unfingerprinted.extend(problems.into_iter().filter_map(|p| p.path));
+                if planned.is_some() {
+                    encounter_count += 1;
                     individuals.extend(rec.known_individuals.iter().cloned());
+                }
+                // An encounter none of whose images has a fingerprint yet waits with them.
+                if let Some(e) = planned.filter(|e| !e.plan.images.is_empty()) {
                     encounters.push(e);
                 }
             }
@@ -95,13 +117,52 @@ pub async fn approved_manifests(store: &Store) -> Result<Vec<ApprovedManifest>, 
                 scan_job_name: job_name.clone(),
                 population_id: m.population_id,
                 folder: m.folder.clone(),
-                image_count: encounters.iter().map(|e| e.plan.images.len()).sum(),
+                image_count: encounters
+                    .iter()
+                    .map(|e| e.plan.images.len())
+                    .sum::<usize>()
+                    + unfingerprinted.len(),
                 encounters,
+                encounter_count,
                 individual_ids: individuals.into_iter().collect(),
+                unfingerprinted,
             });
         }
     }
     Ok(out)
+}
+
+/// `m` again with every image fingerprinted that can be: runs the job's fingerprint phase
+/// ([`fingerprints::complete`]) over the manifest's folder, which must be open in this tab,
+/// then plans the manifest afresh. Images still in [`ApprovedManifest::unfingerprinted`]
+/// afterwards are gone or changed since the scan; the second value says why for some of them.
+pub async fn complete_fingerprints(
+    store: &Store,
+    m: &ApprovedManifest,
+    on_progress: impl Fn(&model::ScanJob),
+) -> Result<(ApprovedManifest, Vec<String>), String> {
+    let folder = access::get(&m.folder).ok_or_else(|| {
+        format!(
+            "The folder “{}” is not open in this tab: open it again on the Discover page, then press Sync.",
+            m.folder
+        )
+    })?;
+    let report = fingerprints::complete(store, &m.scan_job_id, &folder, on_progress)
+        .await
+        .map_err(|e| e.to_string())?;
+    let problems = report.map(|r| r.problems).unwrap_or_default();
+    let fresh = approved_manifests(store)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|x| x.manifest_id == m.manifest_id && x.version == m.version)
+        .ok_or_else(|| {
+            format!(
+                "The manifest of “{}” is no longer approved: approve it again on the Discover page.",
+                m.folder
+            )
+        })?;
+    Ok((fresh, problems))
 }
 
 #[cfg(test)]

@@ -107,6 +107,21 @@ pub struct ScanCounts {
     pub errors: u64,
     /// Images whose metadata had problems (still usable).
     pub with_warnings: u64,
+    /// Images with their fingerprint stored (see [`crate::discovery::fingerprints`]): those
+    /// read whole by the scan, then the fingerprint phase's. `None`: a scan by an older build,
+    /// which fingerprinted every image during the scan.
+    pub fingerprinted: Option<u64>,
+    /// Images the last fingerprint phase could not fingerprint (moved, deleted or changed since
+    /// the scan).
+    pub fingerprint_failed: u64,
+}
+
+impl ScanCounts {
+    /// Usable images still without a fingerprint.
+    pub fn fingerprints_left(&self) -> u64 {
+        self.images
+            .saturating_sub(self.fingerprinted.unwrap_or(self.images))
+    }
 }
 
 /// What changed since the previous scan of the same folder.
@@ -154,6 +169,9 @@ pub struct ScanJob {
     /// `folder` is the container's name and every path starts with it.
     #[serde(default)]
     pub origin: ScanOrigin,
+    /// `Date.now()` when the fingerprint phase last ended with nothing left to try.
+    #[serde(default)]
+    pub fingerprints_ended_ms: Option<f64>,
 }
 
 impl ScanJob {
@@ -194,9 +212,10 @@ pub struct ScanFile {
 }
 
 impl ScanFile {
-    /// An image a manifest can use: read, fingerprinted and really an image.
+    /// An image a manifest can use: read and really an image. Its fingerprint may still be to
+    /// come (the fingerprint phase, or on demand before a sync: [`crate::discovery::fingerprints`]).
     pub fn usable(&self) -> bool {
-        self.fingerprint.is_some() && self.error.is_none()
+        self.error.is_none()
     }
 
     pub fn scanned_image(&self) -> ScannedImage {

@@ -77,8 +77,9 @@ pub struct Unplanned {
 }
 
 /// Plans one record. `fingerprints`: relative path → fingerprint hex of the scan the record
-/// was made from. Images without a fingerprint are left out (listed in the second value); a
-/// record without a date, location or photographer gives `None`.
+/// was made from. Images without a fingerprint are left out and listed in the second value
+/// (with their path: the only problems that have one); a record without a date, location or
+/// photographer gives `None`.
 pub fn plan_record(
     rec: &EncounterRecord,
     fingerprints: &HashMap<String, String>,
@@ -107,7 +108,7 @@ pub fn plan_record(
             problems.push(Unplanned {
                 record: rec.id.clone(),
                 path: Some(img.relative_path.clone()),
-                why: "no fingerprint in the scan (re-run discovery)".into(),
+                why: "no fingerprint yet (the scan's fingerprint phase has not reached it)".into(),
             });
             continue;
         };

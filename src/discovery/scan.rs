@@ -1,11 +1,18 @@
 //! The scan job: walk a folder as a stream, read a metadata prefix of every image (4 files at
-//! a time), fingerprint it, and store the results in batches.
+//! a time), and store the results in batches. Fingerprints come after, in their own phase
+//! ([`super::fingerprints`]).
 //!
-//! Per image: a file of at most 192 KiB is read whole in one `Blob.slice`; a larger one has its
-//! first 128 KiB and its last 64 KiB (the fingerprint's tail) read at the same time; more of the
-//! start only when [`prefix_needed`] asks. Then [`parse_prefix_with`] and the fingerprint
-//! ([`crate::sync::plan::fingerprint_with_tail`], the Sync page's derivation). Bad input never stops the scan: every problem becomes the file's
-//! `error` (cannot be used) or `warnings` (usable), naming what to do.
+//! Per image: the first 64 KiB in one `Blob.slice` (what the I/O floor reads), more of the start
+//! only when [`prefix_needed`] says a segment runs past it; then [`scan_prefix`]: the metadata
+//! ([`parse_prefix_with`]) and, when the prefix is the whole file, its fingerprint (the Sync
+//! page's derivation, [`crate::sync::plan::fingerprint_with_tail`]) at no extra read. A larger
+//! file's fingerprint needs its last 64 KiB: that read and the hashing are left to the
+//! fingerprint phase, so the scan is usable (grouping, review) as soon as the metadata is in.
+//! Bad input never stops the scan: every problem becomes the file's `error` (cannot be used) or
+//! `warnings` (usable), naming what to do.
+//!
+//! [`read_prefix`] and [`scan_prefix`] take a byte-range reader and bytes, not a `File`, so a
+//! source other than a local folder (Range GETs of a blob listing) can reuse them.
 //!
 //! Writes: one IndexedDB transaction per [`BATCH`] files, holding the job's counts so far, so a
 //! closed tab leaves a consistent job that [`run`] can resume (files already stored with the
@@ -17,19 +24,21 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use std::future::Future;
+
 use finsync_core::cloud::ImageSource;
-use finsync_core::fingerprint::{edge_ranges, EDGE_BYTES};
+use finsync_core::fingerprint::edge_ranges;
 use finsync_core::media::content_type;
 use finsync_core::metadata::{
-    parse_prefix_with, prefix_needed, MetaError, MetaField, MetaWarning, ParseOptions, PrefixNeed,
-    INITIAL_PREFIX_BYTES,
+    next_read_end, parse_prefix_with, prefix_needed, MetaError, MetaField, MetaWarning,
+    ParseOptions, PrefixNeed, INITIAL_PREFIX_BYTES,
 };
 use futures::channel::oneshot;
 use futures::StreamExt;
 use web_sys::File;
 
 use super::db;
-use super::model::{now_iso, ScanDiff, ScanFile, ScanJob, ScanState};
+use super::model::{now_iso, ScanCounts, ScanDiff, ScanFile, ScanJob, ScanState};
 use super::walk::{Entry, FolderSource, SkipReason, Walker};
 use crate::store::{Store, StoreError};
 use crate::sync::plan::{fingerprint_with_tail, read_all, slice_bytes};
@@ -80,6 +89,12 @@ struct Known {
 }
 
 impl Known {
+    fn fingerprinted(&self) -> bool {
+        !self.error && self.fingerprint.is_some()
+    }
+}
+
+impl Known {
     fn of(f: &ScanFile) -> Known {
         Known {
             size: f.size,
@@ -125,69 +140,50 @@ pub(crate) fn unreadable(e: String) -> String {
     format!("cannot read the file (moved, deleted or changed during the scan? scan again): {e}")
 }
 
-/// Reads one image: metadata prefix, fingerprint, metadata.
-pub async fn read_image(
-    job_id: &str,
-    relative_path: String,
-    file: &File,
-    opts: &ParseOptions,
-) -> ScanFile {
-    let name = file.name();
-    let size = file.size() as u64;
-    let mut out = new_row(
-        job_id,
-        relative_path,
-        &name,
-        size,
-        file.last_modified(),
-        ImageSource::Local,
-    );
-    if out.error.is_some() {
-        return out;
-    }
-    // A file no larger than the prefix plus the fingerprint's tail is read whole, in one call;
-    // a larger one has its prefix and tail read at the same time (the size is known). Each
-    // `slice` + `arrayBuffer` costs the page's thread more than the bytes do.
-    let ((_, _), (t0, t1)) = edge_ranges(size);
-    let first = if size <= INITIAL_PREFIX_BYTES as u64 + EDGE_BYTES {
-        size
-    } else {
-        INITIAL_PREFIX_BYTES as u64
-    };
-    let (prefix, tail) = if first == size {
-        (read_all(file).await, None)
-    } else {
-        let (p, t) = futures::join!(slice_bytes(file, 0, first), slice_bytes(file, t0, t1));
-        (p, Some(t))
-    };
-    let mut prefix = match prefix {
-        Ok(b) => b,
-        Err(e) => {
-            out.error = Some(unreadable(e));
-            return out;
-        }
-    };
-    let tail = match tail.transpose() {
-        Ok(t) => t,
-        Err(e) => {
-            out.error = Some(unreadable(e));
-            return out;
-        }
-    };
+/// Reads the metadata prefix of a file of `size` bytes (> 0) through `read(start, end)`: the
+/// first [`INITIAL_PREFIX_BYTES`], then more only while [`prefix_needed`] asks (rounded up by
+/// [`next_read_end`]). The error is the reader's.
+pub async fn read_prefix<R, F>(size: u64, read: R) -> Result<Vec<u8>, String>
+where
+    R: Fn(u64, u64) -> F,
+    F: Future<Output = Result<Vec<u8>, String>>,
+{
+    let mut prefix = read(0, size.min(INITIAL_PREFIX_BYTES as u64)).await?;
     while (prefix.len() as u64) < size {
         let PrefixNeed::More { total } = prefix_needed(&prefix) else {
             break;
         };
-        match slice_bytes(file, prefix.len() as u64, (total as u64).min(size)).await {
-            Ok(more) if !more.is_empty() => prefix.extend_from_slice(&more),
-            Ok(_) => break,
-            Err(e) => {
-                out.error = Some(unreadable(e));
-                return out;
-            }
+        let more = read(prefix.len() as u64, next_read_end(total, size)).await?;
+        if more.is_empty() {
+            break;
         }
+        prefix.extend_from_slice(&more);
     }
-    finish_row(out, &name, &prefix, tail.as_deref(), opts)
+    Ok(prefix)
+}
+
+/// One image's row from its metadata prefix (pure: no I/O). `name` is the file name (its
+/// extension is a hint for the format); `prefix` the bytes [`read_prefix`] gave. When the
+/// prefix is the whole file (`prefix.len() == size`) the fingerprint is taken too; otherwise
+/// it is left to the fingerprint phase.
+pub fn scan_prefix(
+    job_id: &str,
+    relative_path: String,
+    name: &str,
+    size: u64,
+    last_modified: f64,
+    prefix: &[u8],
+    opts: &ParseOptions,
+) -> ScanFile {
+    let out = new_row(
+        job_id,
+        relative_path,
+        name,
+        size,
+        last_modified,
+        ImageSource::Local,
+    );
+    finish_row(out, name, prefix, None, opts)
 }
 
 /// A file's row before its bytes are read: where it is and what its listing says; an empty
@@ -216,9 +212,11 @@ pub fn new_row(
 }
 
 /// Finishes a row from the bytes read, the same way for a folder's file and a container's
-/// blob: `prefix` is the start of the file (at least what [`prefix_needed`] asked for, or the
-/// whole file), `tail` the fingerprint's tail range ([`edge_ranges`]), `None` when `prefix`
-/// is the whole file. Fingerprint, then metadata; problems become the row's error/warnings.
+/// blob (pure: no I/O). `prefix` is the start of the file (what [`read_prefix`] gave, or the
+/// whole file); `tail` the fingerprint's tail range ([`edge_ranges`]) when it was read too (a
+/// container scan reads both at once). The fingerprint is taken when the bytes allow it — a
+/// tail, or a prefix that is the whole file —, else left to the fingerprint phase; then the
+/// metadata. Problems become the row's error/warnings.
 pub fn finish_row(
     mut out: ScanFile,
     name: &str,
@@ -226,26 +224,26 @@ pub fn finish_row(
     tail: Option<&[u8]>,
     opts: &ParseOptions,
 ) -> ScanFile {
+    if out.error.is_some() {
+        return out;
+    }
     let size = out.size;
     let fp = match tail {
-        Some(t) => fingerprint_with_tail(size, prefix, t),
-        None => {
-            let ((_, _), (t0, t1)) = edge_ranges(size);
-            match prefix.get(t0 as usize..t1 as usize) {
-                Some(t) => fingerprint_with_tail(size, prefix, t),
-                None => Err(format!(
-                    "read {} bytes of {size}: the file changed",
-                    prefix.len()
-                )),
-            }
+        Some(t) => Some(fingerprint_with_tail(size, prefix, t)),
+        None if prefix.len() as u64 == size => {
+            let (_, (t0, t1)) = edge_ranges(size);
+            let t = prefix.get(t0 as usize..t1 as usize).unwrap_or_default();
+            Some(fingerprint_with_tail(size, prefix, t))
         }
+        None => None,
     };
     match fp {
-        Ok(fp) => out.fingerprint = Some(fp.to_hex()),
-        Err(e) => {
+        Some(Ok(fp)) => out.fingerprint = Some(fp.to_hex()),
+        Some(Err(e)) => {
             out.error = Some(unreadable(e));
             return out;
         }
+        None => {}
     }
     match parse_prefix_with(prefix, name, opts) {
         Ok(meta) => {
@@ -264,6 +262,47 @@ pub fn finish_row(
         }
     }
     out
+}
+
+/// Reads one image of a local folder: its metadata prefix ([`read_prefix`]), then
+/// [`scan_prefix`].
+pub async fn read_image(
+    job_id: &str,
+    relative_path: String,
+    file: &File,
+    opts: &ParseOptions,
+) -> ScanFile {
+    let name = file.name();
+    let size = file.size() as u64;
+    let last_modified = file.last_modified();
+    let prefix = if size == 0 {
+        Ok(Vec::new())
+    } else {
+        // A file no larger than the first read is read whole, without a `slice`.
+        read_prefix(size, |a, b| async move {
+            if a == 0 && b == size {
+                read_all(file).await
+            } else {
+                slice_bytes(file, a, b).await
+            }
+        })
+        .await
+    };
+    match prefix {
+        Ok(p) => scan_prefix(job_id, relative_path, &name, size, last_modified, &p, opts),
+        Err(e) => {
+            let mut out = new_row(
+                job_id,
+                relative_path,
+                &name,
+                size,
+                last_modified,
+                ImageSource::Local,
+            );
+            out.error = Some(unreadable(e));
+            out
+        }
+    }
 }
 
 /// What processing one walk entry gave.
@@ -299,7 +338,11 @@ pub async fn run(
         ..ScanDiff::default()
     });
     job.state = ScanState::Running;
-    job.counts = Default::default();
+    job.counts = ScanCounts {
+        fingerprinted: Some(0),
+        ..ScanCounts::default()
+    };
+    job.fingerprints_ended_ms = None;
     job.ended_at = None;
     job.ended_ms = None;
     job.error = None;
@@ -368,6 +411,9 @@ pub async fn run(
                     c.image_bytes += k.size;
                     c.with_warnings += u64::from(k.warnings);
                 }
+                if k.fingerprinted() {
+                    *c.fingerprinted.get_or_insert(0) += 1;
+                }
                 seen = Some((path, k));
             }
             Outcome::Read(f) => {
@@ -378,7 +424,11 @@ pub async fn run(
                     c.image_bytes += f.size;
                     c.with_warnings += u64::from(!f.warnings.is_empty());
                 }
-                seen = Some((f.relative_path.clone(), Known::of(&f)));
+                let known = Known::of(&f);
+                if known.fingerprinted() {
+                    *c.fingerprinted.get_or_insert(0) += 1;
+                }
+                seen = Some((f.relative_path.clone(), known));
                 batch.push(*f);
             }
             Outcome::Failed(path, message) => {

@@ -65,6 +65,14 @@ fn jpeg(w: u16, h: u16, pad: usize, seed: u8) -> Vec<u8> {
     b
 }
 
+/// [`jpeg`] followed by `trailing` more bytes after its end, as cameras append previews: the
+/// metadata is at the start, the file goes on.
+fn jpeg_with_trailer(pad: usize, seed: u8, trailing: usize) -> Vec<u8> {
+    let mut b = jpeg(640, 480, pad, seed);
+    b.extend((0..trailing).map(|i| (i as u8) ^ seed));
+    b
+}
+
 fn scan_file(job: &str, path: &str, fp: Option<&str>, error: Option<&str>) -> ScanFile {
     ScanFile {
         job_id: job.into(),
@@ -95,6 +103,7 @@ fn job(id: &str, folder: &str) -> ScanJob {
         diff: None,
         error: None,
         origin: Default::default(),
+        fingerprints_ended_ms: None,
     }
 }
 
@@ -416,17 +425,47 @@ async fn read_image_gives_per_file_reasons_and_the_sync_fingerprint() {
         "{html:?}"
     );
     assert!(!html.usable());
-    // Small (one read) and large (prefix + tail) files: the fingerprint is the one sync uses.
+    // A file read whole (no larger than the first read) gets the fingerprint sync uses at
+    // once; a larger one (its SOF beyond the first 64 KiB, so more is read) gets it in the
+    // fingerprint phase, the same.
     for size in [5_000, 300_000] {
-        let bytes = jpeg(640, 480, size, 3);
+        let bytes = jpeg_with_trailer(3_000, 3, size - 3_000);
         let f = file("ü 🐋.jpg", &bytes);
         let s = scan::read_image("j", "F/ü 🐋.jpg".into(), &f, &opts).await;
         assert!(s.usable(), "{s:?}");
         let meta = s.meta.as_ref().unwrap();
         assert_eq!((meta.width, meta.height), (Some(640), Some(480)));
         let expected = crate::sync::plan::fingerprint(&f).await.unwrap();
-        assert_eq!(s.fingerprint, Some(expected.to_hex()));
+        if size < 65_536 {
+            assert_eq!(s.fingerprint, Some(expected.to_hex()));
+        } else {
+            assert_eq!(s.fingerprint, None, "left to the fingerprint phase");
+            assert_eq!(fingerprints::of_file(&f).await.unwrap(), expected);
+        }
     }
+    // The per-file function a non-local source (Range GETs) uses: bytes in, the same row out.
+    // Its SOF at ~150 KB: read in 64 KiB steps up to it, not to the end.
+    let bytes = jpeg_with_trailer(150_000, 3, 200_000);
+    let prefix = scan::read_prefix(bytes.len() as u64, |a, b| {
+        let part = bytes[a as usize..b as usize].to_vec();
+        async move { Ok(part) }
+    })
+    .await
+    .unwrap();
+    assert!(prefix.len() < bytes.len(), "only a prefix is read");
+    let row = scan::scan_prefix(
+        "j",
+        "F/x.jpg".into(),
+        "x.jpg",
+        bytes.len() as u64,
+        1.0,
+        &prefix,
+        &opts,
+    );
+    assert_eq!(
+        row.meta.as_ref().map(|m| (m.width, m.height)),
+        Some((Some(640), Some(480)))
+    );
     // Truncated in the middle of a segment: usable, with a warning naming the structure.
     let cut = jpeg(64, 48, 5_000, 4);
     let t = scan::read_image("j", "F/t.jpg".into(), &file("t.jpg", &cut[..1000]), &opts).await;
@@ -681,4 +720,171 @@ async fn a_folder_elsewhere_with_the_same_name_is_not_a_rescan() {
     .unwrap();
     let d = again.diff.expect("a re-scan of card A");
     assert_eq!((d.new, d.changed, d.removed, d.unchanged), (0, 0, 0, 2));
+}
+
+/// The scan's fingerprint phase: a scan leaves the fingerprints of files it did not read
+/// whole to it; an approved manifest plans those images only once they have one (never
+/// dropped, never keyed otherwise); the phase resumes after a closed tab where it stopped; the
+/// on-demand run before a sync completes it; the keys are those `sync::plan` derives from the
+/// files; a file changed since the scan is named and left without a key.
+#[wasm_bindgen_test]
+async fn fingerprints_come_after_the_scan_resume_and_key_the_sync_like_sync_plan() {
+    let st = fresh("finsync-test-disc-fingerprints").await;
+    let top = folder_at("finsync-fp-test", "FP", &[]).await;
+    let top_js: JsValue = top.clone().into();
+    let day = dir(&top_js, "2024-07-15_Haro").await;
+    // 230 images of ~70 KB (only their start is read by the scan), 3 small ones (read whole).
+    for i in 0..230usize {
+        write(
+            &day,
+            &format!("IMG_{i:04}.jpg"),
+            &jpeg_with_trailer(2_000, i as u8, 70_000 + 13 * i),
+        )
+        .await;
+    }
+    for i in 0..3u8 {
+        write(
+            &day,
+            &format!("small_{i}.jpg"),
+            &jpeg(32, 24, 3_000, 200 + i),
+        )
+        .await;
+    }
+    let source = FolderSource::Handle(top.clone());
+    let scanned = scan::run(
+        &st,
+        job("scan-fp", "FP"),
+        source.clone(),
+        None,
+        Rc::new(Cell::new(false)),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(scanned.state, ScanState::Done);
+    assert_eq!(scanned.counts.images, 233);
+    assert_eq!(
+        scanned.counts.fingerprinted,
+        Some(3),
+        "the small ones, read whole"
+    );
+    assert_eq!(scanned.counts.fingerprints_left(), 230);
+    let rows = db::job_files(&st, "scan-fp").await.unwrap();
+    assert!(
+        rows.iter().all(|f| f.usable()),
+        "usable before their fingerprint"
+    );
+
+    // Reviewed and approved on the metadata alone.
+    let images: Vec<_> = rows.iter().map(|f| f.scanned_image()).collect();
+    let mut h = history("m-fp", "scan-fp");
+    h.save(
+        1,
+        ManifestEdits {
+            photographers: BTreeMap::from([(
+                "Jane Smith".to_string(),
+                PhotographerResolution::Resolved {
+                    user_id: "42".into(),
+                    display: "Jane Smith".into(),
+                },
+            )]),
+            ..ManifestEdits::default()
+        },
+        "t1",
+    )
+    .unwrap();
+    h.approve(2, "t", "t", &images).unwrap();
+    let mut recs = materialize(h.get(2).unwrap(), &images).unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].images.len(), 233);
+    recs[0].license = Some(License::Public);
+    recs[0].approve().unwrap();
+    let mut m = stored(h, "scan-fp");
+    m.folder = "FP".into();
+    m.materialized_version = Some(2);
+    m.materialized_job_id = Some("scan-fp".into());
+    let rows: Vec<ReviewRow> = recs.into_iter().map(ReviewRow::new).collect();
+    db::replace_records(&st, &m, &rows).await.unwrap();
+    let before = approved_manifests(&st).await.unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].image_count, 233, "no image dropped");
+    assert_eq!(before[0].encounter_count, 1);
+    assert_eq!(before[0].unfingerprinted.len(), 230);
+    assert_eq!(before[0].encounters[0].plan.images.len(), 3);
+
+    // A file rewritten after the scan, before its fingerprint.
+    let changed = "FP/2024-07-15_Haro/IMG_0005.jpg";
+    write(&day, "IMG_0005.jpg", &jpeg_with_trailer(2_000, 99, 90_000)).await;
+
+    // The phase runs until its first batch is stored, then the tab "closes" (the future is
+    // dropped).
+    let folder = access::register(source);
+    let (tx, rx) = futures::channel::oneshot::channel::<u64>();
+    let tx = std::cell::RefCell::new(Some(tx));
+    {
+        use futures::FutureExt;
+        let run = fingerprints::complete(&st, "scan-fp", &folder, |j| {
+            if let Some(tx) = tx.borrow_mut().take() {
+                let _ = tx.send(j.counts.fingerprinted.unwrap_or(0));
+            }
+        })
+        .fuse();
+        let mut run = std::pin::pin!(run);
+        let mut rx = rx.fuse();
+        futures::select! {
+            _ = run => panic!("the phase should not finish before the first batch is reported"),
+            n = rx => assert_eq!(n.unwrap(), 3 + 199, "first page: 200 rows, one of them changed"),
+        }
+    }
+    let interrupted = db::job(&st, "scan-fp").await.unwrap().unwrap();
+    assert_eq!(interrupted.counts.fingerprinted, Some(202));
+    assert_eq!(interrupted.fingerprints_ended_ms, None);
+
+    // The sync's on-demand run finishes it (resuming: only the rest is fingerprinted).
+    let progress = Rc::new(Cell::new(0u64));
+    let p = progress.clone();
+    let (after, problems) = complete_fingerprints(&st, &before[0], move |j| {
+        p.set(j.counts.fingerprinted.unwrap_or(0))
+    })
+    .await
+    .unwrap();
+    assert_eq!(progress.get(), 232);
+    assert_eq!(after.image_count, 233);
+    assert_eq!(after.unfingerprinted, [changed], "the changed file only");
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0].contains("IMG_0005.jpg changed since the scan"),
+        "{problems:?}"
+    );
+    let job_now = db::job(&st, "scan-fp").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            job_now.counts.fingerprinted,
+            job_now.counts.fingerprint_failed
+        ),
+        (Some(232), 1)
+    );
+    assert!(job_now.fingerprints_ended_ms.is_some());
+
+    // Every planned key is the one sync::plan derives from the file itself.
+    let e = &after.encounters[0];
+    assert_eq!(e.plan.images.len(), 232);
+    let identity = encounter_identity("2024-07-15", "Haro", "Jane Smith");
+    for (img, src) in e.plan.images.iter().zip(&e.sources) {
+        let f = folder.file(&src.relative_path).await.unwrap();
+        let fp = crate::sync::plan::fingerprint(&f).await.unwrap();
+        let key = idempotency_key(7, &identity, &fp);
+        assert_eq!(img.idempotency_key, key, "{}", src.relative_path);
+        assert_eq!(
+            img.local_id,
+            format!("{}#{}", src.relative_path, &key[3..15])
+        );
+    }
+    // A second run has nothing left but the changed file.
+    let again = fingerprints::complete(&st, "scan-fp", &folder, |_| {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.fingerprinted, 0);
+    assert_eq!(again.job.counts.fingerprint_failed, 1);
 }

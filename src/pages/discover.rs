@@ -22,7 +22,7 @@ use crate::discovery::model::{
 };
 use crate::discovery::scan::ScanSource;
 use crate::discovery::walk::FolderSource;
-use crate::discovery::{db, scan};
+use crate::discovery::{db, fingerprints, scan};
 use crate::files::{self, PickError};
 use crate::store::Store;
 use crate::ui::discovery::azure_source::{AzureScan, AzureSource};
@@ -181,6 +181,7 @@ impl DiscoverState {
                 diff: None,
                 error: None,
                 origin: Default::default(),
+                fingerprints_ended_ms: None,
             }
         });
         let previous = self.previous_of(&folder, &ScanOrigin::Folder, &job.id, before_ms);
@@ -256,6 +257,7 @@ impl DiscoverState {
                         diff: None,
                         error: None,
                         origin: origin.clone(),
+                        fingerprints_ended_ms: None,
                     }
                 }
             };
@@ -351,6 +353,62 @@ impl DiscoverState {
             self.cancel.set_value(None);
             self.reload_jobs();
             self.scans_changed.update(|n| *n += 1);
+            self.start_fingerprints(job_id);
+        });
+    }
+
+    /// Runs the fingerprint phase of job `job_id` in the background when it has images left
+    /// to fingerprint and its folder is open in this tab (after a scan, on a visit with a
+    /// readable remembered folder, after a reconnect). Its progress is the job's card.
+    fn start_fingerprints(self, job_id: String) {
+        let Some(st) = self.store.get_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            let job = match db::job(&st, &job_id).await {
+                Ok(Some(j)) => j,
+                Ok(None) => return,
+                Err(e) => return self.error.set(Some(e.to_string())),
+            };
+            if job.state != ScanState::Done || job.counts.fingerprints_left() == 0 {
+                return;
+            }
+            let Some(folder) = access::get(&job.folder) else {
+                return;
+            };
+            let Some(_claim) = fingerprints::claim(&job_id) else {
+                return;
+            };
+            let jobs = self.jobs;
+            let shown = move |j: &ScanJob| {
+                let j = j.clone();
+                jobs.update(|all| {
+                    if let Some(x) = all.iter_mut().find(|x| x.id == j.id) {
+                        *x = j;
+                    }
+                });
+            };
+            match fingerprints::complete(&st, &job_id, &folder, shown).await {
+                Ok(Some(r)) if !r.problems.is_empty() => {
+                    let text = format!(
+                        "{}: {} image(s) could not be fingerprinted (moved, deleted or changed since the scan): run discovery again on the folder to use them. {}",
+                        r.job.name,
+                        r.job.counts.fingerprint_failed,
+                        r.problems.join("; ")
+                    );
+                    activity::log(
+                        &st,
+                        Category::Error,
+                        "Fingerprints incomplete",
+                        &text,
+                        false,
+                    )
+                    .await;
+                    self.notice.set(Some(text));
+                }
+                Ok(_) => {}
+                Err(e) => self.error.set(Some(e.to_string())),
+            }
         });
     }
 
@@ -370,11 +428,12 @@ impl DiscoverState {
             };
             let expected = files
                 .into_iter()
-                .filter(|f| f.fingerprint.is_some())
+                .filter(|f| f.usable())
                 .map(|f| (f.relative_path, f.size, f.last_modified))
                 .collect();
             let report = access::check(&folder, expected, |_| {}).await;
             self.check.set(Some((job.folder.clone(), report)));
+            self.start_fingerprints(job.id);
         });
     }
 
@@ -604,20 +663,23 @@ pub fn DiscoverPage() -> impl IntoView {
             for j in jobs.iter().filter(|j| j.origin.is_azure()) {
                 access::register_cloud(&j.folder);
             }
-            if !files::has_directory_picker() {
-                return;
-            }
-            let mut seen = HashSet::new();
-            for j in jobs.iter().filter(|j| j.access == AccessKind::Handle) {
-                if !seen.insert(j.folder.clone()) || access::get(&j.folder).is_some() {
-                    continue;
-                }
-                if let Ok(Some(h)) = st.handle(&j.folder).await {
-                    let h: web_sys::FileSystemDirectoryHandle = h.unchecked_into();
-                    if files::can_read(&h).await {
-                        s.register(FolderSource::Handle(h));
+            if files::has_directory_picker() {
+                let mut seen = HashSet::new();
+                for j in jobs.iter().filter(|j| j.access == AccessKind::Handle) {
+                    if !seen.insert(j.folder.clone()) || access::get(&j.folder).is_some() {
+                        continue;
+                    }
+                    if let Ok(Some(h)) = st.handle(&j.folder).await {
+                        let h: web_sys::FileSystemDirectoryHandle = h.unchecked_into();
+                        if files::can_read(&h).await {
+                            s.register(FolderSource::Handle(h));
+                        }
                     }
                 }
+            }
+            // A fingerprint phase a closed tab left unfinished goes on where it stopped.
+            for j in jobs.iter().filter(|j| j.counts.fingerprints_left() > 0) {
+                s.start_fingerprints(j.id.clone());
             }
         });
         true

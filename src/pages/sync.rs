@@ -846,7 +846,7 @@ pub fn SyncPage() -> impl IntoView {
                     manifest_id: m.manifest_id.clone(),
                     version: m.version,
                     scan_job_name: m.scan_job_name.clone(),
-                    encounters: m.encounters.len(),
+                    encounters: m.encounter_count,
                     images: m.image_count,
                     individuals: m.individual_ids.len(),
                     ensure: ensure.get(&m.manifest_id).cloned(),
@@ -1046,6 +1046,45 @@ async fn run(page: Page, store: crate::store::Store, target: Target, population_
             (picked.root.clone(), vec![planned], files)
         }
         Target::Manifest(m) => {
+            // Images the scan's fingerprint phase has not reached yet are fingerprinted now:
+            // their idempotency keys need it. One that cannot be (gone or changed since the
+            // scan) is named here, not planned with a made-up key.
+            let m = if m.unfingerprinted.is_empty() {
+                m
+            } else {
+                page.phase.set(format!(
+                    "Fingerprinting {} images before the sync…",
+                    m.unfingerprinted.len()
+                ));
+                let shown = move |j: &crate::discovery::model::ScanJob| {
+                    page.phase.set(format!(
+                        "Fingerprinting images before the sync… {} of {}",
+                        j.counts.fingerprinted.unwrap_or(j.counts.images),
+                        j.counts.images
+                    ));
+                };
+                match discovery::complete_fingerprints(&store, &m, shown).await {
+                    Ok((m, problems)) => {
+                        if !m.unfingerprinted.is_empty() {
+                            app.error.set(Some(format!(
+                                "{} image(s) could not be fingerprinted and are left out of this sync — run discovery again on the folder to sync them: {}",
+                                m.unfingerprinted.len(),
+                                if problems.is_empty() {
+                                    m.unfingerprinted.join("; ")
+                                } else {
+                                    problems.join("; ")
+                                }
+                            )));
+                        }
+                        m
+                    }
+                    Err(e) => {
+                        page.phase.set(String::new());
+                        app.error.set(Some(e));
+                        return;
+                    }
+                }
+            };
             let files: Rc<dyn FileSource> = Rc::new(ScanFiles::new(&m.encounters));
             (
                 format!("{} v{}", m.scan_job_name, m.version),

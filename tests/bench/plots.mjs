@@ -1,6 +1,8 @@
 // Draws the figures of test-output/bench/*.json as charts (inline SVG, no external assets) in
 // headless Chromium and screenshots each to docs/bench/*.png, which report.mjs embeds in
 // BENCHMARKS.md. A chart whose figures are missing is not drawn (and its old PNG removed).
+// `node tests/bench/plots.mjs scan` draws only the named charts and leaves the others alone
+// (after running one benchmark on its own).
 import { readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -92,7 +94,9 @@ if (up) {
 const scan = read('scan.json');
 if (scan) {
   charts['scan'] = bars(`Discovery scan, ${scan.files} JPEGs, 4 at a time (higher is better)`, 'files/s', [
-    { label: 'finsync scan (+ fingerprint + IndexedDB)', value: scan.finsyncFilesPerSec, highlight: true },
+    { label: 'finsync scan: metadata + IndexedDB', value: scan.finsyncFilesPerSec, highlight: true },
+    ...(scan.finsyncFingerprintedFilesPerSec === undefined ? [] : [
+      { label: '… until every fingerprint is stored', value: scan.finsyncFingerprintedFilesPerSec }]),
     { label: 'exifr parse', value: scan.exifrFilesPerSec },
     { label: 'I/O floor: 64 KiB slice read', value: scan.floorFilesPerSec },
   ]);
@@ -106,8 +110,12 @@ if (resume) {
   ]);
 }
 
+const only = process.argv.slice(2);
+if (only.length) for (const name of Object.keys(charts)) if (!only.includes(name)) delete charts[name];
 mkdirSync(outDir, { recursive: true });
-for (const name of ['upload', 'memory', 'scan', 'resume']) if (!charts[name]) rmSync(path.join(outDir, `${name}.png`), { force: true });
+for (const name of ['upload', 'memory', 'scan', 'resume']) {
+  if (!charts[name] && (!only.length || only.includes(name))) rmSync(path.join(outDir, `${name}.png`), { force: true });
+}
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 try {
   const page = await browser.newPage({ viewport: { width: W + 40, height: 600 }, deviceScaleFactor: 1 });

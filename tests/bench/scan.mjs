@@ -1,17 +1,20 @@
 // Scan benchmark, side by side in one headless Chromium page over the same files (the
 // FileList of the Discover page's <input webkitdirectory>):
-//   A. finsync's scan (the real app: walk, 128 KiB prefix + tail reads 4 at a time, EXIF/IPTC
-//      parse in WASM, fingerprint, IndexedDB writes in batches of 200), from the job's own
-//      start/end times as stored in IndexedDB
+//   A. finsync's scan (the real app: walk, a 64 KiB prefix read per file 4 at a time — more only
+//      when the JPEG's segments say so —, EXIF/IPTC parse in WASM, IndexedDB writes in batches
+//      of 200), from the job's own start/end times as stored in IndexedDB. Two figures: the
+//      metadata pass (scan + metadata: the job is Done and usable for grouping and review — what
+//      issue 5's goal compares), and the time until the job's fingerprint phase (first and last
+//      64 KiB of every file, SHA-256, batched writes) has fingerprinted every image
 //   B. exifr (npm, full build) the way its docs recommend: `exifr.parse(file, options)` with a
 //      cached options object picking the tags finsync extracts, chunked Blob reading, 4 files
 //      in flight
 //   C. the I/O floor: `file.slice(0, 65536).arrayBuffer()`, 4 in flight
 // over N generated camera-like JPEGs (EXIF with date, offset, GPS, artist, model; 100–300 KB
 // each: the picture is followed by trailing data, as cameras append previews, so the
-// fingerprint's tail is a second read like on real photos). Memory: the renderer's RSS growth
-// while finsync scans N/4 files and then N files — flat means the same for both.
-// Prints one JSON object (files/s per contender and the ratios).
+// fingerprint's tail is a read of its own like on real photos). Memory: the renderer's RSS
+// growth while finsync scans and fingerprints N/4 files and then N files — flat means the same
+// for both. Prints one JSON object (files/s per contender and the ratios).
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -58,7 +61,19 @@ function rendererRss(profile) {
   return total;
 }
 
-/** Scans `dir` in the app; returns the job as stored and the renderer's RSS growth. */
+/** The newest scan job as stored in IndexedDB. */
+const newestJob = page => page.evaluate(() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('finsync');
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const req = open.result.transaction('scanJobs').objectStore('scanJobs').getAll();
+    req.onsuccess = () => { resolve(req.result.sort((a, b) => b.startedMs - a.startedMs)[0]); open.result.close(); };
+    req.onerror = () => reject(req.error);
+  };
+}));
+
+/** Scans `dir` in the app and waits for its fingerprints; returns both times (from the job's own
+ * timestamps) and the renderer's RSS growth over both phases. */
 async function appScan(page, dir, profile, expected) {
   const before = await page.evaluate(() => document.querySelectorAll('[data-testid=scan-job]').length);
   const baseline = rendererRss(profile);
@@ -67,23 +82,28 @@ async function appScan(page, dir, profile, expected) {
   await page.getByTestId('scan-folder-input').setInputFiles(dir);
   await page.waitForFunction(n => document.querySelectorAll('[data-testid=scan-job]').length > n
     && document.querySelector('[data-testid=scan-job] [data-testid=scan-job-state]')?.textContent === 'Done', before, { timeout: 1_800_000, polling: 250 });
+  let job = await newestJob(page);
+  for (const t0 = Date.now(); !job.fingerprintsEndedMs; job = await newestJob(page)) {
+    if (Date.now() - t0 > 1_800_000) throw new Error(`fingerprints never completed: ${JSON.stringify(job.counts)}`);
+    await new Promise(r => setTimeout(r, 250));
+  }
   clearInterval(sampler);
-  const job = await page.evaluate(() => new Promise((resolve, reject) => {
-    const open = indexedDB.open('finsync');
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const req = open.result.transaction('scanJobs').objectStore('scanJobs').getAll();
-      req.onsuccess = () => { resolve(req.result.sort((a, b) => b.startedMs - a.startedMs)[0]); open.result.close(); };
-      req.onerror = () => reject(req.error);
-    };
-  }));
-  if (job.counts.filesSeen !== expected || job.counts.images !== expected) throw new Error(`app scan: ${JSON.stringify(job.counts)}`);
+  const c = job.counts;
+  if (c.filesSeen !== expected || c.images !== expected || c.fingerprinted !== expected) throw new Error(`app scan: ${JSON.stringify(c)}`);
   const seconds = (job.endedMs - job.startedMs) / 1000;
+  const fingerprintedSeconds = (job.fingerprintsEndedMs - job.startedMs) / 1000;
   // What stays after a full garbage collection (peak also counts garbage not yet collected).
   await page.evaluate(() => window.gc && window.gc());
   await new Promise(r => setTimeout(r, 500));
   const retained = rendererRss(profile);
-  return { seconds, filesPerSec: expected / seconds, rssGrowthMiB: Math.max(0, peak - baseline) / MiB, retainedMiB: (retained - baseline) / MiB };
+  // The app's WASM heap (linear memory never shrinks: its size is the high-water mark).
+  const wasmHeap = await page.evaluate(() => window.__finsyncWasm?.memory?.buffer.byteLength ?? 0);
+  return {
+    wasmHeapMiB: wasmHeap / MiB,
+    seconds, filesPerSec: expected / seconds,
+    fingerprintedSeconds, fingerprintedFilesPerSec: expected / fingerprintedSeconds,
+    rssGrowthMiB: Math.max(0, peak - baseline) / MiB, retainedMiB: (retained - baseline) / MiB,
+  };
 }
 
 const small = ensureData(N / 4);
@@ -98,6 +118,8 @@ const ctx = await chromium.launchPersistentContext(profile, {
   bypassCSP: true,
 });
 const page = ctx.pages()[0] || await ctx.newPage();
+// trunk's loader hands the instantiated module to this event; its memory is the WASM heap.
+await page.addInitScript(() => addEventListener('TrunkApplicationStarted', e => { window.__finsyncWasm = e.detail.wasm; }));
 const results = { files: N, smallFiles: N / 4, avgFileKB: 0 };
 try {
   await page.goto(`${stack.appUrl}/#/discover`);
@@ -112,7 +134,9 @@ try {
   const a2 = await appScan(page, big, profile, N);
   Object.assign(results, {
     finsyncSeconds: a2.seconds, finsyncFilesPerSec: a2.filesPerSec, finsyncSmallFilesPerSec: a1.filesPerSec,
+    finsyncFingerprintedSeconds: a2.fingerprintedSeconds, finsyncFingerprintedFilesPerSec: a2.fingerprintedFilesPerSec,
     rssGrowthSmallMiB: a1.rssGrowthMiB, rssGrowthMiB: a2.rssGrowthMiB,
+    wasmHeapSmallMiB: a1.wasmHeapMiB, wasmHeapMiB: a2.wasmHeapMiB,
     retainedSmallMiB: a1.retainedMiB, retainedMiB: a2.retainedMiB,
   });
 
@@ -158,6 +182,8 @@ try {
   });
   results.vsExifr = results.finsyncFilesPerSec / results.exifrFilesPerSec;
   results.vsFloor = results.finsyncFilesPerSec / results.floorFilesPerSec;
+  results.fingerprintedVsExifr = results.finsyncFingerprintedFilesPerSec / results.exifrFilesPerSec;
+  results.fingerprintedVsFloor = results.finsyncFingerprintedFilesPerSec / results.floorFilesPerSec;
 } finally {
   await ctx.close();
   await stack.stop();

@@ -4,7 +4,8 @@
 // webkitdirectory fallback; a manifest groups it by trip folder, takes the location from the
 // folder name, resolves the photographers; its approved version is materialised, reviewed
 // (inline edit, license, approvals), and everything is still there after a reload. A re-scan
-// diffs the folder; a different folder with the same name is not taken for it.
+// diffs the folder; a different folder with the same name is not taken for it. A big card's
+// fingerprint phase is stopped by a reload and resumed where it stopped.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
@@ -242,6 +243,94 @@ test('scan, manifest, materialise, review — and all of it survives a reload', 
   await waitText(page.getByTestId('manifest'), /Survey 2024 — scan 2/);
   assert.doesNotMatch(await page.getByTestId('manifest').first().textContent(), /scan 3/);
 
+  assert.deepEqual(consoleErrors, []);
+  await context.close();
+});
+
+// The fingerprint phase: a scan is usable once its metadata is in, and fingerprints the files
+// it did not read whole after it, on the job's card. A reload stops it (a file list is not kept
+// across one); choosing the folder again resumes it where it stopped — the files fingerprinted
+// before the reload are not read again.
+test('fingerprints come after the scan and resume after a reload where they stopped', async () => {
+  const N = 1000;
+  const card = path.join(out, 'Big Card');
+  rmSync(card, { recursive: true, force: true });
+  mkdirSync(path.join(card, '100CANON'), { recursive: true });
+  // Files over 128 KiB: the fingerprint reads their first and last 64 KiB as two slices.
+  const trailer = Buffer.alloc(140_000, 7);
+  for (let i = 0; i < N; i++) {
+    const jpg = makeJpeg({ width: 32, height: 24, seed: 1000 + i, exif: { date: '2024:09:02 11:00:00', artist: 'Jane Smith' } });
+    writeFileSync(path.join(card, '100CANON', `IMG_${String(i).padStart(4, '0')}.JPG`), Buffer.concat([jpg, trailer, Buffer.from(`#${i}`)]));
+  }
+  const context = await browser.newContext();
+  // Counts the 64 KiB slices the page reads (the fingerprint's head and tail reads).
+  await context.addInitScript(() => {
+    window.__fingerprintSlices = 0;
+    const slice = Blob.prototype.slice;
+    Blob.prototype.slice = function (start, end, type) {
+      if (end - start === 65536) window.__fingerprintSlices++;
+      return slice.call(this, start, end, type);
+    };
+  });
+  const { page, consoleErrors } = await openApp(context);
+  const storedJob = () => page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('finsync');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction('scanJobs').objectStore('scanJobs').getAll();
+      req.onsuccess = () => { resolve(req.result.find(j => j.folder === 'Big Card')); open.result.close(); };
+      req.onerror = () => reject(req.error);
+    };
+  }));
+  await page.getByTestId('scan-folder-input').setInputFiles(card);
+  const job = page.getByTestId('scan-job').filter({ hasText: 'Big Card — scan 1' });
+  await job.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 60000 });
+  // Usable at once (a manifest can be made); the card shows the fingerprints coming in.
+  await job.getByTestId('new-manifest').waitFor();
+  let done = 0;
+  for (const until = Date.now() + 60000; done < 200 && Date.now() < until;) {
+    const text = await job.getByTestId('scan-job-fingerprints').textContent().catch(() => '');
+    done = Number(/^Fingerprinting (\d+) \/ 1000 images…$/.exec(text)?.[1] ?? done);
+    await new Promise(r => setTimeout(r, 50));
+  }
+  assert.ok(done >= 200 && done < N, `the phase was caught under way (${done} of ${N})`);
+  await page.reload();
+  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
+  const stopped = await storedJob();
+  const kept = stopped.counts.fingerprinted;
+  assert.ok(kept >= 200 && kept < N, `fingerprints stored before the reload: ${kept}`);
+  assert.equal(stopped.fingerprintsEndedMs ?? null, null);
+  await waitText(job.getByTestId('scan-job-fingerprints'), new RegExp(`^Fingerprints: ${kept} / 1000 — reconnect the folder to finish`));
+  await shot(page, '10-fingerprints-paused');
+
+  // The folder chosen again: the phase goes on with the files it had not stored.
+  await job.getByTestId('scan-reconnect').click();
+  await waitText(page.getByTestId('awaiting-folder'), /Big Card/);
+  await page.getByTestId('scan-folder-input').setInputFiles(card);
+  for (const until = Date.now() + 120000; Date.now() < until;) {
+    if ((await storedJob()).fingerprintsEndedMs) break;
+    await new Promise(r => setTimeout(r, 200));
+  }
+  const finished = await storedJob();
+  assert.equal(finished.counts.fingerprinted, N);
+  assert.equal(finished.counts.fingerprintFailed, 0);
+  assert.ok(finished.fingerprintsEndedMs, 'the phase ended');
+  assert.equal(await page.evaluate(() => window.__fingerprintSlices), 2 * (N - kept), 'only the files not fingerprinted before the reload were read');
+  await job.getByTestId('scan-job-fingerprints').waitFor({ state: 'detached' });
+  // Every stored fingerprint is `<size>-<sha256>` of its own file.
+  const rows = await page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('finsync');
+    open.onsuccess = () => {
+      const req = open.result.transaction('scanFiles').objectStore('scanFiles').index('byJob').getAll(IDBKeyRange.only(
+        [...document.querySelectorAll('[data-testid=scan-job]')].find(e => e.textContent.includes('Big Card')).dataset.job));
+      req.onsuccess = () => { resolve(req.result.map(r => [r.relativePath, r.size, r.fingerprint])); open.result.close(); };
+      req.onerror = () => reject(req.error);
+    };
+    open.onerror = () => reject(open.error);
+  }));
+  assert.equal(rows.length, N);
+  assert.equal(new Set(rows.map(r => r[2])).size, N, 'one fingerprint per file');
+  for (const [p, size, fp] of rows) assert.match(fp, new RegExp(`^${size}-[0-9a-f]{64}$`), p);
   assert.deepEqual(consoleErrors, []);
   await context.close();
 });

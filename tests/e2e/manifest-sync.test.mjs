@@ -7,7 +7,10 @@
 // referencing it. The server must hold one encounter per trip with exactly its images,
 // byte-exact in Azurite, and the reviewed licence, GPS, note, attested individuals and
 // photographer user; Ensure Individuals creates the IDs the review added; a third Sync sends
-// nothing.
+// nothing. The Haro Strait files are over 64 KiB (camera-like trailing data), so the scan leaves
+// their fingerprints to its fingerprint phase; the test takes them out again before the sync,
+// as a tab closed before the phase reached them leaves them, and the sync computes them then —
+// the same values, so the same idempotency keys.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
@@ -19,7 +22,7 @@ let stack, browser;
 const out = outDir('manifest-sync');
 const root = path.join(out, 'Survey M');
 const trips = [
-  { dir: '2024-07-15_Haro Strait', gps: { lat: 48.5, lon: -123.15 }, date: '2024:07:15', n: 3 },
+  { dir: '2024-07-15_Haro Strait', gps: { lat: 48.5, lon: -123.15 }, date: '2024:07:15', n: 3, big: true },
   { dir: '2024-07-16_Boundary Pass', gps: { lat: 48.77, lon: -123.0 }, date: '2024:07:16', n: 2 },
 ];
 const files = [];
@@ -30,8 +33,9 @@ before(async () => {
   for (const t of trips) {
     mkdirSync(path.join(root, t.dir), { recursive: true });
     for (let i = 0; i < t.n; i++) {
-      const bytes = makeJpeg({ width: 120, height: 90, seed: seed++, exif: {
+      const jpg = makeJpeg({ width: 120, height: 90, seed: seed++, exif: {
         date: `${t.date} 10:0${i}:00`, offset: '-07:00', artist: 'Ann Observer', lat: t.gps.lat + i / 10000, lon: t.gps.lon } });
+      const bytes = t.big ? Buffer.concat([jpg, Buffer.alloc(100_000 + i, 9 + i)]) : jpg;
       const name = `P_${t.dir.slice(11, 15)}_${i}.jpg`;
       writeFileSync(path.join(root, t.dir, name), bytes);
       files.push({ trip: t.dir, name, bytes });
@@ -108,6 +112,43 @@ test('an approved manifest syncs its encounters to the server, once', async () =
   await review.getByTestId('approve-all').click();
   await waitText(review.getByTestId('filter-approved'), /Approved \(2\)/);
 
+  // The scan's fingerprint phase has fingerprinted the big files; take that back, as a tab closed
+  // before the phase reached them leaves them.
+  const scanFiles = (strip) => page.evaluate(strip => new Promise((resolve, reject) => {
+    const open = indexedDB.open('finsync');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction(['scanJobs', 'scanFiles'], strip ? 'readwrite' : 'readonly');
+      const jobs = tx.objectStore('scanJobs');
+      const got = {};
+      jobs.getAll().onsuccess = e => {
+        const job = e.target.result.find(j => j.folder === 'Survey M');
+        if (strip && !job.fingerprintsEndedMs) { reject(new Error('the fingerprint phase has not ended')); return; }
+        tx.objectStore('scanFiles').index('byJob').getAll(job.id).onsuccess = e2 => {
+          const big = e2.target.result.filter(r => r.size > 65536);
+          for (const r of big) {
+            got[r.relativePath] = r.fingerprint ?? null;
+            if (strip) { delete r.fingerprint; tx.objectStore('scanFiles').put(r); }
+          }
+          if (strip) {
+            job.counts.fingerprinted -= big.length;
+            job.fingerprintsEndedMs = null;
+            jobs.put(job);
+          }
+        };
+      };
+      tx.oncomplete = () => { open.result.close(); resolve(got); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }), strip);
+  let phase = {};
+  for (const until = Date.now() + 20000; Date.now() < until;) {
+    try { phase = await scanFiles(true); break; } catch { await new Promise(r => setTimeout(r, 200)); }
+  }
+  assert.equal(Object.keys(phase).length, 3, 'the three Haro Strait files are over 64 KiB');
+  for (const [p, fp] of Object.entries(phase)) assert.match(fp ?? '', /^\d+-[0-9a-f]{64}$/, `${p}: fingerprinted by the phase`);
+  assert.ok(Object.values(await scanFiles(false)).every(fp => fp === null), 'the fingerprints are gone');
+
   // Sync page: the manifest row, Ensure Individuals, then Sync.
   await page.getByTestId('nav-sync').click();
   const row = page.getByTestId('manifest-row').first();
@@ -120,6 +161,8 @@ test('an approved manifest syncs its encounters to the server, once', async () =
   await faults({ routes: ['/api/v1/encounters/find-or-create'] });
   await row.getByTestId('sync-manifest').click();
   await waitText(page.getByTestId('summary'), /^0 uploaded, 0 already on the server, 5 failed/, 60000);
+  // The sync fingerprinted the files first: the values the phase had found.
+  assert.deepEqual(await scanFiles(false), phase);
   const users = await api('/api/v1/users?query=Observer');
   assert.equal(users.users.length, 1, JSON.stringify(users));
   const annUser = users.users[0];

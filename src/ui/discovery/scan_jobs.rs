@@ -32,6 +32,31 @@ fn state_text(j: &ScanJob, running: bool) -> (&'static str, &'static str) {
     }
 }
 
+/// Where the job's fingerprint phase stands, when it has not finished with every image.
+fn fingerprint_text(j: &ScanJob, open: bool) -> Option<String> {
+    let c = &j.counts;
+    let left = c.fingerprints_left();
+    if j.state != ScanState::Done || left == 0 {
+        return None;
+    }
+    let done = c.images - left;
+    Some(
+        if c.fingerprint_failed >= left && j.fingerprints_ended_ms.is_some() {
+            format!(
+            "Fingerprints: {done} / {}; {} image(s) could not be fingerprinted (moved, deleted or changed since the scan): run discovery again to use them.",
+            c.images, c.fingerprint_failed
+        )
+        } else if open {
+            format!("Fingerprinting {done} / {} images…", c.images)
+        } else {
+            format!(
+                "Fingerprints: {done} / {} — reconnect the folder to finish (a sync does it too).",
+                c.images
+            )
+        },
+    )
+}
+
 #[component]
 pub fn ScanJobs(
     jobs: Signal<Vec<ScanJob>>,
@@ -67,6 +92,7 @@ pub fn ScanJobs(
             )
         });
         let error = j.error.clone();
+        let j3 = j.clone();
         let j2 = j.clone();
         let azure = j.origin.is_azure();
         let source = j.origin.label(&j.folder);
@@ -165,6 +191,10 @@ pub fn ScanJobs(
                         c.with_warnings,
                     )}
                 </p>
+                {move || {
+                    fingerprint_text(&j3, is_open.get())
+                        .map(|f| view! { <p class="small" data-testid="scan-job-fingerprints">{f}</p> })
+                }}
                 {diff.map(|d| view! { <p class="small" data-testid="scan-job-diff">{d}</p> })}
                 {error.map(|e| view! { <p class="error small">{e}</p> })}
             </li>
@@ -180,7 +210,16 @@ pub fn ScanJobs(
                 <ul class="plain">
                     <For
                         each=move || jobs.get()
-                        key=|j| format!("{}:{:?}:{}", j.id, j.state, j.counts.files_seen)
+                        key=|j| {
+                            format!(
+                                "{}:{:?}:{}:{:?}:{}",
+                                j.id,
+                                j.state,
+                                j.counts.files_seen,
+                                j.counts.fingerprinted,
+                                j.counts.fingerprint_failed,
+                            )
+                        }
                         children=card
                     />
                 </ul>

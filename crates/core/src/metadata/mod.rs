@@ -83,9 +83,11 @@ use container::{sniff, walk_jpeg, walk_png, Block, WalkEnd};
 
 pub use text::MAX_TEXT_CHARS;
 
-/// What the app reads first: 128 KiB covers the EXIF (with thumbnail) and IPTC of nearly all
-/// camera JPEGs.
-pub const INITIAL_PREFIX_BYTES: usize = 128 * 1024;
+/// What the app reads first: 64 KiB, one read the size of the I/O floor's. A JPEG's APP1 EXIF
+/// segment (thumbnail included) is at most 64 KiB by the format, so this holds the EXIF of most
+/// camera JPEGs; when a segment runs past it, [`prefix_needed`] asks for more and
+/// [`next_read_end`] rounds that up so a long run of segments costs few extra reads.
+pub const INITIAL_PREFIX_BYTES: usize = 64 * 1024;
 /// [`prefix_needed`] never asks for more than this (4 MiB); a file whose metadata reaches
 /// further is parsed from what there is, with warnings.
 pub const MAX_PREFIX_BYTES: usize = 4 * 1024 * 1024;
@@ -156,6 +158,19 @@ pub fn prefix_needed(prefix: &[u8]) -> PrefixNeed {
         },
         _ => PrefixNeed::Enough,
     }
+}
+
+/// Where the next read of a file of `size` bytes should end when [`prefix_needed`] answered
+/// [`PrefixNeed::More`]`{ total }`: `total` rounded up to a multiple of
+/// [`INITIAL_PREFIX_BYTES`] (each read of a `Blob` costs the page more than its bytes, and the
+/// segment after the one asked for usually follows), at most [`MAX_PREFIX_BYTES`] and `size`.
+pub fn next_read_end(total: usize, size: u64) -> u64 {
+    let step = INITIAL_PREFIX_BYTES;
+    let rounded = total
+        .div_ceil(step)
+        .saturating_mul(step)
+        .min(MAX_PREFIX_BYTES);
+    (rounded.max(total) as u64).min(size)
 }
 
 /// Options of [`parse_prefix_with`].

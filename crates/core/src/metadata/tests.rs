@@ -202,6 +202,13 @@ fn prefix_needed_asks_for_the_rest_of_a_large_app1() {
     // Parsing the short prefix anyway gives a warning, not a panic or an error.
     let m = parse(&file[..1000]);
     assert!(m.warnings.iter().any(|w| w.field == MetaField::Exif));
+    // Reads for more are rounded up to whole 64 KiB steps, within the file and the cap.
+    assert_eq!(next_read_end(70_000, 1 << 30), 2 * 65_536);
+    assert_eq!(next_read_end(65_536 + 1, 100_000), 100_000);
+    assert_eq!(
+        next_read_end(MAX_PREFIX_BYTES, 1 << 30),
+        MAX_PREFIX_BYTES as u64
+    );
     // Tiny prefixes ask for the initial read size.
     assert_eq!(
         prefix_needed(&file[..4]),
