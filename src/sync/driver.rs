@@ -1,9 +1,8 @@
 //! Runs the sans-IO engine in the browser.
 //!
-//! One loop: feed an event to the engine, drain its commands, start the drain's PUTs at once,
-//! make every `Persist` durable in IndexedDB (one transaction per drain) **before** starting
-//! any API request of that drain (the engine's write-ahead contract; a PUT depends on nothing
-//! a drain persists, see `engine/mod.rs`), run API calls and PUTs as futures in a
+//! One loop: feed an event to the engine, drain its commands, make every `Persist` durable in
+//! IndexedDB (one transaction per drain) **before** starting any request of that drain (the
+//! engine's write-ahead contract), start API calls and PUTs as futures in a
 //! `FuturesUnordered` (the engine already caps PUTs at the concurrency), re-arm the one timer,
 //! then wait for whichever comes first: a request ending, the timer, or a control message
 //! (pause, resume, cancel, concurrency, online/offline). The UI hears of progress and
@@ -250,25 +249,6 @@ impl UiBatch {
     }
 }
 
-/// Starts `fut` now (on the microtask queue) instead of when it is first polled, so a PUT
-/// goes out while the driver waits for IndexedDB. Dropping the returned future still aborts
-/// it: the spawned task drops `fut` when its receiver is gone.
-fn eager(fut: LocalBoxFuture<'static, Event>) -> LocalBoxFuture<'static, Event> {
-    let (tx, rx) = futures::channel::oneshot::channel::<Event>();
-    let (cancel_tx, cancel_rx) = futures::channel::oneshot::channel::<()>();
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Either::Left((ev, _)) = future::select(fut, cancel_rx).await {
-            let _ = tx.send(ev);
-        }
-    });
-    async move {
-        let _cancel = cancel_tx;
-        // The task only drops its sender after a cancel, i.e. after this future is gone.
-        rx.await.unwrap_or(Event::TimerFired)
-    }
-    .boxed_local()
-}
-
 /// Keeps the expiries of the upload URLs the engine may still PUT to: a PUT that succeeded,
 /// failed for good (after its last retry, or refused), or whose SAS is being replaced drops
 /// its URL's entry.
@@ -433,7 +413,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
     // page's main thread busy for a third of a 200-image sync.
     let mut ui = UiBatch::default();
     loop {
-        // Drain, start the PUTs, persist (write-ahead), then start the API requests.
+        // Drain, persist (write-ahead), then start what the engine asked for.
         let mut persist = Vec::new();
         let mut starts = Vec::new();
         let mut finished = None;
@@ -445,13 +425,22 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 other => starts.push(other),
             }
         }
-        // A PUT depends on nothing this drain persists (a crash before it is durable re-sends
-        // at most the PUTs in flight, as any crash does), so PUTs start now, while the
-        // changes are written; API requests (a commit after `Uploaded`, sessions after the
-        // remote encounter id) wait for them.
-        let mut api_starts = Vec::new();
+        if !persist.is_empty() {
+            store.persist(&persist).await?;
+            ui.persisted.append(&mut persist);
+        }
+        if let Some(summary) = finished {
+            ui.flush(&observer, &sent);
+            // Whatever is still in flight is dropped here, which aborts it.
+            return Ok(summary);
+        }
         for cmd in starts {
             match cmd {
+                Command::ApiRequest {
+                    request_id,
+                    request,
+                    timeout_ms,
+                } => inflight.push(api_call(client.clone(), request_id, request, timeout_ms)),
                 Command::PutBlob {
                     request_id,
                     encounter,
@@ -470,7 +459,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                                 store: store.clone(),
                                 key: k.clone(),
                             });
-                    inflight.push(eager(
+                    inflight.push(
                         async move {
                             let result = match file.await {
                                 Err((problem, detail)) => {
@@ -509,28 +498,9 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                             Event::PutDone { request_id, result }
                         }
                         .boxed_local(),
-                    ));
+                    );
                 }
-                other => api_starts.push(other),
-            }
-        }
-        if !persist.is_empty() {
-            store.persist(&persist).await?;
-            ui.persisted.append(&mut persist);
-        }
-        if let Some(summary) = finished {
-            ui.flush(&observer, &sent);
-            // Whatever is still in flight is dropped here, which aborts it.
-            return Ok(summary);
-        }
-        for cmd in api_starts {
-            if let Command::ApiRequest {
-                request_id,
-                request,
-                timeout_ms,
-            } = cmd
-            {
-                inflight.push(api_call(client.clone(), request_id, request, timeout_ms));
+                _ => {}
             }
         }
         if ui.due(now_ms()) {

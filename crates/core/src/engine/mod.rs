@@ -22,13 +22,11 @@
 //! 2. After **every** [`Engine::handle`], drain [`Engine::poll_command`] until `None` and act on
 //!    the commands **in order**:
 //!    * [`Command::Persist`] is write-ahead: make it durable (IndexedDB transaction complete)
-//!      before acting on any [`Command::ApiRequest`] polled after it. This is what makes a
-//!      crash at any point safe: e.g. the remote encounter id is on disk before the first
-//!      upload-session request for it, and an image is `Uploaded` on disk before its commit
-//!      is sent. A [`Command::PutBlob`] may start before the persists polled ahead of it are
-//!      durable: no PUT depends on them (its URL is not persisted; `Uploading` is only
-//!      informative), and a crash before they are durable re-sends at most PUTs that were in
-//!      flight or had just ended, as any crash does.
+//!      before acting on any command polled after it. This is what makes a crash at any point
+//!      safe: e.g. the remote encounter id is on disk before the first upload-session request
+//!      for it, and an image is `Uploaded` on disk before its commit is sent. (It also bounds
+//!      what a resume re-sends: a finished PUT's `Uploaded` is durable before the next PUT
+//!      starts, so at most the PUTs in flight go again.)
 //!    * [`Command::ApiRequest`] / [`Command::PutBlob`]: start the request (they may run in
 //!      parallel: the engine already limits PUTs to the concurrency), then report its end with
 //!      [`Event::ApiResponse`] / [`Event::PutDone`] carrying the same `request_id`, enforcing
