@@ -107,7 +107,8 @@ if (resume) {
 }
 
 mkdirSync(outDir, { recursive: true });
-for (const name of ['upload', 'memory', 'scan', 'resume']) if (!charts[name]) rmSync(path.join(outDir, `${name}.png`), { force: true });
+// BENCH_ONLY=upload (one benchmark re-run): the other charts stay as they are.
+if (!process.env.BENCH_ONLY) for (const name of ['upload', 'memory', 'scan', 'resume']) if (!charts[name]) rmSync(path.join(outDir, `${name}.png`), { force: true });
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 try {
   const page = await browser.newPage({ viewport: { width: W + 40, height: 600 }, deviceScaleFactor: 1 });
