@@ -112,8 +112,8 @@ ${up.xhrPoolSeconds === undefined ? '' : `| bare \`XMLHttpRequest\` PUT pool (4)
 ${up.curlSeconds === undefined ? '' : `| curl \`--parallel --parallel-max 4 -T\` (outside the browser) | ${f1(up.curlSeconds)} | ${f1(up.curlMiBps)} | ${f2(up.finsyncMiBps / up.curlMiBps)} |
 `}${plot('upload', 'Upload throughput by client, MiB/s')}
 Goals (issue 6): ≥ 0.9 × the bare pool, ≥ 1.1 × the SDK.${up.variantsAfterSeconds === undefined ? '' : `
-Commit checks size, MD5 and the image header; the server's background queue then made the
-thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (the
+Commit checks size, MD5 and the image header; the server's background queue (it waits while
+uploads go on) then made the thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (the
 baselines start only once it is empty, so they do not share the CPU with it).`}${up.finsyncTimeline === undefined ? '' : `
 Where finsync's time went (the page's resource timings): the first request ${f2(up.finsyncTimeline.toFirstRequest)} s after the click
 (planning: fingerprints, IndexedDB), the first PUT at ${f2(up.finsyncTimeline.toFirstPut)} s, the last PUT's end at ${f1(up.finsyncTimeline.lastPutEnd)} s;
