@@ -16,9 +16,17 @@ pub enum CallError {
     #[error("cannot reach the server at {0}: check the server URL and your connection")]
     Network(String),
     #[error("the server answered {status}: {}", .error.message)]
-    Api { status: u16, error: ApiError },
+    Api {
+        status: u16,
+        error: ApiError,
+        /// The answer's `Retry-After`, in ms from now ([`retry_after_ms`]).
+        retry_after_ms: Option<u64>,
+    },
     #[error("the server answered {status} without a readable error body")]
-    Http { status: u16 },
+    Http {
+        status: u16,
+        retry_after_ms: Option<u64>,
+    },
     #[error("the server sent a response finsync cannot read: {0}")]
     BadResponse(String),
 }
@@ -26,7 +34,7 @@ pub enum CallError {
 impl CallError {
     pub fn status(&self) -> Option<u16> {
         match self {
-            CallError::Api { status, .. } | CallError::Http { status } => Some(*status),
+            CallError::Api { status, .. } | CallError::Http { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -71,6 +79,9 @@ impl Client {
         let status = resp.status();
         let content_type = resp.headers().get("content-type").unwrap_or_default();
         let retry_after = resp.headers().get("retry-after");
+        let retry_after_ms = retry_after
+            .as_deref()
+            .and_then(|v| self::retry_after_ms(v, js_sys::Date::now()));
         // A body cut off mid-read is a network failure (retried), not an empty answer.
         let body = resp
             .text()
@@ -85,11 +96,16 @@ impl Client {
                 if let Some(hint) = what_to_do(status, &error.code) {
                     error.message = format!("{}: {hint}", error.message);
                 }
-                Err(CallError::Api { status, error })
+                Err(CallError::Api {
+                    status,
+                    error,
+                    retry_after_ms,
+                })
             }
-            Err(_) if body.trim().is_empty() && content_type.is_empty() => {
-                Err(CallError::Http { status })
-            }
+            Err(_) if body.trim().is_empty() && content_type.is_empty() => Err(CallError::Http {
+                status,
+                retry_after_ms,
+            }),
             // Not the server's own error (a proxy's page, a plain-text limit): say what it
             // was and what to do, in the shape of an API error so the message reaches the UI.
             Err(_) => Err(CallError::Api {
@@ -98,6 +114,7 @@ impl Client {
                     code: format!("http{status}"),
                     message: foreign_error(status, &content_type, retry_after.as_deref(), &body),
                 },
+                retry_after_ms,
             }),
         }
     }
@@ -203,6 +220,17 @@ impl Client {
         };
         self.post("/api/v1/keys/provision", &body).await
     }
+}
+
+/// A `Retry-After` header's value in ms from `now_ms` (ms since the epoch): delay-seconds or
+/// an HTTP date (a date in the past is 0). `None` when it is neither.
+pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = js_sys::Date::parse(value);
+    at.is_finite().then(|| (at - now_ms).max(0.0).ceil() as u64)
 }
 
 /// What the person can do about a server error whose message does not say it.
@@ -320,6 +348,17 @@ mod tests {
         let m = foreign_error(429, "", Some("7"), "");
         assert!(m.contains("wait for 7 s"), "{m}");
         assert_eq!(html_title("<TITLE> x </TITLE>"), Some("x".into()));
+        let now = js_sys::Date::parse("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(retry_after_ms(" 7 ", now), Some(7_000));
+        assert_eq!(
+            retry_after_ms("Wed, 21 Oct 2015 07:28:09 GMT", now),
+            Some(9_000)
+        );
+        assert_eq!(
+            retry_after_ms("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(retry_after_ms("soon", now), None);
         assert_eq!(html_title("<title></title>"), None);
         let e = serde_json::from_str::<ApiError>("{\"id\": tru").expect_err("broken");
         let m = unreadable_answer("http://s", "{\"id\": tru", &e);

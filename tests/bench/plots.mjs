@@ -110,7 +110,8 @@ if (resume) {
   ]);
 }
 
-const only = process.argv.slice(2);
+// `node report.mjs scan upload` (or BENCH_ONLY=upload): rewrite just those sections.
+const only = [...process.argv.slice(2), ...(process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : [])];
 if (only.length) for (const name of Object.keys(charts)) if (!only.includes(name)) delete charts[name];
 mkdirSync(outDir, { recursive: true });
 for (const name of ['upload', 'memory', 'scan', 'resume']) {

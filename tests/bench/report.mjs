@@ -94,11 +94,14 @@ Goal (issue 7): the sync page renders in under 300 ms with 100,000 images — **
 }
 
 const up = read('upload.json');
+const uploadFrom = md.length;
 if (up) {
   md += `
 ## Upload throughput (tests/bench/upload.mjs)
 
-One headless Chromium page, one Azurite, ${up.files} JPEGs of ${up.fileMiB} MiB each, 4 in flight.
+${process.env.BENCH_ONLY === 'upload' ? `Measured again on its own on ${new Date().toISOString().slice(0, 10)} (\`BENCH_ONLY=upload\`: upload.mjs, plots.mjs, report.mjs); the other sections are from the last whole run.
+
+` : ''}One headless Chromium page, one Azurite, ${up.files} JPEGs of ${up.fileMiB} MiB each, 4 in flight.
 finsync's time is the whole sync as a person runs it (fingerprints, encounter, sessions, PUTs,
 commits, IndexedDB writes), measured from the click to the summary; the others are bare uploads to
 SAS URLs created beforehand.
@@ -112,9 +115,13 @@ ${up.xhrPoolSeconds === undefined ? '' : `| bare \`XMLHttpRequest\` PUT pool (4)
 ${up.curlSeconds === undefined ? '' : `| curl \`--parallel --parallel-max 4 -T\` (outside the browser) | ${f1(up.curlSeconds)} | ${f1(up.curlMiBps)} | ${f2(up.finsyncMiBps / up.curlMiBps)} |
 `}${plot('upload', 'Upload throughput by client, MiB/s')}
 Goals (issue 6): ≥ 0.9 × the bare pool, ≥ 1.1 × the SDK.${up.variantsAfterSeconds === undefined ? '' : `
-Commit checks size, MD5 and the image header; the server's background queue then made the
-thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (the
-baselines start only once it is empty, so they do not share the CPU with it).`}
+Commit checks size, MD5 and the image header; the server's background queue (it waits while
+uploads go on) then made the thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (the
+baselines start only once it is empty, so they do not share the CPU with it).`}${up.finsyncTimeline === undefined ? '' : `
+Where finsync's time went (the page's resource timings): the first request ${f2(up.finsyncTimeline.toFirstRequest)} s after the click
+(planning: fingerprints, IndexedDB), the first PUT at ${f2(up.finsyncTimeline.toFirstPut)} s, the last PUT's end at ${f1(up.finsyncTimeline.lastPutEnd)} s;
+fewer than 4 PUTs in flight for ${f1(up.finsyncTimeline.putsUnder4InFlight)} s of that; PUT p50 ${f2(up.finsyncTimeline.kinds.put.p50)} s, commit p50 ${f2(up.finsyncTimeline.kinds.commit.p50)} s
+(${up.finsyncTimeline.kinds.commit.n} commits).${up.mainThread ? ` The page's main thread was busy ${f1(up.mainThread.finsync.TaskDuration)} s during finsync's sync, ${f1(up.mainThread.xhrPool.TaskDuration)} s during the XHR pool's.` : ''}`}
 
 One file of ${up.bigMiB} MiB:
 
@@ -128,6 +135,7 @@ Goal: ≥ 1.25 × the SDK. Memory: the page's renderer processes grew by at most
 synced ${f1((up.files * up.fileMiB + up.bigMiB) / 1024)} GiB (goal ≤ 64 MiB).
 ${plot('memory', 'Renderer memory over time during the 2 GiB sync')}`;
 }
+const uploadSection = md.slice(uploadFrom);
 const resume = read('resume.json');
 if (resume) {
   const a = resume.uninterrupted, b = resume.interrupted;
@@ -208,7 +216,8 @@ mark: linear memory never shrinks) was ${f1(scan.wasmHeapSmallMiB)} MiB after th
 ${plot('scan', 'Discovery scan files/s by contender')}`;
 }
 
-const only = process.argv.slice(2);
+// `node report.mjs scan upload` (or BENCH_ONLY=upload): rewrite just those sections.
+const only = [...process.argv.slice(2), ...(process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : [])];
 if (only.length) {
   // Splice the named sections, freshly written above, into the BENCHMARKS.md of the last run.
   const sections = (text) => text.split(/\n(?=## )/);

@@ -60,6 +60,7 @@ async function sasUrls(stack, label, names, size) {
  *  so the baselines that follow do not share the CPU with it; returns the seconds waited. */
 async function variantsDrained(stack) {
   const t = Date.now();
+  if (process.env.FINSYNC_VARIANT_WORKERS === '0') return 0; // experiments: no queue at all
   const db = path.join(stack.tmp, 'server.db');
   for (;;) {
     const open = execFileSync('sqlite3', ['-readonly', db,
@@ -84,6 +85,51 @@ function rendererRss(browserPid) {
   return total;
 }
 
+/** Where finsync's time went, from the page's resource timings (request kinds and times only,
+ *  never a URL: upload URLs carry SAS signatures): seconds from the click to the first request
+ *  (planning: fingerprints), to the first PUT and from the last PUT to the end; the time with
+ *  fewer than 4 PUTs in flight while PUTs were running; each kind's count and p50 duration. */
+async function timeline(page, clickAt) {
+  const entries = await page.evaluate(() => performance.getEntriesByType('resource').map(e => {
+    const u = new URL(e.name);
+    const kind = u.pathname.endsWith('/upload-sessions/commit') ? 'commit'
+      : u.pathname.endsWith('/upload-sessions') ? 'sessions'
+      : u.pathname.includes('/find-or-create') ? 'findOrCreate'
+      : u.pathname.startsWith('/api/') ? 'api' : u.searchParams.has('sig') ? 'put' : 'other';
+    return { kind, start: e.startTime, end: e.responseEnd || (e.startTime + e.duration) };
+  }));
+  const rel = entries.filter(e => e.start >= clickAt).map(e => ({ ...e, start: (e.start - clickAt) / 1000, end: (e.end - clickAt) / 1000 }));
+  const end = await page.evaluate(() => performance.now());
+  const puts = rel.filter(e => e.kind === 'put');
+  const p50 = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : null; };
+  const kinds = {};
+  for (const k of ['findOrCreate', 'sessions', 'commit', 'put', 'api']) {
+    const xs = rel.filter(e => e.kind === k);
+    if (xs.length) kinds[k] = { n: xs.length, p50: p50(xs.map(e => e.end - e.start)), max: Math.max(...xs.map(e => e.end - e.start)) };
+  }
+  // Seconds with fewer than 4 PUTs in flight between the first PUT's start and the last's end.
+  const edges = puts.flatMap(e => [[e.start, 1], [e.end, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let inFlight = 0, last = edges.length ? edges[0][0] : 0, under4 = 0;
+  for (const [t, d] of edges) { if (inFlight < 4) under4 += t - last; inFlight += d; last = t; }
+  const first = rel.length ? Math.min(...rel.map(e => e.start)) : null;
+  // From each PUT's end to the next PUT's start (the app's turnaround per PUT: persisting the
+  // status, starting the next request), p50 in ms.
+  const starts = puts.map(e => e.start).sort((a, b) => a - b);
+  const gaps = puts.map(e => starts.find(t => t >= e.end)).map((t, i) => t === undefined ? null : (t - puts[i].end) * 1000).filter(g => g !== null);
+  return {
+    toFirstRequest: first,
+    toFirstPut: puts.length ? Math.min(...puts.map(e => e.start)) : null,
+    lastPutEnd: puts.length ? Math.max(...puts.map(e => e.end)) : null,
+    total: (end - clickAt) / 1000,
+    putsUnder4InFlight: under4,
+    putTurnaroundP50Ms: p50(gaps),
+    commits: rel.filter(e => e.kind === 'commit').map(e => [Number(e.start.toFixed(2)), Number(e.end.toFixed(2))]),
+    sessions: rel.filter(e => e.kind === 'sessions').map(e => [Number(e.start.toFixed(2)), Number(e.end.toFixed(2))]),
+    kinds,
+  };
+}
+
+const SKIP_BIG = Symbol('skip the big file');
 const { many, big } = ensureData();
 const names = Array.from({ length: N }, (_, i) => `IMG_${i}.jpg`);
 const stack = await startStack();
@@ -98,6 +144,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
     '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--enable-precise-memory-info'],
 });
 const page = ctx.pages()[0] || await ctx.newPage();
+let sampler;
 const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB };
 try {
   await page.goto(stack.appUrl);
@@ -116,21 +163,47 @@ try {
 
   const memory = { baseline: rendererRss(), peak: 0, samples: [] };
   const samplingFrom = Date.now();
-  const sampler = setInterval(() => {
+  sampler = setInterval(() => {
     const rss = rendererRss();
     memory.peak = Math.max(memory.peak, rss);
     memory.samples.push([(Date.now() - samplingFrom) / 1000, Math.max(0, rss - memory.baseline) / MiB]);
   }, 250);
   const marks = {};
 
+  // The renderer main thread's busy time per client (CDP Performance metrics), to tell the
+  // page's own work from waiting on the network.
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const busy = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics
+    .filter(m => ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration'].includes(m.name)).map(m => [m.name, m.value]));
+  const busyDelta = (a, b) => Object.fromEntries(Object.keys(a).map(k => [k, Number((b[k] - a[k]).toFixed(2))]));
+  results.mainThread = {};
+  let busy0 = await busy();
+
   // A. finsync
+  await page.evaluate(() => { performance.setResourceTimingBufferSize(20000); performance.clearResourceTimings(); });
+  // BENCH_PROFILE=1: a CPU profile of the page during finsync's sync, top functions by self
+  // time on stderr (where the main thread's time goes).
+  if (process.env.BENCH_PROFILE) { await cdp.send('Profiler.enable'); await cdp.send('Profiler.start'); }
   let t0 = Date.now();
   await page.getByTestId('folder-input').setInputFiles(many);
+  const clickAt = await page.evaluate(() => performance.now());
   await page.getByTestId('upload').click();
   await page.getByTestId('summary').waitFor({ timeout: 600000 });
   const summaryA = await page.getByTestId('summary').textContent();
   if (!summaryA.startsWith(`${N} uploaded`)) throw new Error(`finsync run: ${summaryA}`);
   results.finsyncSeconds = (Date.now() - t0) / 1000;
+  results.finsyncTimeline = await timeline(page, clickAt);
+  results.mainThread.finsync = busyDelta(busy0, await busy());
+  if (process.env.BENCH_PROFILE) {
+    const { profile } = await cdp.send('Profiler.stop');
+    const self = new Map();
+    const dt = profile.timeDeltas; const byId = new Map(profile.nodes.map(n => [n.id, n]));
+    profile.samples.forEach((id, i) => { const n = byId.get(id); const f = n.callFrame;
+      const k = `${f.functionName || '(anon)'} ${f.url.split('/').pop()}:${f.lineNumber}`; self.set(k, (self.get(k) || 0) + (dt[i] || 0) / 1000); });
+    const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
+    for (const [k, ms] of top) console.error(`${ms.toFixed(0).padStart(7)} ms  ${k}`);
+  }
   marks.manyEnd = (Date.now() - samplingFrom) / 1000;
   results.variantsAfterSeconds = await variantsDrained(stack);
 
@@ -149,6 +222,7 @@ try {
   // B2. the same pool with XMLHttpRequest (finsync's transport), to tell the transport's share
   // of the gap from the app's own work.
   urls = await sasUrls(stack, 'bench-xhr', names, FILE_BYTES);
+  busy0 = await busy();
   results.xhrPoolSeconds = await page.evaluate(async (urls) => {
     const files = document.getElementById('bench-many').files;
     const put = (url, file) => new Promise((resolve, reject) => {
@@ -161,6 +235,7 @@ try {
     await Promise.all([worker(), worker(), worker(), worker()]);
     return (performance.now() - t) / 1000;
   }, urls);
+  results.mainThread.xhrPool = busyDelta(busy0, await busy());
 
   // C. Azure SDK, 4 files in flight
   urls = await sasUrls(stack, 'bench-sdk', names, FILE_BYTES);
@@ -190,10 +265,14 @@ try {
     rmSync(curlDir, { recursive: true, force: true });
   }
 
-  // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults.
+  // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults. BENCH_SKIP_BIG=1 leaves
+  // it out (quicker runs while working on the many-files case).
+  if (process.env.BENCH_SKIP_BIG) throw SKIP_BIG;
   marks.bigStart = (Date.now() - samplingFrom) / 1000;
   t0 = Date.now();
   await page.getByTestId('folder-input').setInputFiles(big);
+  await page.evaluate(() => performance.clearResourceTimings());
+  const bigClickAt = await page.evaluate(() => performance.now());
   await page.getByTestId('upload').click();
   await page.getByTestId('summary').waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
   await page.getByTestId('summary').waitFor({ timeout: 600000 });
@@ -203,6 +282,7 @@ try {
     throw new Error(`finsync big-file run: ${summaryBig} ${errors}`);
   }
   results.finsyncBigSeconds = (Date.now() - t0) / 1000;
+  results.finsyncBigTimeline = await timeline(page, bigClickAt);
   results.variantsAfterBigSeconds = await variantsDrained(stack);
   clearInterval(sampler);
   marks.bigEnd = (Date.now() - samplingFrom) / 1000;
@@ -217,7 +297,10 @@ try {
     const file = document.getElementById('bench-big').files[0];
     const t = performance.now(); await window.sdkUploadOne(url, file); return (performance.now() - t) / 1000;
   }, bigUrl);
+} catch (e) {
+  if (e !== SKIP_BIG) throw e;
 } finally {
+  clearInterval(sampler);
   await ctx.close();
   await stack.stop();
 }
@@ -227,6 +310,6 @@ results.poolMiBps = mbps(N * FILE_BYTES, results.poolSeconds);
 results.xhrPoolMiBps = mbps(N * FILE_BYTES, results.xhrPoolSeconds);
 results.sdkMiBps = mbps(N * FILE_BYTES, results.sdkSeconds);
 results.curlMiBps = mbps(N * FILE_BYTES, results.curlSeconds);
-results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
-results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
+if (!process.env.BENCH_SKIP_BIG) results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
+if (!process.env.BENCH_SKIP_BIG) results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
 console.log(JSON.stringify(results));

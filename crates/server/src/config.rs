@@ -85,6 +85,12 @@ pub struct Config {
     /// each decodes one image at a time). 0 leaves the queue to a later start (tests).
     #[arg(long, env = "FINSYNC_VARIANT_WORKERS", default_value_t = 1)]
     pub variant_workers: usize,
+    /// The variants queue yields to uploads: it takes no job while an upload-session, commit
+    /// or copy request came in the last this-many milliseconds (but waits at most 30 s per
+    /// job), so thumbnails do not compete with a running sync for the storage service and
+    /// the CPU. 0 turns this off.
+    #[arg(long, env = "FINSYNC_VARIANTS_QUIET_MS", default_value_t = 1_000)]
+    pub variants_quiet_ms: u64,
     /// Longest side of the thumbnail variant, in pixels.
     #[arg(long, env = "FINSYNC_THUMBNAIL_PX", default_value_t = 256)]
     pub thumbnail_px: u32,

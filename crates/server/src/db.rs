@@ -157,6 +157,12 @@ CREATE INDEX audit_population ON audit_log(population_id, id);
     r#"
 ALTER TABLE encounters ADD COLUMN photographer_user_id INTEGER REFERENCES users(id);
 "#,
+    // v4: a job that failed for a passing reason waits until `not_before` (unix seconds)
+    // before a worker takes it again; `attempts` counts those failures across restarts.
+    r#"
+ALTER TABLE jobs ADD COLUMN not_before INTEGER;
+ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Shared handle to the database.

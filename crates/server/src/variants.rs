@@ -11,11 +11,19 @@
 //!   and `--variant-workers` tasks work through them, one decode each at a time (memory ≤
 //!   workers × `--max-decode-bytes`). Until its job is done an image has no variants and the
 //!   encounter page shows a placeholder.
+//! * The queue yields to uploads: a worker takes no job while an upload-session, commit or
+//!   copy request came in during the last `--variants-quiet-ms` (1 s), waiting at most 30 s
+//!   per job. Reading every image back while a sync still uploads competed with it for the
+//!   storage service and the CPU (a 200-image sync took about twice as long in the upload
+//!   benchmark); thumbnails of a sync appear once its uploads pause or end.
+//! * A job that fails for a passing reason (storage or database error) goes back to `queued`
+//!   with `not_before` = now + [`backoff_secs`] (2 s, 4 s, 8 s … capped at 15 min) and its
+//!   `attempts` counted in the row; the worker moves on to other jobs at once instead of
+//!   sleeping on it. After [`MAX_ATTEMPTS`] failures (about 50 minutes of them) the job is
+//!   `failed`, with a note in the audit log.
 
-use std::collections::HashMap;
 use std::io::Cursor;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use rusqlite::{params, OptionalExtension};
@@ -216,14 +224,26 @@ pub fn make(bytes: &[u8], thumbnail_px: u32, preview_px: u32) -> Result<Variants
     })
 }
 
-/// Jobs that failed for a passing reason and how often, so one that keeps failing stops.
-const MAX_ATTEMPTS: u32 = 5;
+/// Failures for a passing reason after which a job is `failed` for good.
+pub const MAX_ATTEMPTS: i64 = 12;
 
-/// Wakes the variant workers when commit queues work.
+/// Seconds a job waits after its `attempts`-th failure: 2^attempts, at most 15 minutes.
+pub fn backoff_secs(attempts: i64) -> i64 {
+    1i64.checked_shl(attempts.clamp(1, 20) as u32)
+        .unwrap_or(i64::MAX)
+        .min(15 * 60)
+}
+
+/// Longest a worker yields to uploads before it takes a job anyway, so a server that is never
+/// quiet still makes thumbnails (one job per this long).
+const MAX_YIELD: Duration = Duration::from_secs(30);
+
+/// Wakes the variant workers when commit queues work, and tells them when uploads are going
+/// on.
 #[derive(Default)]
 pub struct Queue {
     wake: tokio::sync::Notify,
-    attempts: Mutex<HashMap<i64, u32>>,
+    uploads_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Queue {
@@ -231,11 +251,35 @@ impl Queue {
     pub fn notify(&self) {
         self.wake.notify_one();
     }
+
+    /// An upload-session, commit or copy request came in: the queue yields for a while.
+    pub fn uploads_active(&self) {
+        *self.uploads_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    /// How long until `quiet` has passed since the last upload request (`None`: it has).
+    fn busy_for(&self, quiet: Duration) -> Option<Duration> {
+        let at = (*self.uploads_at.lock().unwrap_or_else(|e| e.into_inner()))?;
+        quiet.checked_sub(at.elapsed()).filter(|d| !d.is_zero())
+    }
+}
+
+/// Waits while uploads are going on (see `Config::variants_quiet_ms`), at most [`MAX_YIELD`].
+async fn yield_to_uploads(s: &AppState) {
+    let quiet = Duration::from_millis(s.config.variants_quiet_ms);
+    let started = Instant::now();
+    while let Some(wait) = s.variants.busy_for(quiet) {
+        let Some(left) = MAX_YIELD.checked_sub(started.elapsed()) else {
+            return;
+        };
+        tokio::time::sleep(wait.min(left)).await;
+    }
 }
 
 /// One claimed job.
 struct Claimed {
     job: i64,
+    attempts: i64,
     file_item: i64,
     encounter: i64,
     blob: String,
@@ -265,11 +309,14 @@ async fn claim(s: &AppState) -> Result<Option<Claimed>, AppError> {
     s.db.tx(move |tx| {
         let next = tx
             .query_row(
-                "SELECT j.id, f.id, f.encounter_id, f.blob_name, f.file_name, u.idempotency_key
+                "SELECT j.id, f.id, f.encounter_id, f.blob_name, f.file_name, u.idempotency_key,
+                        j.attempts
                  FROM jobs j JOIN file_items f ON f.id = j.file_item_id
                  JOIN upload_sessions u ON u.id = f.session_id
-                 WHERE j.kind = 'variants' AND j.state = 'queued' ORDER BY j.id LIMIT 1",
-                [],
+                 WHERE j.kind = 'variants' AND j.state = 'queued'
+                   AND (j.not_before IS NULL OR j.not_before <= ?1)
+                 ORDER BY j.id LIMIT 1",
+                params![now],
                 |r| {
                     Ok(Claimed {
                         job: r.get(0)?,
@@ -278,6 +325,7 @@ async fn claim(s: &AppState) -> Result<Option<Claimed>, AppError> {
                         blob: r.get(3)?,
                         file_name: r.get(4)?,
                         key: r.get(5)?,
+                        attempts: r.get(6)?,
                     })
                 },
             )
@@ -394,14 +442,63 @@ async fn run(s: &AppState, c: &Claimed) -> Result<Done, AppError> {
     Ok(Done::Made)
 }
 
+/// Seconds until the earliest queued job that is backing off may run (`None`: none is).
+async fn next_due_in(s: &AppState) -> Result<Option<i64>, AppError> {
+    let now = crate::now_unix();
+    s.db.tx(move |tx| {
+        let at: Option<i64> = tx.query_row(
+            "SELECT MIN(not_before) FROM jobs WHERE kind = 'variants' AND state = 'queued'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(at.map(|at| (at - now).max(0)))
+    })
+    .await
+}
+
+/// Puts a job that failed for a passing reason back in the queue, due after its backoff, or
+/// fails it for good after [`MAX_ATTEMPTS`]. The worker does not wait for it.
+async fn back_off(s: &AppState, c: &Claimed, error: &AppError) {
+    let attempts = c.attempts + 1;
+    tracing::warn!(job = c.job, attempt = attempts, error = %error, "variants job failed");
+    if attempts >= MAX_ATTEMPTS {
+        let note = format!(
+            "{}: no thumbnail after {attempts} attempts ({error})",
+            c.file_name
+        );
+        finish(s, c.job, "failed", Some(note)).await;
+        return;
+    }
+    let (job, now) = (c.job, crate::now_unix());
+    let not_before = now + backoff_secs(attempts);
+    let r =
+        s.db.tx(move |tx| {
+            tx.execute(
+                "UPDATE jobs SET state = 'queued', attempts = ?2, not_before = ?3, updated_at = ?4
+                 WHERE id = ?1",
+                params![job, attempts, not_before, now],
+            )?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::error!(job, error = %e, "cannot put a variants job back in the queue");
+    }
+}
+
 async fn worker(s: AppState) {
     loop {
+        yield_to_uploads(&s).await;
         let claimed = match claim(&s).await {
             Ok(Some(c)) => c,
             Ok(None) => {
-                // Commit wakes us; the timeout is a backstop.
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(30), s.variants.wake.notified()).await;
+                // Commit wakes us; otherwise the earliest backed-off job, or a 30 s backstop.
+                let wait = match next_due_in(&s).await {
+                    Ok(Some(secs)) => secs.clamp(1, 30) as u64,
+                    _ => 30,
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(wait), s.variants.wake.notified())
+                    .await;
                 continue;
             }
             Err(e) => {
@@ -414,33 +511,7 @@ async fn worker(s: AppState) {
         match run(&s, &claimed).await {
             Ok(Done::Made) => finish(&s, job, "done", None).await,
             Ok(Done::Final(state, note)) => finish(&s, job, state, note).await,
-            Err(e) => {
-                let n = {
-                    let mut a = s
-                        .variants
-                        .attempts
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
-                    let n = a.entry(job).or_insert(0);
-                    *n += 1;
-                    let n = *n;
-                    if n >= MAX_ATTEMPTS {
-                        a.remove(&job);
-                    }
-                    n
-                };
-                tracing::warn!(job, attempt = n, error = %e, "variants job failed");
-                if n >= MAX_ATTEMPTS {
-                    let note = format!(
-                        "{}: no thumbnail after {n} attempts ({e})",
-                        claimed.file_name
-                    );
-                    finish(&s, job, "failed", Some(note)).await;
-                } else {
-                    tokio::time::sleep(Duration::from_secs(1 << n)).await;
-                    finish(&s, job, "queued", None).await;
-                }
-            }
+            Err(e) => back_off(&s, &claimed, &e).await,
         }
     }
 }
@@ -456,6 +527,17 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Png).unwrap();
         out.into_inner()
+    }
+
+    #[test]
+    fn backoff_doubles_from_2s_to_at_most_15_minutes() {
+        let waits: Vec<i64> = (1..=MAX_ATTEMPTS).map(backoff_secs).collect();
+        assert_eq!(&waits[..5], &[2, 4, 8, 16, 32]);
+        assert_eq!(backoff_secs(10), 900);
+        assert_eq!(backoff_secs(i64::MAX), 900);
+        // A job keeps trying for most of an hour before it is failed for good.
+        let total: i64 = (1..MAX_ATTEMPTS).map(backoff_secs).sum();
+        assert!((2_400..4_000).contains(&total), "{total}");
     }
 
     #[test]

@@ -7,7 +7,9 @@ mod common;
 use common::{jpeg, list_blobs, md5_b64, png, put_blob, read_blob, Stack, RESEARCH_ACCOUNT};
 use finsync_core::fingerprint::{idempotency_key, Fingerprint};
 use finsync_core::sas::{iso8601_utc, Account, Resource};
+use finsync_server::variants;
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 fn key_for(n: u8) -> String {
     idempotency_key(
@@ -1335,4 +1337,148 @@ async fn the_storage_service_refuses_a_block_whose_md5_is_wrong() {
     .await
     .unwrap();
     assert_eq!(stored, img);
+}
+
+/// Sends a lease request (`action`: acquire or break) for a blob with a fresh write SAS;
+/// returns the status.
+async fn lease(s: &Stack, container: &str, blob: &str, action: &str) -> u16 {
+    let account = s.azurite.account();
+    let expiry = iso8601_utc(finsync_server::now_unix() + 600);
+    let url = format!(
+        "{}?comp=lease&{}",
+        account.url(container, Resource::Blob(blob)),
+        account.service_sas(container, Resource::Blob(blob), "rw", None, &expiry)
+    );
+    let mut req = s.http.put(url).header("x-ms-lease-action", action);
+    req = match action {
+        "acquire" => req.header("x-ms-lease-duration", "-1"),
+        _ => req.header("x-ms-lease-break-period", "0"),
+    };
+    req.send().await.expect("lease").status().as_u16()
+}
+
+#[tokio::test]
+async fn a_variants_job_that_fails_backs_off_without_holding_the_worker() {
+    let s = Stack::start().await;
+    let (_pop, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    // A real storage failure for one job only: its thumbnail's name in the variants
+    // container holds a blob under an infinite lease, so writing it is refused (412).
+    let variants = format!("{}-variants", s.container);
+    let stuck_key = key_for(1);
+    let thumb = finsync_server::ingest::variant_blob_name(enc, &stuck_key, "thumbnail");
+    let account = s.azurite.account();
+    let expiry = iso8601_utc(finsync_server::now_unix() + 600);
+    let create = format!(
+        "{}?{}",
+        account.url(&variants, Resource::Blob(&thumb)),
+        account.service_sas(&variants, Resource::Blob(&thumb), "cw", None, &expiry)
+    );
+    assert_eq!(
+        put_blob(&s.http, &create, b"placeholder".to_vec()).await,
+        201
+    );
+    assert_eq!(lease(&s, &variants, &thumb, "acquire").await, 201);
+
+    let (a, b) = (jpeg(120, 80, 1), jpeg(120, 80, 2));
+    let job_of = |name: &str| {
+        format!(
+            "SELECT {{}} FROM jobs j JOIN file_items f ON f.id = j.file_item_id
+             WHERE j.kind = 'variants' AND f.file_name = '{name}'"
+        )
+    };
+    let stuck_state = || {
+        s.count(&job_of("stuck.jpg").replace(
+            "{}",
+            "CASE j.state WHEN 'queued' THEN 0 WHEN 'running' THEN 1 WHEN 'done' THEN 2 ELSE 3 END",
+        ))
+    };
+    // The stuck image is committed (and queued) first, so the worker takes it first.
+    let res = upload_and_commit(
+        &s,
+        &key,
+        enc,
+        &[(stuck_key.clone(), "stuck.jpg", a.as_slice(), None)],
+    )
+    .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let res = upload_and_commit(
+        &s,
+        &key,
+        enc,
+        &[(key_for(2), "fine.jpg", b.as_slice(), None)],
+    )
+    .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    // It fails; the worker goes on to the other job at once instead of sleeping through the
+    // stuck one's retries: that one is done well within the first backoff (2 s).
+    let committed = Instant::now();
+    while s.count(&job_of("fine.jpg").replace("{}", "j.state = 'done'")) != 1 {
+        assert!(
+            committed.elapsed() < Duration::from_millis(1_800),
+            "fine.jpg waited behind the failing job"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while s.count(&job_of("stuck.jpg").replace("{}", "j.attempts")) == 0 {
+        assert!(
+            committed.elapsed() < Duration::from_secs(10),
+            "stuck.jpg never tried"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // It is back in the queue (not failed), due again after its backoff, not now.
+    let attempts = s.count(&job_of("stuck.jpg").replace("{}", "j.attempts"));
+    assert!((1..=2).contains(&attempts), "{attempts}");
+    assert!(matches!(stuck_state(), 0 | 1), "queued again, not failed");
+    let not_before = s.count(&job_of("stuck.jpg").replace("{}", "j.not_before"));
+    let now = finsync_server::now_unix();
+    assert!(
+        not_before <= now + variants::backoff_secs(attempts),
+        "due within its backoff: {not_before} vs now {now}"
+    );
+    // The storage recovers (the lease is broken): the job's next attempt after its backoff
+    // makes the variants.
+    assert_eq!(lease(&s, &variants, &thumb, "break").await, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stuck_state() != 2 {
+        assert!(Instant::now() < deadline, "stuck.jpg never done");
+        assert_ne!(stuck_state(), 3, "failed instead of retried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempts = s.count(&job_of("stuck.jpg").replace("{}", "j.attempts"));
+    assert!((1..=3).contains(&attempts), "{attempts}");
+    let thumb_bytes = read_blob(&s.http, &account, &variants, &thumb)
+        .await
+        .unwrap();
+    let t = image::load_from_memory(&thumb_bytes).expect("a real thumbnail now");
+    assert_eq!((t.width(), t.height()), (120, 80));
+}
+
+#[tokio::test]
+async fn the_variants_queue_yields_while_uploads_go_on() {
+    let s = Stack::start_with(|c| c.variants_quiet_ms = 3_000).await;
+    let (_pop, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(120, 80, 9);
+    let res = upload_and_commit(
+        &s,
+        &key,
+        enc,
+        &[(key_for(9), "a.jpg", img.as_slice(), None)],
+    )
+    .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let committed = Instant::now();
+    let done = || s.count("SELECT COUNT(*) FROM jobs WHERE kind = 'variants' AND state = 'done'");
+    // Right after the commit (an upload request) the queue waits for 3 s of quiet, though
+    // the job takes milliseconds.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(done(), 0, "the job ran while uploads were going on");
+    // Then it runs.
+    while done() != 1 {
+        assert!(committed.elapsed() < Duration::from_secs(20), "never done");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(committed.elapsed() >= Duration::from_millis(2_500));
 }

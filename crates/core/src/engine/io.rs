@@ -74,6 +74,11 @@ pub enum HttpFailure {
         azure_code: Option<String>,
         /// Any other human-readable text (e.g. Azure's XML `<Message>`).
         message: Option<String>,
+        /// The answer's `Retry-After`, in ms from when the answer arrived (the driver turns
+        /// seconds or an HTTP date into this with its own clock). A retry of a 429 or 5xx
+        /// waits at least this long (see [`super::retry`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// A 2xx answer whose body could not be decoded.
     Malformed { detail: String },
@@ -87,6 +92,7 @@ impl HttpFailure {
             error: None,
             azure_code: None,
             message: None,
+            retry_after_ms: None,
         }
     }
 }

@@ -109,9 +109,12 @@ struct Enc {
     batches: Vec<Vec<usize>>,
 }
 
-/// Batches of one encounter open at once: the older one committing (or finishing its last
-/// PUTs) while the next one requests its sessions and uploads. Bounds memory and state.
-const MAX_OPEN_BATCHES: usize = 2;
+/// Batches of one encounter open at once: the oldest committing, the next finishing its
+/// PUTs, the newest getting its sessions so its PUTs can start the moment slots free up.
+/// With two, a commit that took as long as a batch's PUTs (1–2 s per 25 images on the
+/// benchmark's machine) held the next batch's sessions back and drained the PUT slots at
+/// every batch boundary. Bounds memory and state.
+const MAX_OPEN_BATCHES: usize = 3;
 
 #[derive(Debug)]
 enum Stage {
@@ -311,6 +314,7 @@ fn failure_from(step: Step, kind: FailureKind, f: &HttpFailure, attempts: u8) ->
             error,
             azure_code,
             message,
+            ..
         } => {
             let code = error
                 .as_ref()
@@ -563,6 +567,34 @@ impl Engine {
         }
     }
 
+    /// The upload URLs the engine may still PUT to: those of images of the open batches that
+    /// are waiting to be sent, in flight, or backing off to retry the same URL. An image that
+    /// ended, failed for good or waits for a fresh SAS is not here, so a driver that keeps
+    /// something per URL (the SAS expiry) can drop what is not listed.
+    pub fn live_upload_urls(&self) -> Vec<&str> {
+        let Some(enc) = self.encs.get(self.cur) else {
+            return Vec::new();
+        };
+        if self.phase != Phase::Running {
+            return Vec::new();
+        }
+        enc.stage
+            .open_batches()
+            .into_iter()
+            .flat_map(|b| enc.batches.get(b).map(Vec::as_slice).unwrap_or(&[]))
+            .map(|&i| &enc.images[i])
+            .filter(|img| {
+                matches!(
+                    img.stage,
+                    ImgStage::ReadyPut
+                        | ImgStage::PutInFlight
+                        | ImgStage::PutWait { refresh: false, .. }
+                )
+            })
+            .filter_map(|img| img.url.as_deref())
+            .collect()
+    }
+
     /// `true` once [`Command::Finished`] was emitted.
     pub fn is_finished(&self) -> bool {
         self.phase == Phase::Finished
@@ -698,8 +730,9 @@ impl Engine {
     }
 
     /// Opens the next batch if fewer than [`MAX_OPEN_BATCHES`] are open and the newest open
-    /// one has its sessions and every image it still has to PUT started (or backing off), so
-    /// the next one's session request overlaps its last PUTs and its commit.
+    /// one has its sessions and at most `concurrency` images still to start (the others
+    /// started or backing off), so the next one's session answer is there before its last PUTs
+    /// end and overlaps them and the older batches' commits.
     fn open_next_batch(&mut self, e: usize) -> bool {
         let enc = &self.encs[e];
         let Stage::Batches { open, next } = &enc.stage else {
@@ -713,7 +746,7 @@ impl Engine {
             if matches!(last.step, RunStep::Sessions(_)) {
                 return false;
             }
-            let waiting = enc.batches[last.batch].iter().any(|&i| {
+            let waiting = enc.batches[last.batch].iter().filter(|&&i| {
                 matches!(
                     enc.images[i].stage,
                     ImgStage::AwaitSession
@@ -722,7 +755,7 @@ impl Engine {
                         | ImgStage::ReadyCopy
                 )
             });
-            if waiting {
+            if waiting.count() > usize::from(self.config.concurrency) {
                 return false;
             }
         }

@@ -24,7 +24,9 @@
 //!    * [`Command::Persist`] is write-ahead: make it durable (IndexedDB transaction complete)
 //!      before acting on any command polled after it. This is what makes a crash at any point
 //!      safe: e.g. the remote encounter id is on disk before the first upload-session request
-//!      for it, and an image is `Uploaded` on disk before its commit is sent.
+//!      for it, and an image is `Uploaded` on disk before its commit is sent. (It also bounds
+//!      what a resume re-sends: a finished PUT's `Uploaded` is durable before the next PUT
+//!      starts, so at most the PUTs in flight go again.)
 //!    * [`Command::ApiRequest`] / [`Command::PutBlob`]: start the request (they may run in
 //!      parallel: the engine already limits PUTs to the concurrency), then report its end with
 //!      [`Event::ApiResponse`] / [`Event::PutDone`] carrying the same `request_id`, enforcing
@@ -63,14 +65,16 @@
 //! explanation of what to fix ([`crate::cloud::copy_error`]). A failure of the whole request
 //! is retried per image: 3 attempts, 2 s then 4 s. Copies take no PUT slot.
 //!
-//! Batches of one encounter are pipelined (spec decision 10), at most two open at once: as
-//! soon as every PUT the newest open batch needs has been started (or is backing off), the
-//! next batch's sessions are requested, so they overlap that batch's last PUTs and its commit
-//! (the server decodes every image at commit: seconds per batch). Its PUTs take PUT slots as
-//! they free up; the concurrency counts PUTs and SAS refreshes of all open batches together,
-//! and the older batch gets a free slot first. Each batch is committed on its own as soon as
-//! its images are uploaded or done, so two commits may be in flight; a commit's failure or
-//! retries only touch its own batch. A third batch opens only after one of the two is closed.
+//! Batches of one encounter are pipelined (spec decision 10), at most three open at once: as
+//! soon as the newest open batch has its sessions and at most `concurrency` images still to
+//! start (the rest started or backing off), the next batch's sessions are requested, so its
+//! URLs are there before the PUT slots free up, and its PUTs overlap the older batches' last
+//! PUTs and commits (a commit checks every blob: 1–2 s per batch of 25 on the benchmark's
+//! machine). Its PUTs take PUT slots as they free up; the concurrency counts PUTs and SAS
+//! refreshes of all open batches together, and older batches get a free slot first. Each
+//! batch is committed on its own as soon as its images are uploaded or done, so several
+//! commits may be in flight; a commit's failure or retries only touch its own batch. A fourth
+//! batch opens only after one of the three is closed.
 //! The next encounter starts when every batch of the current one is closed. A SAS refresh
 //! counts toward the concurrency like a PUT.
 //!

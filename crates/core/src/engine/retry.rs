@@ -14,7 +14,12 @@
 //!   server reports the item `copyTimeout` or `copyPending` (the storage service's
 //!   asynchronous copy did not finish in the server's polling window): see
 //!   [`crate::cloud::copy_error`].
-//! * Not retried: every 4xx — except an expired SAS on a PUT (403 `AuthenticationFailed` or a
+//! * Busy: a `429 Too Many Requests` is retried like a 5xx (same attempts and waits). When a
+//!   429 or 5xx carries `Retry-After`, the wait before the next attempt is at least that long
+//!   (the policy's wait if that is longer; no jitter below it). A `Retry-After` beyond
+//!   [`MAX_RETRY_AFTER_MS`] is not waited for: the operation fails at once with the server's
+//!   message, which says how long it asked for.
+//! * Not retried: every other 4xx — except an expired SAS on a PUT (403 `AuthenticationFailed` or a
 //!   message with "Signature not valid"): the engine fetches a fresh upload session for the image
 //!   once per attempt and PUTs again without using up the attempt. A second expiry in the same
 //!   attempt counts as a failed attempt, and the next attempt starts with a refresh.
@@ -100,7 +105,7 @@ pub fn copy_timeout_ms(api_timeout_ms: u64, items: usize) -> u64 {
 pub enum FailureClass {
     /// No answer: network error or timeout.
     NoAnswer,
-    /// 5xx.
+    /// 5xx, or 429 (the server or a proxy is busy).
     ServerError,
     /// 403 from Azure saying the SAS is no longer valid.
     SasExpired,
@@ -114,7 +119,7 @@ pub fn classify(failure: &HttpFailure) -> FailureClass {
     match failure {
         HttpFailure::Network { .. } | HttpFailure::Timeout => FailureClass::NoAnswer,
         HttpFailure::Malformed { .. } => FailureClass::Malformed,
-        HttpFailure::Status { status, .. } if (500..=599).contains(status) => {
+        HttpFailure::Status { status, .. } if (500..=599).contains(status) || *status == 429 => {
             FailureClass::ServerError
         }
         HttpFailure::Status {
@@ -122,6 +127,7 @@ pub fn classify(failure: &HttpFailure) -> FailureClass {
             error,
             azure_code,
             message,
+            ..
         } => {
             let code_says = |c: &str| c.eq_ignore_ascii_case("AuthenticationFailed");
             let text_says = |m: &str| m.contains("Signature not valid");
@@ -155,6 +161,18 @@ pub fn stops_sync(failure: &HttpFailure) -> bool {
 
 /// The API's error code for an encounter the key cannot see.
 pub const NOT_IN_POPULATION: &str = "notInPopulation";
+
+/// The longest `Retry-After` the engine waits for (10 minutes); a longer one fails the
+/// operation at once instead of holding the sync.
+pub const MAX_RETRY_AFTER_MS: u64 = 600_000;
+
+/// The `Retry-After` of a failure, in ms (only a status answer carries one).
+pub fn retry_after_ms(failure: &HttpFailure) -> Option<u64> {
+    match failure {
+        HttpFailure::Status { retry_after_ms, .. } => *retry_after_ms,
+        _ => None,
+    }
+}
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +220,23 @@ impl Attempts {
     ) -> Decision {
         match classify(failure) {
             FailureClass::NoAnswer if offline => Decision::Requeue,
-            FailureClass::NoAnswer | FailureClass::ServerError => self.next(rng, false),
+            FailureClass::NoAnswer => self.next(rng, false),
+            FailureClass::ServerError => match retry_after_ms(failure) {
+                Some(wait) if wait > MAX_RETRY_AFTER_MS => {
+                    Decision::GiveUp(FailureKind::RetriesExhausted)
+                }
+                Some(wait) => match self.next(rng, false) {
+                    Decision::Retry {
+                        after_ms,
+                        refresh_first,
+                    } => Decision::Retry {
+                        after_ms: after_ms.max(wait),
+                        refresh_first,
+                    },
+                    other => other,
+                },
+                None => self.next(rng, false),
+            },
             FailureClass::SasExpired if self.kind == OpKind::Put => {
                 if self.refreshed {
                     self.next(rng, true)
@@ -305,6 +339,7 @@ mod tests {
             error: None,
             azure_code: Some("AuthenticationFailed".into()),
             message: Some("Signature not valid in the specified time frame".into()),
+            retry_after_ms: None,
         }
     }
 
@@ -358,6 +393,70 @@ mod tests {
                 ]
             );
         }
+    }
+
+    fn busy(status: u16, retry_after_ms: Option<u64>) -> HttpFailure {
+        HttpFailure::Status {
+            status,
+            error: None,
+            azure_code: None,
+            message: None,
+            retry_after_ms,
+        }
+    }
+
+    #[test]
+    fn a_429_is_retried_like_a_5xx_and_waits_at_least_its_retry_after() {
+        // Without Retry-After: the policy's waits, as for a 503.
+        assert_eq!(
+            sequence(OpKind::Commit, &busy(429, None), 1),
+            sequence(OpKind::Commit, &s503(), 1)
+        );
+        // Retry-After longer than the policy's wait wins; shorter does not shorten it.
+        assert_eq!(
+            sequence(OpKind::Commit, &busy(429, Some(3_000)), 1),
+            vec![
+                retry(3_000),
+                retry(4_000),
+                Decision::GiveUp(FailureKind::RetriesExhausted)
+            ]
+        );
+        assert_eq!(
+            sequence(OpKind::Sessions, &busy(429, Some(7_000)), 1),
+            vec![
+                retry(7_000),
+                Decision::GiveUp(FailureKind::RetriesExhausted)
+            ]
+        );
+        assert_eq!(
+            sequence(OpKind::FindOrCreate, &busy(503, Some(1_500)), 1),
+            vec![
+                retry(1_500),
+                Decision::GiveUp(FailureKind::RetriesExhausted)
+            ]
+        );
+        // A PUT's jittered wait never goes below Retry-After.
+        for seed in 0..500 {
+            let seq = sequence(OpKind::Put, &busy(429, Some(9_000)), seed);
+            let Decision::Retry { after_ms, .. } = seq[0] else {
+                panic!("{seq:?}")
+            };
+            // Jittered 2.5–7.5 s, all below Retry-After.
+            assert_eq!(after_ms, 9_000, "{seq:?}");
+            let Decision::Retry { after_ms, .. } = seq[1] else {
+                panic!("{seq:?}")
+            };
+            assert!((9_000..=15_000).contains(&after_ms), "{seq:?}");
+        }
+        // Longer than the engine waits for: fail now, with the server's words.
+        assert_eq!(
+            sequence(OpKind::Commit, &busy(429, Some(MAX_RETRY_AFTER_MS + 1)), 1),
+            vec![Decision::GiveUp(FailureKind::RetriesExhausted)]
+        );
+        assert_eq!(
+            sequence(OpKind::Commit, &busy(429, Some(MAX_RETRY_AFTER_MS)), 1)[0],
+            retry(MAX_RETRY_AFTER_MS)
+        );
     }
 
     #[test]
@@ -436,7 +535,7 @@ mod tests {
             OpKind::Put,
             OpKind::Copy,
         ] {
-            for status in [400, 401, 404, 409, 413, 429] {
+            for status in [400, 401, 404, 409, 413] {
                 assert_eq!(
                     sequence(kind, &HttpFailure::status(status), 1),
                     vec![Decision::GiveUp(FailureKind::Rejected)]
@@ -456,6 +555,7 @@ mod tests {
             error: None,
             azure_code: Some("AuthorizationPermissionMismatch".into()),
             message: None,
+            retry_after_ms: None,
         };
         assert_eq!(
             sequence(OpKind::Put, &forbidden, 1),
@@ -521,6 +621,7 @@ mod tests {
             error: None,
             azure_code: None,
             message: Some("Signature not valid in the specified time frame".into()),
+            retry_after_ms: None,
         };
         let by_body = HttpFailure::Status {
             status: 403,
@@ -530,6 +631,7 @@ mod tests {
             }),
             azure_code: None,
             message: None,
+            retry_after_ms: None,
         };
         for f in [by_message, by_body] {
             assert_eq!(classify(&f), FailureClass::SasExpired);
@@ -587,6 +689,7 @@ mod tests {
             }),
             azure_code: None,
             message: None,
+            retry_after_ms: None,
         };
         assert!(!stops_sync(&not_in_population));
         assert!(!stops_sync(&HttpFailure::status(404)));

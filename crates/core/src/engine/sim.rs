@@ -322,6 +322,7 @@ impl Server {
                 error: None,
                 azure_code: Some("ResourceNotFound".into()),
                 message: None,
+                retry_after_ms: None,
             });
         };
         if now > expires {
@@ -367,6 +368,7 @@ fn api_error(status: u16, code: &str) -> HttpFailure {
         }),
         azure_code: None,
         message: None,
+        retry_after_ms: None,
     }
 }
 
@@ -388,6 +390,7 @@ fn sas_expired() -> HttpFailure {
         error: None,
         azure_code: Some("AuthenticationFailed".into()),
         message: Some("Signature not valid in the specified time frame".into()),
+        retry_after_ms: None,
     }
 }
 

@@ -226,6 +226,7 @@ fn expired() -> PutFailure {
         error: None,
         azure_code: Some("AuthenticationFailed".into()),
         message: Some("Signature not valid in the specified time frame".into()),
+        retry_after_ms: None,
     })
 }
 
@@ -443,6 +444,100 @@ fn commit_retries_after_2s_then_4s_then_fails_the_batch() {
     assert_eq!(s.encounters[0].failed[0].failure.attempts, 3);
 }
 
+fn too_many(retry_after_ms: Option<u64>) -> HttpFailure {
+    HttpFailure::Status {
+        status: 429,
+        error: Some(ApiError {
+            code: "rateLimited".into(),
+            message: "too many requests".into(),
+        }),
+        azure_code: None,
+        message: None,
+        retry_after_ms,
+    }
+}
+
+#[test]
+fn a_429_waits_at_least_its_retry_after_before_the_next_attempt() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a", "b"])]), config(2));
+    let (id, _) = one_api(&h.start());
+    // Find-or-create: policy wait 0, Retry-After 1.5 s → nothing is sent before 1.5 s.
+    let t0 = h.now;
+    assert!(apis(&h.answer(id, Err(too_many(Some(1_500))))).is_empty());
+    assert_eq!(h.e.poll_timeout(), Some(t0 + 1_500));
+    h.now = t0 + 1_499;
+    assert!(
+        apis(&h.ev(Event::TimerFired)).is_empty(),
+        "not before Retry-After"
+    );
+    let (id, _) = one_api(&h.fire());
+    assert_eq!(h.now, t0 + 1_500);
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    // A PUT answered 429 with Retry-After 20 s (above the jittered 2.5–7.5 s): waits 20 s,
+    // while the other image's PUT goes on.
+    let t1 = h.now;
+    assert!(puts(&h.put_done(ps[0].0, Err(PutFailure::Http(too_many(Some(20_000)))))).is_empty());
+    assert_eq!(h.e.poll_timeout(), Some(t1 + 20_000));
+    h.put_done(ps[1].0, Ok(()));
+    h.now = t1 + 19_999;
+    assert!(puts(&h.ev(Event::TimerFired)).is_empty());
+    let again = puts(&h.fire());
+    assert_eq!((again.len(), h.now), (1, t1 + 20_000));
+    let (id, _) = one_api(&h.put_done(again[0].0, Ok(())));
+    // Commit: Retry-After 3 s beats the policy's 2 s; the second wait is the policy's 4 s
+    // when Retry-After (1 s) is shorter.
+    let t2 = h.now;
+    h.answer(id, Err(too_many(Some(3_000))));
+    assert_eq!(h.e.poll_timeout(), Some(t2 + 3_000));
+    let (id, _) = one_api(&h.fire());
+    h.answer(id, Err(too_many(Some(1_000))));
+    assert_eq!(h.e.poll_timeout(), Some(t2 + 7_000));
+    let (id, req) = one_api(&h.fire());
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    assert_eq!(s.progress.images_complete, 2);
+}
+
+#[test]
+fn live_upload_urls_drop_an_image_once_its_url_will_not_be_used_again() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a", "b", "c"])]), config(3));
+    let (id, _) = one_api(&h.start());
+    assert!(h.e.live_upload_urls().is_empty());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    let url = |i: usize| ps[i].2.as_str().to_owned();
+    let live = |h: &H| -> Vec<String> {
+        let mut v: Vec<String> =
+            h.e.live_upload_urls()
+                .into_iter()
+                .map(String::from)
+                .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(live(&h), vec![url(0), url(1), url(2)]);
+    // a: a 503 is retried on the same URL after a wait: still live. b: a final refusal (400).
+    // c: done.
+    h.put_done(ps[0].0, Err(PutFailure::Http(s503())));
+    h.put_done(ps[1].0, Err(PutFailure::Http(HttpFailure::status(400))));
+    h.put_done(ps[2].0, Ok(()));
+    assert_eq!(live(&h), vec![url(0)]);
+    // a's second and third attempts fail too: given up, nothing is live.
+    let again = puts(&h.fire());
+    assert_eq!(live(&h), vec![url(0)]);
+    h.put_done(again[0].0, Err(PutFailure::Http(s503())));
+    let again = puts(&h.fire());
+    h.put_done(again[0].0, Err(PutFailure::Http(s503())));
+    assert!(live(&h).is_empty(), "{:?}", live(&h));
+    // An expired SAS: the old URL is not used again (a fresh session is asked for).
+    let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(1));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    h.put_done(ps[0].0, Err(expired()));
+    assert!(h.e.live_upload_urls().is_empty());
+}
+
 #[test]
 fn offline_holds_requests_and_failures_while_offline_use_no_attempt() {
     let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(2));
@@ -511,6 +606,7 @@ fn an_api_key_refusal_stops_the_run() {
             }),
             azure_code: None,
             message: None,
+            retry_after_ms: None,
         }),
     );
     let s = finished(&cmds).unwrap();
@@ -547,6 +643,7 @@ fn an_encounter_not_in_the_keys_population_fails_alone_and_the_run_goes_on() {
             }),
             azure_code: None,
             message: None,
+            retry_after_ms: None,
         }),
     );
     assert!(finished(&cmds).is_none(), "the run does not stop");
@@ -768,14 +865,11 @@ fn the_next_batch_is_sessioned_and_uploaded_while_the_previous_one_commits() {
     let cmds = h.answer(id, sessions_for(&req, &[]));
     let pa = puts(&cmds);
     assert_eq!(pa.len(), 1);
-    assert!(apis(&cmds).is_empty(), "b still waits for a PUT slot");
-    // b's PUT starts, then (its batch has every PUT started) the next batch's sessions.
-    let cmds = h.put_done(pa[0].0, Ok(()));
-    let pb = puts(&cmds);
-    assert_eq!(pb.len(), 1);
-    let put_b = position(&cmds, |c| matches!(c, Command::PutBlob { .. }));
+    // b waits for the one PUT slot: with at most `concurrency` (1) images of the batch still
+    // to start, the next batch's sessions go out at once, ahead of the slot freeing up.
+    let put_a = position(&cmds, |c| matches!(c, Command::PutBlob { .. }));
     let sess = position(&cmds, |c| matches!(c, Command::ApiRequest { .. }));
-    assert!(put_b < sess);
+    assert!(put_a < sess);
     let (sid, sreq) = one_api(&cmds);
     let ApiRequest::CreateUploadSessions(r) = &sreq else {
         panic!("{sreq:?}")
@@ -791,6 +885,10 @@ fn the_next_batch_is_sessioned_and_uploaded_while_the_previous_one_commits() {
         puts(&h.answer(sid, sessions_for(&sreq, &[]))).is_empty(),
         "slot busy"
     );
+    // a done: b (the older batch) gets the slot before c.
+    let pb = puts(&h.put_done(pa[0].0, Ok(())));
+    assert_eq!(pb.len(), 1);
+    assert_eq!(pb[0].1, "b");
     // b done: the first batch's commit goes out and c takes the free slot at once.
     let cmds = h.put_done(pb[0].0, Ok(()));
     let (cid, creq) = one_api(&cmds);
@@ -820,6 +918,64 @@ fn the_next_batch_is_sessioned_and_uploaded_while_the_previous_one_commits() {
     let s = finished(&h.answer(id, commit_all(&req))).unwrap();
     assert_eq!(s.encounters[0].status, EncounterStatus::Synced);
     assert_eq!(s.progress.images_complete, 4);
+}
+
+#[test]
+fn a_third_batch_uploads_while_two_commits_are_in_flight_and_no_fourth_opens() {
+    let names: Vec<String> = (0..8).map(|n| format!("i{n}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut h = H::new(
+        plan(vec![encounter("e1", &refs)]),
+        Config {
+            batch_size: 2,
+            ..config(1)
+        },
+    );
+    let (id, _) = one_api(&h.start());
+    let mut cmds = h.answer(id, encounter_ref(1));
+    // Answer sessions and PUTs as they come, hold every commit.
+    let mut commits: Vec<(RequestId, ApiRequest)> = Vec::new();
+    let mut sessions: Vec<(RequestId, ApiRequest)> = Vec::new();
+    let mut put_queue: Vec<RequestId> = Vec::new();
+    let mut sessions_sent = 0;
+    for _ in 0..100 {
+        for (id, req) in apis(&cmds) {
+            match req {
+                ApiRequest::CommitSessions(_) => commits.push((id, req)),
+                _ => {
+                    sessions_sent += 1;
+                    sessions.push((id, req));
+                }
+            }
+        }
+        put_queue.extend(puts(&cmds).into_iter().map(|p| p.0));
+        cmds = if !sessions.is_empty() {
+            let (id, req) = sessions.remove(0);
+            h.answer(id, sessions_for(&req, &[]))
+        } else if !put_queue.is_empty() {
+            let id = put_queue.remove(0);
+            h.put_done(id, Ok(()))
+        } else {
+            break;
+        };
+    }
+    // Batches 1 and 2 committing, batch 3 uploaded (or uploading) before either answered;
+    // batch 4 waits for one of the three to close.
+    assert_eq!(commits.len(), 3, "{commits:?}");
+    assert_eq!(sessions_sent, 3);
+    let (id, req) = commits.remove(0);
+    let cmds = h.answer(id, commit_all(&req));
+    let (_, req4) = one_api(&cmds);
+    let ApiRequest::CreateUploadSessions(r) = &req4 else {
+        panic!("{req4:?}")
+    };
+    assert_eq!(
+        r.items
+            .iter()
+            .map(|i| i.idempotency_key.clone())
+            .collect::<Vec<_>>(),
+        [key("i6"), key("i7")]
+    );
 }
 
 #[test]
@@ -1182,6 +1338,7 @@ fn a_refused_user_creation_fails_its_encounter_with_the_servers_reason() {
             }),
             azure_code: None,
             message: None,
+            retry_after_ms: None,
         }),
     );
     let failed = persists(&cmds).into_iter().find_map(|p| match p {

@@ -155,6 +155,9 @@ impl Stack {
             copy_put_from_url: false,
             max_decode_bytes: 64 * 1024 * 1024,
             variant_workers: 1,
+            // The queue's yielding to uploads has its own test; elsewhere it would only slow
+            // `variants_settled`.
+            variants_quiet_ms: 0,
             thumbnail_px: 256,
             preview_px: 1024,
             test_mode: false,
