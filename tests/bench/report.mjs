@@ -44,8 +44,8 @@ const share = (bytes) => `${(100 * bytes / named.code).toFixed(1)} %`;
 const rest = areas ? areas.slice(TOP).reduce((x, [, b]) => x + b, 0) : 0;
 const breakdown = areas ? `
 Where the bytes are (tests/bench/wasm-size.mjs): the code size of each function, from the names in
-cargo's release wasm before wasm-bindgen and wasm-opt (${kb(named.code)} of code in ${named.functions.length.toLocaleString('en')}
-functions, ${kb(named.data)} of data); wasm-opt shrinks the code, the proportions stay. The views are
+cargo's release wasm after wasm-bindgen, before wasm-opt (${kb(named.code)} of code in ${named.functions.length.toLocaleString('en')}
+functions, ${kb(named.data)} of data); wasm-opt then shrinks the code, the shares change little. The views are
 mostly Leptos's generic code compiled once per view (each \`view!\` is a tree of tachys types
 with its own build and rebuild code), and "Rust std" is mostly std's generic code compiled for
 the app's types (drop glue, \`Vec\`, \`Option\`, iterators, \`Rc\`/\`RefCell\`).
