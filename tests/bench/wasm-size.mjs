@@ -1,8 +1,8 @@
 // Where the bytes of the app's wasm are: the code size of every function, from the code
 // section and the function names in the "name" section, grouped by crate (and by module for
-// finsync's own crates). Works on cargo's release wasm passed through wasm-bindgen again (which
+// finsync's own crates). Works on cargo's release wasm passed through wasm-bindgen (which
 // demangles the names and drops its own describe functions), without wasm-opt, which would drop
-// the names: the byte counts are before wasm-opt, the shares hold for the bundle. Cargo keeps
+// the names: the byte counts are before wasm-opt, the shares are close to the bundle's. Cargo keeps
 // the names with `CARGO_PROFILE_RELEASE_STRIP=none` (scripts/bench.sh builds that way; dist/ is
 // the same, trunk's wasm-opt drops them there).
 //
