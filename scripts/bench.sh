@@ -6,9 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "==> building the release app and server"
-# strip = "none" keeps the function names in cargo's wasm for report.mjs's size breakdown
-# (tests/bench/wasm-size.mjs); trunk's wasm-opt drops them from dist/ as in any release build.
-CARGO_PROFILE_RELEASE_STRIP=none trunk build --release >/dev/null
+trunk build --release >/dev/null
 node scripts/postbuild.mjs >/dev/null
 cargo build --release -p finsync-server --bins --quiet
 export FINSYNC_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/finsync-server"

@@ -34,8 +34,8 @@ This machine is shared and noisy: compare figures side by side within one run (t
 This run of scripts/bench.sh took, end to end, ${Math.floor(process.env.BENCH_SECONDS / 60)} min ${process.env.BENCH_SECONDS % 60} s.` : ''}
 `;
 
-// Where the bytes are: function code sizes by area, from the names cargo's wasm keeps when built
-// with strip = "none" (scripts/bench.sh does); left out when that wasm has no names.
+// Where the bytes are: function code sizes by area, from the names cargo's release wasm keeps
+// (tests/bench/wasm-size.mjs); left out when that wasm is missing or has no names.
 let named = null;
 try { named = existsSync(cargoWasm()) ? functionSizes(bound(cargoWasm())) : null; } catch (e) { console.error(`wasm-size: ${e.message}`); }
 const areas = named?.named ? byArea(named.functions) : null;

@@ -2,9 +2,9 @@
 // section and the function names in the "name" section, grouped by crate (and by module for
 // finsync's own crates). Works on cargo's release wasm passed through wasm-bindgen (which
 // demangles the names and drops its own describe functions), without wasm-opt, which would drop
-// the names: the byte counts are before wasm-opt, the shares are close to the bundle's. Cargo keeps
-// the names with `CARGO_PROFILE_RELEASE_STRIP=none` (scripts/bench.sh builds that way; dist/ is
-// the same, trunk's wasm-opt drops them there).
+// the names: the byte counts are before wasm-opt, the shares are close to the bundle's. A
+// release build keeps the names there (cargo's default strip = "debuginfo" leaves the name
+// section); trunk's wasm-opt drops them from dist/.
 //
 //   node tests/bench/wasm-size.mjs [path/to/finsync.wasm]   # prints the table
 import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
@@ -126,7 +126,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2] ?? cargoWasm();
   if (!existsSync(file)) { console.error(`${file} is missing: build the release wasm first`); process.exit(1); }
   const { code, data, named, functions } = functionSizes(bound(file));
-  if (!named) { console.error(`${file} has no name section: build with CARGO_PROFILE_RELEASE_STRIP=none`); process.exit(1); }
+  if (!named) { console.error(`${file} has no name section (was it built with strip = "symbols"?)`); process.exit(1); }
   console.log(`code ${code} bytes in ${functions.length} functions, data ${data} bytes`);
   for (const [a, bytes, n] of byArea(functions)) console.log(`${String(bytes).padStart(9)} ${(100 * bytes / code).toFixed(1).padStart(5)} % ${String(n).padStart(6)}  ${a}`);
 }
