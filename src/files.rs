@@ -51,8 +51,9 @@ impl Picked {
     }
 
     fn finish(mut self) -> Self {
-        self.images
-            .sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
+        finsync_core::order::sort_by(&mut self.images, |a, b| {
+            a.relative_path.cmp(&b.relative_path)
+        });
         self
     }
 }

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../e2e/support/env.mjs';
+import { cargoWasm, bound, functionSizes, byArea } from './wasm-size.mjs';
 
 const dir = path.join(ROOT, 'test-output/bench');
 const read = (name) => existsSync(path.join(dir, name)) ? JSON.parse(readFileSync(path.join(dir, name), 'utf8')) : null;
@@ -34,8 +35,31 @@ ${new Date().toISOString().slice(0, 10)} — ${os.cpus().length} cores (${os.cpu
 ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${sh('rustc', ['--version'])}, ${sh('chromium', ['--version'])}, Azurite 3.35.0 on loopback.
 This machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.${process.env.BENCH_SECONDS ? `
 This run of scripts/bench.sh took, end to end, ${Math.floor(process.env.BENCH_SECONDS / 60)} min ${process.env.BENCH_SECONDS % 60} s.` : ''}
+`;
 
-## Release bundle size
+// Where the bytes are: function code sizes by area, from the names cargo's release wasm keeps
+// (tests/bench/wasm-size.mjs); left out when that wasm is missing or has no names.
+let named = null;
+try { named = existsSync(cargoWasm()) ? functionSizes(bound(cargoWasm())) : null; } catch (e) { console.error(`wasm-size: ${e.message}`); }
+const areas = named?.named ? byArea(named.functions) : null;
+const TOP = 16;
+const share = (bytes) => `${(100 * bytes / named.code).toFixed(1)} %`;
+const rest = areas ? areas.slice(TOP).reduce((x, [, b]) => x + b, 0) : 0;
+const breakdown = areas ? `
+Where the bytes are (tests/bench/wasm-size.mjs): the code size of each function, from the names in
+cargo's release wasm after wasm-bindgen, before wasm-opt (${kb(named.code)} of code in ${named.functions.length.toLocaleString('en')}
+functions, ${kb(named.data)} of data); wasm-opt then shrinks the code, the shares change little. The views are
+mostly Leptos's generic code compiled once per view (each \`view!\` is a tree of tachys types
+with its own build and rebuild code), and "Rust std" is mostly std's generic code compiled for
+the app's types (drop glue, \`Vec\`, \`Option\`, iterators, \`Rc\`/\`RefCell\`).
+
+| area | code before wasm-opt | share |
+|---|---|---|
+${areas.slice(0, TOP).map(([a, bytes]) => `| ${a} | ${kb(bytes)} | ${share(bytes)} |`).join('\n')}
+| ${areas.length - TOP} more crates and modules | ${kb(rest)} | ${share(rest)} |
+` : '';
+
+const sizeSection = `## Release bundle size
 
 \`trunk build --release\` (opt-level z, LTO, Leptos \`erase_components\`, wasm-opt -Oz), then
 scripts/postbuild.mjs, which stores a brotli (quality 11) and a gzip (-9) copy of each file; the
@@ -47,7 +71,23 @@ reference server sends the brotli one to browsers that accept it (all current on
 | JS glue | ${kb(size(js))} | ${kb(gz(js))} | ${kb(br(js))} |
 
 Budget (issue 9): the wasm ≤ ${kb(WASM_BUDGET_GZIP)} gzip — **${gz(wasm) <= WASM_BUDGET_GZIP ? 'met' : `over by ${kb(gz(wasm) - WASM_BUDGET_GZIP)}`}**.
-`;
+${breakdown}`;
+
+// `node tests/bench/report.mjs --size`: rewrites only this section of BENCHMARKS.md (after a
+// release build; the other sections need the benchmarks' figures).
+if (process.argv.includes('--size')) {
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const old = readFileSync(file, 'utf8');
+  const at = old.indexOf('## Release bundle size');
+  if (at < 0) throw new Error('BENCHMARKS.md has no "## Release bundle size" section');
+  const next = old.indexOf('\n## ', at + 1);
+  writeFileSync(file, old.slice(0, at) + sizeSection + (next < 0 ? '' : old.slice(next)));
+  console.log(sizeSection);
+  process.exit(0);
+}
+
+md += `
+${sizeSection}`;
 
 const firstLoad = read('load.json');
 if (firstLoad) {

@@ -46,6 +46,7 @@
 //! (e.g. "date only from folder name") and for split or mixed groups; red for a missing value
 //! ("missing GPS") or an undated/unmatched group. The colour is the worst reason's.
 
+use crate::order::btree_set;
 use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -444,12 +445,12 @@ fn folder_groups(images: &[ScannedImage], members: &[usize], depth: i32) -> Vec<
 
 /// Splits a group by (day, photographer) when it holds several known values of either.
 fn domain_split(part: Part, facts: &[Facts]) -> Vec<Part> {
-    let days: BTreeSet<Day> = part.members.iter().filter_map(|&i| facts[i].day).collect();
-    let phots: BTreeSet<&str> = part
-        .members
-        .iter()
-        .filter_map(|&i| facts[i].photographer.as_deref())
-        .collect();
+    let days: BTreeSet<Day> = btree_set(part.members.iter().filter_map(|&i| facts[i].day));
+    let phots: BTreeSet<&str> = btree_set(
+        part.members
+            .iter()
+            .filter_map(|&i| facts[i].photographer.as_deref()),
+    );
     let (split_days, split_phots) = (days.len() > 1, phots.len() > 1);
     if !split_days && !split_phots {
         return vec![part];
@@ -524,10 +525,11 @@ fn proximity_split(
     let window = window_min as i64 * 60;
     let (mut dated, undated): (Vec<usize>, Vec<usize>) =
         part.members.iter().partition(|&&i| facts[i].secs.is_some());
-    let phots: BTreeSet<&str> = dated
-        .iter()
-        .filter_map(|&i| facts[i].photographer.as_deref())
-        .collect();
+    let phots: BTreeSet<&str> = btree_set(
+        dated
+            .iter()
+            .filter_map(|&i| facts[i].photographer.as_deref()),
+    );
     let split_phots = phots.len() > 1;
     let pkey = |i: usize| {
         if split_phots {
@@ -858,10 +860,7 @@ fn build_draft(
         reasons.extend(source_reason("individual IDs", ids.source));
     }
 
-    let names: BTreeSet<&String> = members
-        .iter()
-        .flat_map(|&i| fields[i].extra.keys())
-        .collect();
+    let names: BTreeSet<&String> = btree_set(members.iter().flat_map(|&i| fields[i].extra.keys()));
     let mut extra = BTreeMap::new();
     for name in names {
         if let Some((best, summary)) =

@@ -28,6 +28,7 @@
 //! Pending after an inline edit or a new resolution ([`EncounterRecord::apply_resolutions`]), so
 //! fixing the last blocker promotes a record without re-materialising.
 
+use crate::order::{btree_map, btree_set};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -471,13 +472,10 @@ pub fn diff(a: &Manifest, b: &Manifest) -> Vec<Change> {
         opt(&rb.id_verifier),
     );
     let extras = |r: &FieldRules| -> BTreeMap<String, String> {
-        r.extra
-            .iter()
-            .map(|x| (x.name.clone(), chain(&x.sources)))
-            .collect()
+        btree_map(r.extra.iter().map(|x| (x.name.clone(), chain(&x.sources))))
     };
     let (xa, xb) = (extras(ra), extras(rb));
-    for name in xa.keys().chain(xb.keys()).collect::<BTreeSet<_>>() {
+    for name in btree_set(xa.keys().chain(xb.keys())) {
         let get = |m: &BTreeMap<String, String>| {
             m.get(name).cloned().unwrap_or_else(|| "(absent)".into())
         };
@@ -488,12 +486,7 @@ pub fn diff(a: &Manifest, b: &Manifest) -> Vec<Change> {
         a.strategy.to_string(),
         b.strategy.to_string(),
     );
-    for name in a
-        .photographers
-        .keys()
-        .chain(b.photographers.keys())
-        .collect::<BTreeSet<_>>()
-    {
+    for name in btree_set(a.photographers.keys().chain(b.photographers.keys())) {
         let get = |m: &BTreeMap<String, PhotographerResolution>| {
             m.get(name)
                 .map_or_else(|| "(absent)".into(), |r| r.to_string())
@@ -765,7 +758,7 @@ impl EncounterRecord {
 /// the record's images did not change (new images need a new look); an approval that no
 /// longer holds (a value went missing) falls back to Pending/Incomplete.
 pub fn carry_over(new: &mut [EncounterRecord], old: &[EncounterRecord]) {
-    let by_id: BTreeMap<&str, &EncounterRecord> = old.iter().map(|r| (r.id.as_str(), r)).collect();
+    let by_id: BTreeMap<&str, &EncounterRecord> = btree_map(old.iter().map(|r| (r.id.as_str(), r)));
     for r in new {
         let Some(o) = by_id.get(r.id.as_str()) else {
             continue;
@@ -919,7 +912,7 @@ pub fn materialize(
                 photographer_raw: raw,
                 photographer,
                 known_individuals: d.individuals.map(|x| x.value).unwrap_or_default(),
-                extra: d.extra.into_iter().map(|(k, v)| (k, v.value)).collect(),
+                extra: btree_map(d.extra.into_iter().map(|(k, v)| (k, v.value))),
                 sources,
                 confidence,
                 reasons,

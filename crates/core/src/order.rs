@@ -4,8 +4,12 @@
 //! each call site. [`sort_by`] sorts a list of indices through a `dyn` comparator instead, so
 //! every caller shares one copy of the sort, then moves the elements into that order. The
 //! result is exactly what `slice::sort_by` gives (a stable sort by the same comparator).
+//!
+//! `collect()` into a `BTreeMap`/`BTreeSet` sorts its input the same way (one copy of the sort
+//! per key type); [`btree_set`] and [`btree_map`] build the same collections by inserting.
 
 use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `v.sort_by(cmp)`, sharing one sort implementation with every other caller.
 pub fn sort_by<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
@@ -24,6 +28,21 @@ pub fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
 /// `v.sort()`.
 pub fn sort<T: Ord>(v: &mut [T]) {
     sort_by(v, T::cmp);
+}
+
+/// `iter.collect::<BTreeSet<_>>()`, without the sort.
+pub fn btree_set<T: Ord>(iter: impl IntoIterator<Item = T>) -> BTreeSet<T> {
+    let mut set = BTreeSet::new();
+    set.extend(iter);
+    set
+}
+
+/// `iter.collect::<BTreeMap<_, _>>()` (the last value of a repeated key wins, as there),
+/// without the sort.
+pub fn btree_map<K: Ord, V>(iter: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, V> {
+    let mut map = BTreeMap::new();
+    map.extend(iter);
+    map
 }
 
 /// `0..n` stably sorted by `cmp` over the indices.
@@ -94,5 +113,20 @@ mod tests {
             .to_vec();
         sort(&mut v);
         assert_eq!(v, ["", "a.jpg", "a.jpg", "b/10.jpg", "b/2.jpg"]);
+    }
+
+    #[test]
+    fn btree_builders_equal_collect() {
+        let mut seed = 11;
+        let pairs: Vec<(u64, usize)> = (0..300).map(|i| (lcg(&mut seed) % 40, i)).collect();
+        // Repeated keys: the last value wins in both.
+        assert_eq!(
+            btree_map(pairs.iter().copied()),
+            pairs.iter().copied().collect::<BTreeMap<_, _>>()
+        );
+        assert_eq!(
+            btree_set(pairs.iter().map(|p| p.0)),
+            pairs.iter().map(|p| p.0).collect::<BTreeSet<_>>()
+        );
     }
 }

@@ -807,17 +807,13 @@ impl CompiledRules {
             let ids = self.ids_from(c, text, ctx.meta, &mut warnings);
             (!ids.is_empty()).then_some(ids)
         });
-        let extra = self
-            .extra
-            .iter()
-            .filter_map(|(name, chain)| {
-                let v = first(chain, &ctx, |c, text| match c {
-                    Compiled::Manual(Manual::Text(t)) => Some(t.clone()),
-                    _ => text_from(c, text?),
-                })?;
-                Some((name.clone(), v))
-            })
-            .collect();
+        let extra = crate::order::btree_map(self.extra.iter().filter_map(|(name, chain)| {
+            let v = first(chain, &ctx, |c, text| match c {
+                Compiled::Manual(Manual::Text(t)) => Some(t.clone()),
+                _ => text_from(c, text?),
+            })?;
+            Some((name.clone(), v))
+        }));
         ImageFields {
             date,
             location_name,
