@@ -4,7 +4,8 @@
 // token, a token the service rejects and an endpoint the page cannot reach, each with what to
 // do; a good token is checked live and saved (masked). Discover scans the container (prefix
 // "2024/"), and the same pipeline as for folders groups, approves, materialises and reviews
-// it, each image showing that it is in Azure. The page only ever sent List Blobs and Range
+// it, each image showing that it is in Azure; Sync then has the server copy every image
+// (each once, byte-exact, no request from the page to the source). The page only ever sent List Blobs and Range
 // GETs of small ranges (never a whole large blob), its fingerprints equal the local
 // definition's, and no SAS signature reached the console or the activity log.
 import { test, before, after } from 'node:test';
@@ -15,7 +16,7 @@ import {
   AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, SASProtocol,
   StorageSharedKeyCredential, generateAccountSASQueryParameters,
 } from '@azure/storage-blob';
-import { startStack, launchBrowser, outDir, freePort, AZURITE_ACCOUNT, AZURITE_KEY } from './support/env.mjs';
+import { startStack, launchBrowser, outDir, freePort, readContainer, AZURITE_ACCOUNT, AZURITE_KEY } from './support/env.mjs';
 import { makeJpeg } from './support/jpeg.mjs';
 
 let stack, browser;
@@ -126,7 +127,7 @@ async function addConnection(page, { name, token, endpoint = stack.blobUrl, cont
   await card.getByTestId('azure-add').click();
 }
 
-test('connections are checked; a container is scanned, grouped, approved and reviewed with Range reads only', async () => {
+test('connections are checked; a container is scanned, grouped, approved, reviewed with Range reads only, and synced by server-side copy', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const consoleLines = [];
@@ -306,11 +307,44 @@ test('connections are checked; a container is scanned, grouped, approved and rev
   const records = await readStore(page, 'reviewRecords');
   assert.ok(records.flatMap(r => r.record.images).every(i => i.source.kind === 'azure' && i.source.container === 'source'));
 
-  // 9. The Sync page offers the approved manifest (the copy itself is the sync half's test).
+  // 9. The Sync page offers the approved manifest, and Sync copies it server-side: no folder
+  //    asked for, no byte of an image through the page, every image on the server once.
   await page.getByTestId('nav-sync').click();
   const row = page.getByTestId('manifest-row').first();
   await waitText(row, /v2 · source\/2024\/ \(Azure Lab archive\) — scan 1/);
   assert.deepEqual(await row.locator('td.num').allTextContents(), ['2', '6']);
+  const beforeSync = blobRequests.length;
+  const copyBodies = [];
+  const onCopy = req => { if (req.url().endsWith('/api/v1/upload-sessions/copy')) copyBodies.push(req.postData()); };
+  page.on('request', onCopy);
+  await row.getByTestId('sync-manifest').click();
+  await page.getByTestId('summary').waitFor({ timeout: 60000 });
+  page.off('request', onCopy);
+  assert.match(await page.getByTestId('summary').textContent(), /^6 uploaded, 0 already on the server, 0 failed/);
+  await shot(page, '6-synced');
+  assert.deepEqual(blobRequests.slice(beforeSync).map(r => `${r.method} ${r.url.pathname}`), [],
+    'the sync made no request from the page to the source storage');
+  const copied = copyBodies.flatMap(b => JSON.parse(b).items);
+  assert.equal(copied.length, 6, 'every image went to the server as a copy');
+  const encSync = await readStore(page, 'encounterSync');
+  assert.equal(encSync.length, 2);
+  let onServer = 0;
+  for (const e of encSync) {
+    assert.equal(e.status.status, 'synced', JSON.stringify(e));
+    const detail = await fetch(`${stack.appUrl}/api/v1/encounters/${e.remote.id}`, { headers: { Authorization: `Bearer ${stack.apiKey}` } }).then(r => r.json());
+    onServer += detail.images.length;
+  }
+  assert.equal(onServer, 6, 'six images on the server, none twice');
+  // The originals in the server's container: each photo once, byte-exact (copied from the source).
+  const stored = await readContainer(stack.blobService, stack.container);
+  const synced = [...blobs.keys()].filter(n => /Haro Strait|Boundary Pass/.test(n));
+  assert.equal(synced.length, 6);
+  for (const name of synced) {
+    const file = name.split('/').pop();
+    const hits = [...stored.keys()].filter(k => /^encounters\/\d+\/[^/]+\/[^/]+$/.test(k) && k.endsWith('/' + file));
+    assert.equal(hits.length, 1, `${file} stored once: ${hits.join(', ')}`);
+    assert.ok(stored.get(hits[0]).equals(blobs.get(name)), `${file} byte-exact`);
+  }
 
   // 10. A connection string: the page signs its own container and blob SAS from the key
   //     (checked by Azurite), and a scan with it reads the same fingerprints.
