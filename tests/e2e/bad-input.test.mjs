@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startStack, launchBrowser, outDir, readContainer, AZURITE_ACCOUNT, AZURITE_KEY } from './support/env.mjs';
 import { generateBlobSASQueryParameters, BlobSASPermissions, SASProtocol, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { writeScanCorpus, writeManyFiles, goodJpeg } from '../fixtures/make-bad-inputs.mjs';
+import { waitText } from './support/wait.mjs';
 
 let stack, browser, context, page;
 const out = outDir('bad-input');
@@ -40,17 +41,6 @@ before(async () => {
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
 });
 after(async () => { await browser?.close(); await stack?.stop(); });
-
-async function waitText(locator, re, timeout = 20000) {
-  const until = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < until) {
-    text = (await locator.first().textContent().catch(() => '')) ?? '';
-    if (re.test(text)) return text;
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`text ${JSON.stringify(text)} never matched ${re}`);
-}
 
 const shot = (name) => page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
 const nfc = s => s.normalize('NFC');

@@ -18,6 +18,8 @@ import {
 } from '@azure/storage-blob';
 import { startStack, launchBrowser, outDir, freePort, readContainer, AZURITE_ACCOUNT, AZURITE_KEY } from './support/env.mjs';
 import { makeJpeg } from './support/jpeg.mjs';
+import { waitText } from './support/wait.mjs';
+import { readStores } from './support/idb.mjs';
 
 let stack, browser;
 const out = outDir('cloud-discovery');
@@ -92,30 +94,8 @@ after(async () => {
 
 const shot = (page, name) => page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
 
-async function waitText(locator, re, timeout = 15000) {
-  const until = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < until) {
-    text = (await locator.first().textContent().catch(() => '')) ?? '';
-    if (re.test(text)) return text;
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`text ${JSON.stringify(text)} never matched ${re}`);
-}
-
 /** Everything of one IndexedDB store of the app's database. */
-function readStore(page, name) {
-  return page.evaluate(name => new Promise((resolve, reject) => {
-    const open = indexedDB.open('finsync');
-    open.onsuccess = () => {
-      const db = open.result;
-      const req = db.transaction(name).objectStore(name).getAll();
-      req.onsuccess = () => { db.close(); resolve(req.result); };
-      req.onerror = () => reject(req.error);
-    };
-    open.onerror = () => reject(open.error);
-  }), name);
-}
+const readStore = async (page, name) => (await readStores(page, [name]))[name];
 
 async function addConnection(page, { name, token, endpoint = stack.blobUrl, container = 'source' }) {
   const card = page.getByTestId('azure-connections');

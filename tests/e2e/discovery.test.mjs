@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, launchBrowser, outDir } from './support/env.mjs';
 import { makeJpeg } from './support/jpeg.mjs';
+import { waitText } from './support/wait.mjs';
 
 let stack, browser;
 const out = outDir('discovery');
@@ -69,17 +70,6 @@ async function openApp(context, hash = '#/discover') {
 const shot = (page, name) => page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
 
 /** Waits until `locator`'s text matches `re`; returns the text. */
-async function waitText(locator, re, timeout = 15000) {
-  const until = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < until) {
-    text = (await locator.first().textContent().catch(() => '')) ?? '';
-    if (re.test(text)) return text;
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`text ${JSON.stringify(text)} never matched ${re}`);
-}
-
 test('scan, manifest, materialise, review — and all of it survives a reload', async () => {
   const context = await browser.newContext();
   const { page, consoleErrors } = await openApp(context);

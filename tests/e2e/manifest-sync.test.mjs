@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, launchBrowser, outDir, readContainer } from './support/env.mjs';
 import { makeJpeg } from './support/jpeg.mjs';
+import { waitText } from './support/wait.mjs';
 
 let stack, browser;
 const out = outDir('manifest-sync');
@@ -50,17 +51,6 @@ const api = (p, init = {}) => fetch(`${stack.appUrl}${p}`, {
   ...init, headers: { Authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
 }).then(async r => { assert.ok(r.ok, `${p}: ${r.status}`); return r.json(); });
 const faults = body => api('/api/v1/test/faults', { method: 'POST', body: JSON.stringify({ rate: 1, kinds: ['503'], seed: 1, ...body }) });
-
-async function waitText(locator, re, timeout = 20000) {
-  const until = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < until) {
-    text = (await locator.first().textContent().catch(() => '')) ?? '';
-    if (re.test(text)) return text;
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`text ${JSON.stringify(text)} never matched ${re}`);
-}
 
 test('an approved manifest syncs its encounters to the server, once', async () => {
   const context = await browser.newContext();
