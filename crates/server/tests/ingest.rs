@@ -263,6 +263,28 @@ async fn commit_checks_md5_and_decoding_and_stores_variants() {
     assert_eq!(s.count("SELECT COUNT(*) FROM upload_sessions"), 5);
 }
 
+/// Creates `container` in the research group's account (standing in for its own storage) and
+/// puts `photo` there as `blob`.
+async fn research_photo(s: &Stack, research: &Account, container: &str, blob: &str, photo: &[u8]) {
+    let admin = research.account_sas(
+        "rwdlac",
+        "sco",
+        &iso8601_utc(finsync_server::now_unix() + 600),
+    );
+    let resp = s
+        .http
+        .put(format!(
+            "{}?restype=container&{admin}",
+            research.url(container, Resource::Container)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let put = research_url(research, container, blob, "cw", 600);
+    assert_eq!(put_blob(&s.http, &put, photo.to_vec()).await, 201);
+}
+
 fn research_url(
     account: &Account,
     container: &str,
@@ -286,24 +308,8 @@ async fn copies_from_a_research_groups_storage_and_explains_refusals() {
     // The research group's own account and container, holding a photo.
     let research = s.azurite.research_account();
     assert!(research.blob_endpoint.contains(RESEARCH_ACCOUNT));
-    let sas = research.account_sas(
-        "rwdlac",
-        "sco",
-        &iso8601_utc(finsync_server::now_unix() + 600),
-    );
-    let resp = s
-        .http
-        .put(format!(
-            "{}?restype=container&{sas}",
-            research.url("survey", Resource::Container)
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 201);
     let photo = jpeg(120, 80, 7);
-    let put = research_url(&research, "survey", "2024/07/IMG_1.jpg", "cw", 600);
-    assert_eq!(put_blob(&s.http, &put, photo.clone()).await, 201);
+    research_photo(&s, &research, "survey", "2024/07/IMG_1.jpg", &photo).await;
 
     let items: Vec<(String, &str, &[u8], Option<String>)> = (1..=5)
         .map(|n| {
@@ -430,24 +436,8 @@ async fn storage_connections_mint_source_urls_the_storage_service_accepts() {
     let (_, key) = s.population("P", true);
     let enc = new_encounter(&s, &key).await;
     let research = s.azurite.research_account();
-    let admin = research.account_sas(
-        "rwdlac",
-        "sco",
-        &iso8601_utc(finsync_server::now_unix() + 600),
-    );
-    let resp = s
-        .http
-        .put(format!(
-            "{}?restype=container&{admin}",
-            research.url("source", Resource::Container)
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 201);
     let photo = jpeg(64, 48, 3);
-    let put = research_url(&research, "source", "2024/07/a b.jpg", "cw", 600);
-    assert_eq!(put_blob(&s.http, &put, photo.clone()).await, 201);
+    research_photo(&s, &research, "source", "2024/07/a b.jpg", &photo).await;
 
     let connection = |id: &str, auth: ConnectionAuth| StorageConnection {
         id: id.into(),
