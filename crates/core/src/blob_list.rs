@@ -8,10 +8,11 @@
 //! are decoded; a name the service had to percent-encode (`<Name Encoded="true">`) is decoded
 //! too.
 
+use crate::calendar::days_from_civil;
 use crate::cloud::{CloudError, ConnectionAuth, StorageConnection, READ_SAS_SECS};
 use crate::media::{classify, is_hidden_dir, FileClass};
 use crate::sas::{self, Account, Resource};
-use crate::sas_token::{days_from_civil, percent_decode};
+use crate::sas_token::percent_decode;
 
 /// Blobs asked for per List Blobs page.
 pub const PAGE_SIZE: u32 = 1000;

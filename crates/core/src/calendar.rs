@@ -149,8 +149,9 @@ fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
-// Howard Hinnant's days_from_civil / civil_from_days.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+// Howard Hinnant's days_from_civil / civil_from_days: the crate's one copy (SAS times in
+// `sas` and `sas_token` use them too).
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -160,7 +161,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -222,7 +222,7 @@ pub fn redact_sas(url: &str) -> String {
 pub fn iso8601_utc(unix_secs: i64) -> String {
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::calendar::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,
@@ -234,21 +234,6 @@ pub fn iso8601_utc(unix_secs: i64) -> String {
 /// `YYYY-MM-DD` (UTC) of a Unix time in seconds.
 pub fn date_utc(unix_secs: i64) -> String {
     iso8601_utc(unix_secs)[..10].to_string()
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) — Howard Hinnant's
-/// well-known algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn encode(s: &str, keep_slash: bool) -> String {

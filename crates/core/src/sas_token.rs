@@ -328,19 +328,7 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
         }
         secs = h * 3600 + mi * 60 + se;
     }
-    Some(days_from_civil(y, m, day) * 86_400 + secs)
-}
-
-/// Proleptic Gregorian (year, month, day) → days since 1970-01-01 (Howard Hinnant's
-/// algorithm, the inverse of the one in [`crate::sas`]).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(crate::calendar::days_from_civil(y, m, day) * 86_400 + secs)
 }
 
 /// Decodes `%XX` escapes and `+` (as a space would be in a form-encoded query). Invalid escapes
