@@ -17,7 +17,7 @@ use finsync_core::blob_list::classify_blob;
 use finsync_core::cloud::{BlobRef, ImageSource, StorageConnection};
 use finsync_core::fingerprint::{edge_ranges, EDGE_BYTES};
 use finsync_core::media::FileClass;
-use finsync_core::metadata::{prefix_needed, ParseOptions, PrefixNeed, INITIAL_PREFIX_BYTES};
+use finsync_core::metadata::{ParseOptions, INITIAL_PREFIX_BYTES};
 
 use super::model::ScanFile;
 use super::scan::{self, unreadable};
@@ -134,9 +134,9 @@ impl Listing {
     }
 }
 
-/// Reads one blob the way [`scan::read_image`] reads a file: the first
-/// `INITIAL_PREFIX_BYTES` and the fingerprint's last `EDGE_BYTES` at the same time (one GET
-/// for a blob small enough), more of the start only when [`prefix_needed`] asks.
+/// Reads one blob the way [`scan::read_image`] reads a file ([`scan::read_prefix`]: the first
+/// `INITIAL_PREFIX_BYTES`, more only when the segments ask), with the fingerprint's last
+/// `EDGE_BYTES` read at the same time (one GET for a blob small enough).
 pub async fn read_blob(
     job_id: &str,
     relative_path: String,
@@ -161,45 +161,28 @@ pub async fn read_blob(
     if out.error.is_some() {
         return out;
     }
-    let read = |start: u64, end: u64| azure::read_range(&b.conn, &b.container, &b.name, start, end);
+    let read = |start: u64, end: u64| async move {
+        azure::read_range(&b.conn, &b.container, &b.name, start, end)
+            .await
+            .map_err(|e| e.to_string())
+    };
     let ((_, _), (t0, t1)) = edge_ranges(size);
-    let whole = size <= INITIAL_PREFIX_BYTES as u64 + EDGE_BYTES;
-    let (prefix, tail) = if whole {
+    // A blob small enough is one GET; a larger one has its metadata prefix (the same
+    // `read_prefix` as a folder's file: more only when the segments ask) and the fingerprint's
+    // tail read at the same time.
+    let read_all = size <= INITIAL_PREFIX_BYTES as u64 + EDGE_BYTES;
+    let (prefix, tail) = if read_all {
         (read(0, size).await, None)
     } else {
-        let (p, t) = futures::join!(read(0, INITIAL_PREFIX_BYTES as u64), read(t0, t1));
+        let (p, t) = futures::join!(scan::read_prefix(size, read), read(t0, t1));
         (p, Some(t))
     };
-    let mut prefix = match prefix {
-        Ok(p) => p,
-        Err(e) => {
-            out.error = Some(unreadable(e.to_string()));
+    let (prefix, tail) = match (prefix, tail.transpose()) {
+        (Ok(p), Ok(t)) => (p, t),
+        (Err(e), _) | (_, Err(e)) => {
+            out.error = Some(unreadable(e));
             return out;
         }
     };
-    let tail = match tail.transpose() {
-        Ok(t) => t,
-        Err(e) => {
-            out.error = Some(unreadable(e.to_string()));
-            return out;
-        }
-    };
-    while (prefix.len() as u64) < size {
-        let PrefixNeed::More { total } = prefix_needed(&prefix) else {
-            break;
-        };
-        let end = (total as u64).min(size);
-        if end <= prefix.len() as u64 {
-            break;
-        }
-        match read(prefix.len() as u64, end).await {
-            Ok(more) if !more.is_empty() => prefix.extend_from_slice(&more),
-            Ok(_) => break,
-            Err(e) => {
-                out.error = Some(unreadable(e.to_string()));
-                return out;
-            }
-        }
-    }
     scan::finish_row(out, &file_name, &prefix, tail.as_deref(), opts)
 }
