@@ -37,7 +37,8 @@ pub fn page_origin() -> String {
         .unwrap_or_else(|| "<this site's address>".into())
 }
 
-fn now_unix() -> i64 {
+/// Now, in whole Unix seconds (what SAS times and token checks take).
+pub fn now_unix() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 

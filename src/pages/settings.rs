@@ -128,7 +128,7 @@ pub fn SettingsPage() -> impl IntoView {
                 return;
             }
         };
-        let now = (js_sys::Date::now() / 1000.0) as i64;
+        let now = crate::azure::now_unix();
         let warnings = match conn.check_credentials(now) {
             Ok(report) => report
                 .map(|r| r.warnings.iter().map(|w| w.to_string()).collect())

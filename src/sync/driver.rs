@@ -322,7 +322,7 @@ async fn copy_call(
             }
         }
     }
-    let now_unix = (js_sys::Date::now() / 1000.0).floor() as i64;
+    let now_unix = crate::azure::now_unix();
     let (items, mut answered) = finsync_core::cloud::mint_copy_items(
         &refs.items,
         |id| connections.iter().find(|c| c.id == id),
