@@ -446,15 +446,7 @@ pub fn explain_status(op: BlobOp, status: u16, code: Option<&str>, target: &str)
 mod tests {
     use super::*;
 
-    fn conn(auth: ConnectionAuth) -> StorageConnection {
-        StorageConnection {
-            id: "c1".into(),
-            name: "Archive".into(),
-            account: "devstoreaccount1".into(),
-            auth,
-            created_at: "2026-11-26T12:00:00Z".into(),
-        }
-    }
+    use crate::cloud::test_connection as conn;
 
     #[test]
     fn list_urls_page_through_a_prefix() {

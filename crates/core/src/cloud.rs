@@ -307,19 +307,23 @@ pub fn mint_copy_items<'a>(
     (send, answered)
 }
 
+/// The connection the crate's tests use: "Archive", id `c1`, on Azurite's account.
+#[cfg(test)]
+pub(crate) fn test_connection(auth: ConnectionAuth) -> StorageConnection {
+    StorageConnection {
+        id: "c1".into(),
+        name: "Archive".into(),
+        account: "devstoreaccount1".into(),
+        auth,
+        created_at: "2026-11-26T12:00:00Z".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn conn(auth: ConnectionAuth) -> StorageConnection {
-        StorageConnection {
-            id: "c1".into(),
-            name: "Archive".into(),
-            account: "devstoreaccount1".into(),
-            auth,
-            created_at: "2026-11-26T12:00:00Z".into(),
-        }
-    }
+    use super::test_connection as conn;
 
     #[test]
     fn local_is_the_default_source_of_old_rows() {

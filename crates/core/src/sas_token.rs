@@ -359,15 +359,7 @@ pub fn percent_decode(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn conn(auth: ConnectionAuth) -> StorageConnection {
-        StorageConnection {
-            id: "c1".into(),
-            name: "Archive".into(),
-            account: "devstoreaccount1".into(),
-            auth,
-            created_at: "2026-11-26T12:00:00Z".into(),
-        }
-    }
+    use crate::cloud::test_connection as conn;
 
     #[test]
     fn credentials_are_checked_and_masked() {
