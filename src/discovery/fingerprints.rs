@@ -18,16 +18,13 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 
-use finsync_core::fingerprint::{edge_ranges, Fingerprint};
 use futures::StreamExt;
-use web_sys::File;
 
 use super::access::{FileProblem, OpenFolder};
 use super::db;
 use super::model::{ScanFile, ScanJob};
 use super::scan::{self, PARALLEL_READS};
 use crate::store::StoreError;
-use crate::sync::plan::{read_all, slice_bytes};
 
 /// At most this many files that could not be fingerprinted are named in a [`Report`].
 pub const EXAMPLES: usize = 20;
@@ -65,24 +62,6 @@ impl Drop for Claim {
     }
 }
 
-/// The fingerprint of a file of `size` bytes: its first and last 64 KiB read at the same time
-/// (one read when they overlap). The error is the browser's.
-pub async fn of_file(file: &File) -> Result<Fingerprint, String> {
-    let size = file.size() as u64;
-    let ((h0, h1), (t0, t1)) = edge_ranges(size);
-    if t0 <= h1 {
-        // Head and tail overlap: the whole file, at most 128 KiB.
-        let all = read_all(file).await?;
-        return crate::sync::plan::fingerprint_with_tail(
-            size,
-            &all,
-            all.get(t0 as usize..t1 as usize).unwrap_or_default(),
-        );
-    }
-    let (head, tail) = futures::join!(slice_bytes(file, h0, h1), slice_bytes(file, t0, t1));
-    crate::sync::plan::fingerprint_with_tail(size, &head?, &tail?)
-}
-
 /// The fingerprint of a scanned file, if it is still the one scanned.
 async fn fingerprint_row(folder: &OpenFolder, row: &ScanFile) -> Result<String, String> {
     let path = &row.relative_path;
@@ -93,7 +72,7 @@ async fn fingerprint_row(folder: &OpenFolder, row: &ScanFile) -> Result<String, 
     if file.size() as u64 != row.size || file.last_modified() != row.last_modified {
         return Err(FileProblem::Changed(path.clone()).to_string());
     }
-    match of_file(&file).await {
+    match crate::sync::plan::fingerprint(&file).await {
         Ok(fp) => Ok(fp.to_hex()),
         // A `FileList` file rewritten or deleted since it was chosen fails to read; the probe
         // says which.
