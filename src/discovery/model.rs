@@ -175,6 +175,40 @@ pub struct ScanJob {
 }
 
 impl ScanJob {
+    /// A new job, Running from `now_ms`, of `folder` (a folder's name or a container's) reached
+    /// through `access` from `origin`.
+    pub fn start(
+        name: String,
+        folder: String,
+        access: AccessKind,
+        origin: ScanOrigin,
+        now_ms: f64,
+    ) -> ScanJob {
+        ScanJob {
+            id: new_id("scan"),
+            name,
+            folder,
+            access,
+            started_at: now_iso(),
+            ended_at: None,
+            started_ms: now_ms,
+            ended_ms: None,
+            state: ScanState::Running,
+            counts: Default::default(),
+            diff: None,
+            error: None,
+            origin,
+            fingerprints_ended_ms: None,
+        }
+    }
+
+    /// This job run again from `now_ms` (a resume is a new run: its rate counts from now).
+    pub fn restarted(mut self, now_ms: f64) -> ScanJob {
+        self.started_ms = now_ms;
+        self.started_at = now_iso();
+        self
+    }
+
     /// Files per second over the scan (so far).
     pub fn rate(&self, now_ms: f64) -> f64 {
         let secs = (self.ended_ms.unwrap_or(now_ms) - self.started_ms) / 1000.0;

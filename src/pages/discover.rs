@@ -17,9 +17,7 @@ use crate::activity::{self, Category};
 use crate::app::AppState;
 use crate::discovery::access::{self, CheckReport};
 use crate::discovery::cloud::Listing;
-use crate::discovery::model::{
-    new_id, now_iso, AccessKind, ScanFile, ScanJob, ScanOrigin, ScanState,
-};
+use crate::discovery::model::{now_iso, AccessKind, ScanFile, ScanJob, ScanOrigin, ScanState};
 use crate::discovery::scan::ScanSource;
 use crate::discovery::walk::FolderSource;
 use crate::discovery::{db, fingerprints, scan};
@@ -157,33 +155,22 @@ impl DiscoverState {
         // Diffed against the scan of the folder before this job first started.
         let before_ms = resume.as_ref().map_or(now, |j| j.started_ms) + 1.0;
         // A resumed job is a new run: its rate counts from now.
-        let resume = resume.map(|mut j| {
-            j.started_ms = now;
-            j.started_at = now_iso();
-            j
-        });
-        let job = resume.unwrap_or_else(|| {
-            let n = self
-                .jobs
-                .with_untracked(|j| j.iter().filter(|j| j.folder == folder).count())
-                + 1;
-            ScanJob {
-                id: new_id("scan"),
-                name: format!("{folder} — scan {n}"),
-                folder: folder.clone(),
-                access: access_kind,
-                started_at: now_iso(),
-                ended_at: None,
-                started_ms: now,
-                ended_ms: None,
-                state: ScanState::Running,
-                counts: Default::default(),
-                diff: None,
-                error: None,
-                origin: Default::default(),
-                fingerprints_ended_ms: None,
+        let job = match resume {
+            Some(j) => j.restarted(now),
+            None => {
+                let n = self
+                    .jobs
+                    .with_untracked(|j| j.iter().filter(|j| j.folder == folder).count())
+                    + 1;
+                ScanJob::start(
+                    format!("{folder} — scan {n}"),
+                    folder.clone(),
+                    access_kind,
+                    ScanOrigin::Folder,
+                    now,
+                )
             }
-        });
+        };
         let previous = self.previous_of(&folder, &ScanOrigin::Folder, &job.id, before_ms);
         self.run_job(st, job, source.into(), previous, None);
     }
@@ -228,11 +215,7 @@ impl DiscoverState {
             let now = js_sys::Date::now();
             let before_ms = resume.as_ref().map_or(now, |j| j.started_ms) + 1.0;
             let job = match resume {
-                Some(mut j) => {
-                    j.started_ms = now;
-                    j.started_at = now_iso();
-                    j
-                }
+                Some(j) => j.restarted(now),
                 None => {
                     let n = self
                         .jobs
@@ -243,22 +226,13 @@ impl DiscoverState {
                     } else {
                         format!("{folder}/{}", scan.prefix)
                     };
-                    ScanJob {
-                        id: new_id("scan"),
-                        name: format!("{place} (Azure {}) — scan {n}", conn.name),
-                        folder: folder.clone(),
-                        access: AccessKind::FileList,
-                        started_at: now_iso(),
-                        ended_at: None,
-                        started_ms: now,
-                        ended_ms: None,
-                        state: ScanState::Running,
-                        counts: Default::default(),
-                        diff: None,
-                        error: None,
-                        origin: origin.clone(),
-                        fingerprints_ended_ms: None,
-                    }
+                    ScanJob::start(
+                        format!("{place} (Azure {}) — scan {n}", conn.name),
+                        folder.clone(),
+                        AccessKind::FileList,
+                        origin.clone(),
+                        now,
+                    )
                 }
             };
             access::register_cloud(&folder);
