@@ -29,7 +29,7 @@ self.addEventListener('install', (event) => {
     const cache = await caches.open(CACHE);
     // Hashed names never change, so the copies the page just loaded serve (no second
     // download); everything else is revalidated with the server first.
-    const mode = (p) => (/-[0-9a-f]{16}(_bg)?\.\w+$/.test(p) ? 'default' : 'no-cache');
+    const mode = (p) => (/-[0-9a-f]{12,16}(_bg)?\.\w+$/.test(p) ? 'default' : 'no-cache');
     await cache.addAll(PRECACHE.map((p) => new Request(url(p), { cache: mode(p) })));
   })());
 });

@@ -108,7 +108,8 @@ const headers = {
   'Cross-Origin-Opener-Policy': 'same-origin',
 };
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-const hashed = files.filter((f) => /-[0-9a-f]{16}(_bg)?\.[a-z]+$/.test(f));
+// Trunk's hash is hex without leading zeros (12–16 digits; see static_files.rs is_hashed).
+const hashed = files.filter((f) => /-[0-9a-f]{12,16}(_bg)?\.[a-z]+$/.test(f));
 const revalidated = ['', ...files.filter((f) => !hashed.includes(f)), 'sw.js'];
 const cacheRules = [
   ...revalidated.map((f) => [`${base}${f}`, 'no-cache']),
