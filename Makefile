@@ -3,7 +3,8 @@
 
 ## Install what is missing (pinned), start Azurite + the reference server with a demo
 ## population and key, serve the release app, and print the URL to open. Ctrl-C stops it all.
-run: tools
+run:
+	@scripts/tools.sh --app-only
 	@scripts/run.sh
 
 ## Lints, native tests, browser unit tests and the end-to-end suite.
@@ -28,7 +29,8 @@ soak:
 ## dist/staticwebapp.config.json: CONNECT_SRC='https://sync.example.org https://acct.blob.core.windows.net'
 PUBLIC_URL ?= /
 CONNECT_SRC ?=
-dist: tools
+dist:
+	@scripts/tools.sh --app-only
 	@PATH="$$PWD/node_modules/.bin:$$PATH" trunk build --release --public-url "$(PUBLIC_URL)"
 	@CONNECT_SRC="$(CONNECT_SRC)" node scripts/postbuild.mjs
 

@@ -10,7 +10,12 @@ WASM_BINDGEN_VERSION=0.2.130   # must equal Cargo.lock's wasm-bindgen
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# `--app-only` (make run, make dist): everything to build and serve the app, but not the
+# headless browser that only the tests and benchmarks drive.
+browser=yes
+[ "${1:-}" = "--app-only" ] && browser=no
+
+if [ "$browser" = yes ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian chromium + chromium-driver (browser tests)"
     apt-get update -qq
