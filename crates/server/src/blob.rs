@@ -70,6 +70,18 @@ pub enum CopyStart {
     },
 }
 
+/// How Acquire Lease answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseAcquire {
+    /// The server holds the lease (newly, or again: acquiring with the lease ID already held
+    /// succeeds).
+    Held,
+    /// No such blob.
+    Missing,
+    /// Someone else holds a lease on it (409 `LeaseAlreadyPresent`).
+    HeldByOther,
+}
+
 /// The `<Message>` of an Azure Storage XML error body (or the body's start).
 pub fn azure_message(body: &str) -> String {
     let inner = body
@@ -185,19 +197,167 @@ impl BlobStore {
     }
 
     fn blob_url(&self, container: &str, blob: &str) -> String {
+        self.blob_url_at(container, blob, None)
+    }
+
+    /// The URL of a blob, or of one of its snapshots.
+    fn blob_url_at(&self, container: &str, blob: &str, snapshot: Option<&str>) -> String {
+        let snapshot = snapshot
+            .map(|t| format!("snapshot={}&", sas::encode_query(t)))
+            .unwrap_or_default();
         format!(
-            "{}?{}",
+            "{}?{snapshot}{}",
             self.account.url(container, Resource::Blob(blob)),
             self.server_sas("o")
         )
     }
 
+    /// The ID of the lease the server holds on a committed blob ([`Account::lease_id`]).
+    pub fn lease_id(&self, container: &str, blob: &str) -> String {
+        self.account.lease_id(container, blob)
+    }
+
+    /// A `PUT ?comp=<comp>` with no body (lease and snapshot calls).
+    fn put_comp(&self, container: &str, blob: &str, comp: &str) -> reqwest::RequestBuilder {
+        let url = format!(
+            "{}?comp={comp}&{}",
+            self.account.url(container, Resource::Blob(blob)),
+            self.server_sas("o")
+        );
+        self.http
+            .put(url)
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+    }
+
+    /// Acquires an infinite lease with ID `lease_id` (Lease Blob, `acquire`, duration -1).
+    /// While it is held, every write of the blob without the ID fails at the storage service
+    /// (412 `LeaseIdMissing`), whatever SAS the writer holds.
+    pub async fn acquire_lease(
+        &self,
+        container: &str,
+        blob: &str,
+        lease_id: &str,
+    ) -> Result<LeaseAcquire, BlobError> {
+        let resp = self
+            .send(
+                "acquire blob lease",
+                self.put_comp(container, blob, "lease")
+                    .header("x-ms-lease-action", "acquire")
+                    .header("x-ms-lease-duration", "-1")
+                    .header("x-ms-proposed-lease-id", lease_id),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(LeaseAcquire::Held),
+            StatusCode::NOT_FOUND => Ok(LeaseAcquire::Missing),
+            StatusCode::CONFLICT => Ok(LeaseAcquire::HeldByOther),
+            _ => Err(Self::fail("acquire blob lease", resp).await),
+        }
+    }
+
+    /// Releases the lease `lease_id`; a blob that is gone, not leased or leased by someone else
+    /// is not an error (there is nothing of ours to release).
+    pub async fn release_lease(
+        &self,
+        container: &str,
+        blob: &str,
+        lease_id: &str,
+    ) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "release blob lease",
+                self.put_comp(container, blob, "lease")
+                    .header("x-ms-lease-action", "release")
+                    .header("x-ms-lease-id", lease_id),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::CONFLICT => {
+                Ok(())
+            }
+            _ => Err(Self::fail("release blob lease", resp).await),
+        }
+    }
+
+    /// Breaks whatever lease a blob has, at once (break period 0). No lease, or no blob, is
+    /// not an error.
+    pub async fn break_lease(&self, container: &str, blob: &str) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "break blob lease",
+                self.put_comp(container, blob, "lease")
+                    .header("x-ms-lease-action", "break")
+                    .header("x-ms-lease-break-period", "0"),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::CONFLICT => {
+                Ok(())
+            }
+            _ => Err(Self::fail("break blob lease", resp).await),
+        }
+    }
+
+    /// Takes a snapshot of a blob (read-only forever; only a delete with the `d` permission
+    /// removes it) and returns its `x-ms-snapshot` time, or `None` if the blob does not exist.
+    pub async fn snapshot(&self, container: &str, blob: &str) -> Result<Option<String>, BlobError> {
+        let resp = self
+            .send("snapshot blob", self.put_comp(container, blob, "snapshot"))
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => match resp
+                .headers()
+                .get("x-ms-snapshot")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(t) => Ok(Some(t.to_string())),
+                None => Err(BlobError::Status {
+                    operation: "snapshot blob",
+                    status: s,
+                    body: "the answer has no x-ms-snapshot header".into(),
+                }),
+            },
+            _ => Err(Self::fail("snapshot blob", resp).await),
+        }
+    }
+
+    /// Deletes one snapshot of a blob; a missing one is not an error.
+    pub async fn delete_snapshot(
+        &self,
+        container: &str,
+        blob: &str,
+        snapshot: &str,
+    ) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "delete blob snapshot",
+                self.http
+                    .delete(self.blob_url_at(container, blob, Some(snapshot))),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(Self::fail("delete blob snapshot", resp).await),
+        }
+    }
+
     /// A blob's properties, or `None` if it does not exist.
     pub async fn props(&self, container: &str, blob: &str) -> Result<Option<BlobProps>, BlobError> {
+        self.props_at(container, blob, None).await
+    }
+
+    /// The properties of a blob or of one of its snapshots; `None` if it does not exist.
+    pub async fn props_at(
+        &self,
+        container: &str,
+        blob: &str,
+        snapshot: Option<&str>,
+    ) -> Result<Option<BlobProps>, BlobError> {
         let resp = self
             .send(
                 "read blob properties",
-                self.http.head(self.blob_url(container, blob)),
+                self.http.head(self.blob_url_at(container, blob, snapshot)),
             )
             .await?;
         match resp.status() {
@@ -223,19 +383,20 @@ impl BlobStore {
         }
     }
 
-    /// Downloads a blob, hashing it with MD5 as it streams; keeps the bytes only when the blob
-    /// is at most `keep_up_to` bytes. `None` if the blob does not exist.
+    /// Downloads a blob (or one of its snapshots), hashing it with MD5 as it streams; keeps the
+    /// bytes only when the blob is at most `keep_up_to` bytes. `None` if it does not exist.
     pub async fn download(
         &self,
         container: &str,
         blob: &str,
+        snapshot: Option<&str>,
         keep_up_to: u64,
     ) -> Result<Option<Downloaded>, BlobError> {
         use md5::{Digest, Md5};
         let mut resp = self
             .send(
                 "download blob",
-                self.http.get(self.blob_url(container, blob)),
+                self.http.get(self.blob_url_at(container, blob, snapshot)),
             )
             .await?;
         match resp.status() {
@@ -267,19 +428,20 @@ impl BlobStore {
         }))
     }
 
-    /// Reads the first `n` bytes of a blob (fewer if it is shorter). `None` if it does not
-    /// exist.
+    /// Reads the first `n` bytes of a blob or snapshot (fewer if it is shorter). `None` if it
+    /// does not exist.
     pub async fn read_prefix(
         &self,
         container: &str,
         blob: &str,
+        snapshot: Option<&str>,
         n: u64,
     ) -> Result<Option<Vec<u8>>, BlobError> {
         let resp = self
             .send(
                 "read blob header",
                 self.http
-                    .get(self.blob_url(container, blob))
+                    .get(self.blob_url_at(container, blob, snapshot))
                     .header("x-ms-range", format!("bytes=0-{}", n.max(1) - 1)),
             )
             .await?;

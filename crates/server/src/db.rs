@@ -163,6 +163,12 @@ ALTER TABLE encounters ADD COLUMN photographer_user_id INTEGER REFERENCES users(
 ALTER TABLE jobs ADD COLUMN not_before INTEGER;
 ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 "#,
+    // v5: the snapshot of the original that commit verified (`x-ms-snapshot`); the committed
+    // bytes, read instead of the base blob, which a client's upload SAS can still write.
+    // NULL for file items committed before v5 (read the base blob).
+    r#"
+ALTER TABLE file_items ADD COLUMN blob_snapshot TEXT;
+"#,
 ];
 
 /// Shared handle to the database.

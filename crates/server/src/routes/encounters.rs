@@ -365,6 +365,10 @@ pub struct ImageDetail {
     pub file_name: String,
     pub size: u64,
     pub blob_name: String,
+    /// The snapshot of `blobName` that commit verified (`x-ms-snapshot`): the committed bytes,
+    /// which a pipeline reads (`?snapshot=`). Absent for images committed before snapshots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_snapshot: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
     /// Server path of the thumbnail (absent when none was made); for `privateOrganisation`
@@ -437,7 +441,7 @@ fn load_encounter(
     }
     let mut stmt = tx.prepare(
         "SELECT f.id, f.file_name, f.size, f.blob_name, f.width, f.height, f.thumbnail_blob,
-         f.preview_blob, j.state
+         f.preview_blob, j.state, f.blob_snapshot
          FROM file_items f LEFT JOIN jobs j ON j.file_item_id = f.id AND j.kind = 'variants'
          WHERE f.encounter_id = ?1 ORDER BY f.id",
     )?;
@@ -451,6 +455,7 @@ fn load_encounter(
                 file_name: r.get(1)?,
                 size: r.get::<_, i64>(2)?.max(0) as u64,
                 blob_name: r.get(3)?,
+                blob_snapshot: r.get(9)?,
                 width: r.get(4)?,
                 height: r.get(5)?,
                 thumbnail_url: thumb
