@@ -651,6 +651,157 @@ impl BlobStore {
 mod tests {
     use super::*;
 
+    /// Put Blob From URL (`--copy-put-from-url`) does not exist in Azurite, so the request the
+    /// server sends is checked against a stand-in blob endpoint that records it and answers
+    /// from a script; `tests/azure.rs` runs it against a real account.
+    mod put_from_url {
+        use std::sync::{Arc, Mutex};
+
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        use clap::Parser;
+
+        use super::super::{BlobStore, CopyStart};
+        use crate::config::Config;
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+
+        /// One recorded request: method, path and query, headers.
+        type Seen = (Method, Uri, HeaderMap);
+
+        /// A blob endpoint that records every request and answers `status` with `headers`
+        /// and `body`.
+        async fn storage(
+            status: StatusCode,
+            headers: &'static [(&'static str, &'static str)],
+            body: &'static str,
+        ) -> (BlobStore, Arc<Mutex<Vec<Seen>>>) {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = seen.clone();
+            let app =
+                axum::Router::new().fallback(move |method: Method, uri: Uri, h: HeaderMap| {
+                    log.lock().unwrap().push((method, uri, h));
+                    let mut out = HeaderMap::new();
+                    for (k, v) in headers {
+                        out.insert(*k, v.parse().unwrap());
+                    }
+                    async move { (status, out, body) }
+                });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let conn = format!(
+                "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey={};BlobEndpoint=http://127.0.0.1:{port}/acct",
+                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+            );
+            let cli = Cli::parse_from(["finsync-server", "--blob-connection-string", &conn]);
+            (BlobStore::new(&cli.config).unwrap(), seen)
+        }
+
+        const SOURCE: &str =
+            "https://research.blob.core.windows.net/photos/2024/a.jpg?sv=2022-11-02&sr=b&sp=r&se=2030-01-01T00%3A00%3A00Z&sig=SOURCESECRET%3D";
+
+        /// Captures everything the server logs (every level) while `f` runs.
+        async fn logged<F: std::future::Future>(f: F) -> (F::Output, String) {
+            #[derive(Clone, Default)]
+            struct Buf(Arc<Mutex<Vec<u8>>>);
+            impl std::io::Write for Buf {
+                fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                    self.0.lock().unwrap().extend_from_slice(b);
+                    Ok(b.len())
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    Ok(())
+                }
+            }
+            let buf = Buf::default();
+            let writer = buf.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .finish();
+            // The test runtime is single-threaded: the default covers every poll of `f`.
+            let _guard = tracing::subscriber::set_default(subscriber);
+            let out = f.await;
+            let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+            (out, text)
+        }
+
+        #[tokio::test]
+        async fn the_switch_sends_put_blob_from_url() {
+            let (store, seen) = storage(StatusCode::CREATED, &[], "").await;
+            let (start, log) =
+                logged(store.start_copy("uploads", "encounters/1/k/a.jpg", SOURCE, true)).await;
+            assert_eq!(start.unwrap(), CopyStart::Done);
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 1, "one request");
+            let (method, uri, h) = &seen[0];
+            assert_eq!(method, Method::PUT);
+            assert_eq!(uri.path(), "/acct/uploads/encounters/1/k/a.jpg");
+            let query = uri.query().unwrap_or_default();
+            assert!(
+                !query.contains("comp="),
+                "Put Blob, not another operation: {query}"
+            );
+            let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert_eq!(header("x-ms-blob-type"), "BlockBlob");
+            assert_eq!(header("x-ms-copy-source"), SOURCE);
+            assert_eq!(header("content-length"), "0");
+            assert_eq!(header("x-ms-version"), finsync_core::sas::SAS_VERSION);
+            assert!(log.contains("copy blob"), "the call is logged: {log}");
+            assert!(
+                !log.contains("SOURCESECRET") && !log.contains("sig="),
+                "{log}"
+            );
+        }
+
+        #[tokio::test]
+        async fn without_the_switch_it_is_copy_blob() {
+            let (store, seen) =
+                storage(StatusCode::ACCEPTED, &[("x-ms-copy-status", "pending")], "").await;
+            let start = store.start_copy("uploads", "a.jpg", SOURCE, false).await;
+            assert_eq!(start.unwrap(), CopyStart::Pending);
+            let seen = seen.lock().unwrap();
+            let (method, _, h) = &seen[0];
+            assert_eq!(method, Method::PUT);
+            assert!(
+                h.get("x-ms-blob-type").is_none(),
+                "Copy Blob has no blob type"
+            );
+            assert_eq!(h.get("x-ms-copy-source").unwrap(), SOURCE);
+        }
+
+        #[tokio::test]
+        async fn a_refusal_is_an_item_error_without_the_source_signature() {
+            let (store, _) = storage(
+                StatusCode::FORBIDDEN,
+                &[("x-ms-error-code", "CannotVerifyCopySource")],
+                "<?xml version=\"1.0\"?><Error><Code>CannotVerifyCopySource</Code><Message>Server failed to authenticate the request for https://research.blob.core.windows.net/photos/2024/a.jpg?sv=2022-11-02&amp;sig=SOURCESECRET%3D\nRequestId:1</Message></Error>",
+            )
+            .await;
+            let (start, log) = logged(store.start_copy("uploads", "a.jpg", SOURCE, true)).await;
+            match start.unwrap() {
+                CopyStart::Refused {
+                    status,
+                    code,
+                    message,
+                } => {
+                    assert_eq!((status, code.as_str()), (403, "CannotVerifyCopySource"));
+                    assert!(
+                        message.starts_with("Server failed to authenticate"),
+                        "{message}"
+                    );
+                    assert!(!message.contains("SOURCESECRET"), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(!log.contains("SOURCESECRET"), "{log}");
+        }
+    }
+
     #[test]
     fn signatures_are_redacted_from_messages() {
         assert_eq!(
