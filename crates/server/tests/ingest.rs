@@ -1649,3 +1649,62 @@ async fn a_refused_commit_releases_the_blob_for_another_upload() {
     assert_eq!(read_snapshot(&s, &blob, &snaps[0]).await, img);
     assert_eq!(put_blob(&s.http, url, b"x".to_vec()).await, 412);
 }
+
+/// Eight clients commit the same key at once (separate requests): every answer is the same
+/// complete file item, and the server made one file item, one job of each kind, one snapshot
+/// and one audit entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commits_of_one_key_make_one_file_item_and_one_job() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(80, 60, 6);
+    let k = key_for(3);
+    let urls = sessions(
+        &s,
+        &key,
+        enc,
+        &[(k.clone(), "c.jpg", &img, Some(md5_b64(&img)))],
+    )
+    .await;
+    assert_eq!(put_blob(&s.http, &urls[0], img.clone()).await, 201);
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let req = s
+            .http
+            .post(s.url("/api/v1/upload-sessions/commit"))
+            .bearer_auth(&key)
+            .json(&json!({"idempotencyKeys": [k]}));
+        handles.push(tokio::spawn(async move {
+            let resp = req.send().await.unwrap();
+            let st = resp.status().as_u16();
+            (st, resp.json::<serde_json::Value>().await.unwrap())
+        }));
+    }
+    let mut answers = Vec::new();
+    for h in handles {
+        answers.push(h.await.unwrap());
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for (st, res) in &answers {
+        assert_eq!(*st, 200, "{res}");
+        assert_eq!(res["results"][0]["status"], "complete", "{res}");
+        ids.insert(res["results"][0]["fileItemId"].as_i64().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 1);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM jobs WHERE kind = 'mlPipeline'"),
+        1
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM jobs WHERE kind = 'variants'"),
+        1
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM audit_log WHERE action = 'fileItem.create'"),
+        1
+    );
+    let blob = format!("encounters/{enc}/{k}/c.jpg");
+    assert_eq!(snapshots_of(&s, &blob).await.len(), 1);
+}

@@ -15,28 +15,15 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::{ApiJson, ApiPath};
 use crate::auth;
 use crate::db;
-use crate::error::AppError;
+use crate::error::{excerpt, AppError};
 use crate::AppState;
 
 /// Longest `notes`, in characters.
 const MAX_NOTES_CHARS: usize = 10_000;
 
+/// `YYYY-MM-DD` naming a day that exists (no 2024-02-30).
 fn valid_date(d: &str) -> bool {
-    let b = d.as_bytes();
-    if b.len() != 10
-        || !b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-    {
-        return false;
-    }
-    let month: u32 = d[5..7].parse().unwrap_or(0);
-    let day: u32 = d[8..10].parse().unwrap_or(0);
-    (1..=12).contains(&month) && (1..=31).contains(&day)
+    finsync_core::calendar::Day::parse_iso(d).is_some()
 }
 
 fn valid_time(t: &str) -> bool {
@@ -54,7 +41,8 @@ pub fn clean_identifier(raw: &str) -> Result<(String, String), String> {
     let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if t.is_empty() || t.chars().count() > api::MAX_IDENTIFIER_CHARS {
         return Err(format!(
-            "identifier {raw:?} must be 1–{} characters",
+            "identifier {} must be 1–{} characters",
+            excerpt(raw),
             api::MAX_IDENTIFIER_CHARS
         ));
     }
@@ -62,7 +50,8 @@ pub fn clean_identifier(raw: &str) -> Result<(String, String), String> {
         .any(|c| !(c.is_alphanumeric() || " -_.'#()".contains(c)))
     {
         return Err(format!(
-            "identifier {raw:?} may contain letters, digits, spaces and - _ . ' # ( ) only"
+            "identifier {} may contain letters, digits, spaces and - _ . ' # ( ) only",
+            excerpt(raw)
         ));
     }
     let norm = normalize_text(&t);
@@ -73,14 +62,17 @@ fn validate_encounter(req: &FindOrCreateEncounterFull) -> Result<(), AppError> {
     if !valid_date(&req.date) {
         return Err(AppError::bad(
             "invalidDate",
-            format!("date {:?} is not YYYY-MM-DD", req.date),
+            format!(
+                "date {} is not a day in YYYY-MM-DD form",
+                excerpt(&req.date)
+            ),
         ));
     }
     if let Some(t) = &req.time {
         if !valid_time(t) {
             return Err(AppError::bad(
                 "invalidTime",
-                format!("time {t:?} is not HH:MM:SS"),
+                format!("time {} is not HH:MM:SS", excerpt(t)),
             ));
         }
     }
@@ -625,7 +617,7 @@ pub async fn variant_image(
     let column = match variant.as_str() {
         "thumbnail" => "thumbnail_blob",
         "preview" => "preview_blob",
-        _ => return Err(AppError::NotFound(format!("variant {variant:?}"))),
+        _ => return Err(AppError::NotFound(format!("variant {}", excerpt(&variant)))),
     };
     let blob: Option<String> = s
         .db
