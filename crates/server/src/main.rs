@@ -139,14 +139,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let (router, state) = build(config).await?;
     if demo_mode {
         let (key, created) = demo::ensure(&state.db, &database)?;
-        println!(
-            "demo population ready ({}); API key: {key}",
-            if created {
-                "created now"
-            } else {
-                "from an earlier start"
-            }
-        );
+        let population = demo::population_of(&state.db, &key)?;
+        println!("{}", demo::banner(&key, created, population.as_ref()));
         let user = demo::ensure_user(&state.db, &database, cost)?;
         println!("demo user: email {} password {}", user.email, user.password);
     }
