@@ -1708,3 +1708,46 @@ async fn concurrent_commits_of_one_key_make_one_file_item_and_one_job() {
     let blob = format!("encounters/{enc}/{k}/c.jpg");
     assert_eq!(snapshots_of(&s, &blob).await.len(), 1);
 }
+
+/// A lease left on an uncommitted blob (a commit interrupted after its lease, or a client that
+/// leased the blob with its upload URL) does not block a server-side copy into it: the copy
+/// breaks it, copies, and the commit then locks the copied bytes. After the commit a copy
+/// changes nothing.
+#[tokio::test]
+async fn a_copy_breaks_a_stale_lease_on_an_uncommitted_blob() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let research = s.azurite.research_account();
+    let photo = jpeg(90, 70, 8);
+    research_photo(&s, &research, "survey", "IMG_2.jpg", &photo).await;
+    let k = key_for(4);
+    let urls = sessions(&s, &key, enc, &[(k.clone(), "IMG_2.jpg", &photo, None)]).await;
+    let blob = format!("encounters/{enc}/{k}/IMG_2.jpg");
+    // An earlier, partial attempt left bytes and a lease behind.
+    assert_eq!(put_blob(&s.http, &urls[0], b"partial".to_vec()).await, 201);
+    assert_eq!(lease(&s, &s.container, &blob, "acquire").await, 201);
+    let source = research_url(&research, "survey", "IMG_2.jpg", "r", 600);
+    let copy = json!({"items": [{"idempotencyKey": k, "sourceUrl": source}]});
+    let (st, res) = s
+        .post(&key, "/api/v1/upload-sessions/copy", copy.clone())
+        .await;
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["results"][0]["status"], "copied", "{res}");
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [k]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let snaps = snapshots_of(&s, &blob).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(read_snapshot(&s, &blob, &snaps[0]).await, photo);
+    // Committed: a copy answers complete and starts nothing (the lease would refuse it).
+    let (_, res) = s.post(&key, "/api/v1/upload-sessions/copy", copy).await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let stored = read_blob(&s.http, &s.azurite.account(), &s.container, &blob).await;
+    assert_eq!(stored.as_deref(), Some(photo.as_slice()));
+}
