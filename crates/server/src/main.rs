@@ -25,6 +25,8 @@ enum Command {
     /// Administer organisations, populations and API keys.
     #[command(subcommand)]
     Admin(Admin),
+    /// Print the API's OpenAPI 3 document (docs/openapi.json is this output).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +124,10 @@ async fn main() {
     let result = match cli.command {
         None | Some(Command::Serve) => run(cli.config).await,
         Some(Command::Admin(a)) => admin(&cli.config, a),
+        Some(Command::Openapi) => {
+            print!("{}", finsync_server::routes::openapi::document_text());
+            Ok(())
+        }
     };
     if let Err(e) = result {
         eprintln!("finsync-server: {e}");
