@@ -119,6 +119,31 @@ impl Account {
         B64.encode(mac.finalize().into_bytes())
     }
 
+    /// The lease ID the server holds on a committed blob: a GUID derived from the account key
+    /// and the blob's name (HMAC-SHA256), so it is the same after a restart and on every
+    /// retry, yet nobody without the account key — such as a client holding the blob's
+    /// upload SAS — can compute it and write through the lease.
+    pub fn lease_id(&self, container: &str, blob: &str) -> String {
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        mac.update(b"finsync lease\n");
+        mac.update(container.as_bytes());
+        mac.update(b"/");
+        mac.update(blob.as_bytes());
+        let h = mac.finalize().into_bytes();
+        let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+
     /// URL of a container or blob (path segments percent-encoded), without a query.
     pub fn url(&self, container: &str, resource: Resource<'_>) -> String {
         match resource {
@@ -270,6 +295,24 @@ mod tests {
             "http://127.0.0.1:10000/devstoreaccount1/",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn lease_ids_are_guids_per_blob_and_key() {
+        let a = dev();
+        let id = a.lease_id("c", "encounters/1/k/a.jpg");
+        assert_eq!(id.len(), 36, "{id}");
+        let dashes: Vec<usize> = id.match_indices('-').map(|(i, _)| i).collect();
+        assert_eq!(dashes, [8, 13, 18, 23], "{id}");
+        assert!(
+            id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert_eq!(id, a.lease_id("c", "encounters/1/k/a.jpg"), "stable");
+        assert_ne!(id, a.lease_id("c", "encounters/1/k/b.jpg"));
+        assert_ne!(id, a.lease_id("d", "encounters/1/k/a.jpg"));
+        let other = Account::new("devstoreaccount1", "b3RoZXIga2V5", "http://h/a").unwrap();
+        assert_ne!(id, other.lease_id("c", "encounters/1/k/a.jpg"), "keyed");
     }
 
     #[test]

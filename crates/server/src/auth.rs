@@ -34,7 +34,7 @@ pub fn generate_key() -> Result<String, AppError> {
     random_token(KEY_PREFIX)
 }
 
-fn hash_token(key: &str) -> String {
+pub(crate) fn hash_token(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -70,6 +70,18 @@ pub enum CopyStart {
     },
 }
 
+/// How Acquire Lease answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseAcquire {
+    /// The server holds the lease (newly, or again: acquiring with the lease ID already held
+    /// succeeds).
+    Held,
+    /// No such blob.
+    Missing,
+    /// Someone else holds a lease on it (409 `LeaseAlreadyPresent`).
+    HeldByOther,
+}
+
 /// The `<Message>` of an Azure Storage XML error body (or the body's start).
 pub fn azure_message(body: &str) -> String {
     let inner = body
@@ -185,19 +197,167 @@ impl BlobStore {
     }
 
     fn blob_url(&self, container: &str, blob: &str) -> String {
+        self.blob_url_at(container, blob, None)
+    }
+
+    /// The URL of a blob, or of one of its snapshots.
+    fn blob_url_at(&self, container: &str, blob: &str, snapshot: Option<&str>) -> String {
+        let snapshot = snapshot
+            .map(|t| format!("snapshot={}&", sas::encode_query(t)))
+            .unwrap_or_default();
         format!(
-            "{}?{}",
+            "{}?{snapshot}{}",
             self.account.url(container, Resource::Blob(blob)),
             self.server_sas("o")
         )
     }
 
+    /// The ID of the lease the server holds on a committed blob ([`Account::lease_id`]).
+    pub fn lease_id(&self, container: &str, blob: &str) -> String {
+        self.account.lease_id(container, blob)
+    }
+
+    /// A `PUT ?comp=<comp>` with no body (lease and snapshot calls).
+    fn put_comp(&self, container: &str, blob: &str, comp: &str) -> reqwest::RequestBuilder {
+        let url = format!(
+            "{}?comp={comp}&{}",
+            self.account.url(container, Resource::Blob(blob)),
+            self.server_sas("o")
+        );
+        self.http
+            .put(url)
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+    }
+
+    /// Acquires an infinite lease with ID `lease_id` (Lease Blob, `acquire`, duration -1).
+    /// While it is held, every write of the blob without the ID fails at the storage service
+    /// (412 `LeaseIdMissing`), whatever SAS the writer holds.
+    pub async fn acquire_lease(
+        &self,
+        container: &str,
+        blob: &str,
+        lease_id: &str,
+    ) -> Result<LeaseAcquire, BlobError> {
+        let resp = self
+            .send(
+                "acquire blob lease",
+                self.put_comp(container, blob, "lease")
+                    .header("x-ms-lease-action", "acquire")
+                    .header("x-ms-lease-duration", "-1")
+                    .header("x-ms-proposed-lease-id", lease_id),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(LeaseAcquire::Held),
+            StatusCode::NOT_FOUND => Ok(LeaseAcquire::Missing),
+            StatusCode::CONFLICT => Ok(LeaseAcquire::HeldByOther),
+            _ => Err(Self::fail("acquire blob lease", resp).await),
+        }
+    }
+
+    /// Releases the lease `lease_id`; a blob that is gone, not leased or leased by someone else
+    /// is not an error (there is nothing of ours to release).
+    pub async fn release_lease(
+        &self,
+        container: &str,
+        blob: &str,
+        lease_id: &str,
+    ) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "release blob lease",
+                self.put_comp(container, blob, "lease")
+                    .header("x-ms-lease-action", "release")
+                    .header("x-ms-lease-id", lease_id),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::CONFLICT => {
+                Ok(())
+            }
+            _ => Err(Self::fail("release blob lease", resp).await),
+        }
+    }
+
+    /// Breaks whatever lease a blob has, at once (break period 0). No lease, or no blob, is
+    /// not an error.
+    pub async fn break_lease(&self, container: &str, blob: &str) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "break blob lease",
+                self.put_comp(container, blob, "lease")
+                    .header("x-ms-lease-action", "break")
+                    .header("x-ms-lease-break-period", "0"),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::CONFLICT => {
+                Ok(())
+            }
+            _ => Err(Self::fail("break blob lease", resp).await),
+        }
+    }
+
+    /// Takes a snapshot of a blob (read-only forever; only a delete with the `d` permission
+    /// removes it) and returns its `x-ms-snapshot` time, or `None` if the blob does not exist.
+    pub async fn snapshot(&self, container: &str, blob: &str) -> Result<Option<String>, BlobError> {
+        let resp = self
+            .send("snapshot blob", self.put_comp(container, blob, "snapshot"))
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => match resp
+                .headers()
+                .get("x-ms-snapshot")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(t) => Ok(Some(t.to_string())),
+                None => Err(BlobError::Status {
+                    operation: "snapshot blob",
+                    status: s,
+                    body: "the answer has no x-ms-snapshot header".into(),
+                }),
+            },
+            _ => Err(Self::fail("snapshot blob", resp).await),
+        }
+    }
+
+    /// Deletes one snapshot of a blob; a missing one is not an error.
+    pub async fn delete_snapshot(
+        &self,
+        container: &str,
+        blob: &str,
+        snapshot: &str,
+    ) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "delete blob snapshot",
+                self.http
+                    .delete(self.blob_url_at(container, blob, Some(snapshot))),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(Self::fail("delete blob snapshot", resp).await),
+        }
+    }
+
     /// A blob's properties, or `None` if it does not exist.
     pub async fn props(&self, container: &str, blob: &str) -> Result<Option<BlobProps>, BlobError> {
+        self.props_at(container, blob, None).await
+    }
+
+    /// The properties of a blob or of one of its snapshots; `None` if it does not exist.
+    pub async fn props_at(
+        &self,
+        container: &str,
+        blob: &str,
+        snapshot: Option<&str>,
+    ) -> Result<Option<BlobProps>, BlobError> {
         let resp = self
             .send(
                 "read blob properties",
-                self.http.head(self.blob_url(container, blob)),
+                self.http.head(self.blob_url_at(container, blob, snapshot)),
             )
             .await?;
         match resp.status() {
@@ -223,19 +383,20 @@ impl BlobStore {
         }
     }
 
-    /// Downloads a blob, hashing it with MD5 as it streams; keeps the bytes only when the blob
-    /// is at most `keep_up_to` bytes. `None` if the blob does not exist.
+    /// Downloads a blob (or one of its snapshots), hashing it with MD5 as it streams; keeps the
+    /// bytes only when the blob is at most `keep_up_to` bytes. `None` if it does not exist.
     pub async fn download(
         &self,
         container: &str,
         blob: &str,
+        snapshot: Option<&str>,
         keep_up_to: u64,
     ) -> Result<Option<Downloaded>, BlobError> {
         use md5::{Digest, Md5};
         let mut resp = self
             .send(
                 "download blob",
-                self.http.get(self.blob_url(container, blob)),
+                self.http.get(self.blob_url_at(container, blob, snapshot)),
             )
             .await?;
         match resp.status() {
@@ -267,19 +428,20 @@ impl BlobStore {
         }))
     }
 
-    /// Reads the first `n` bytes of a blob (fewer if it is shorter). `None` if it does not
-    /// exist.
+    /// Reads the first `n` bytes of a blob or snapshot (fewer if it is shorter). `None` if it
+    /// does not exist.
     pub async fn read_prefix(
         &self,
         container: &str,
         blob: &str,
+        snapshot: Option<&str>,
         n: u64,
     ) -> Result<Option<Vec<u8>>, BlobError> {
         let resp = self
             .send(
                 "read blob header",
                 self.http
-                    .get(self.blob_url(container, blob))
+                    .get(self.blob_url_at(container, blob, snapshot))
                     .header("x-ms-range", format!("bytes=0-{}", n.max(1) - 1)),
             )
             .await?;
@@ -488,6 +650,157 @@ impl BlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Put Blob From URL (`--copy-put-from-url`) does not exist in Azurite, so the request the
+    /// server sends is checked against a stand-in blob endpoint that records it and answers
+    /// from a script; `tests/azure.rs` runs it against a real account.
+    mod put_from_url {
+        use std::sync::{Arc, Mutex};
+
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        use clap::Parser;
+
+        use super::super::{BlobStore, CopyStart};
+        use crate::config::Config;
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+
+        /// One recorded request: method, path and query, headers.
+        type Seen = (Method, Uri, HeaderMap);
+
+        /// A blob endpoint that records every request and answers `status` with `headers`
+        /// and `body`.
+        async fn storage(
+            status: StatusCode,
+            headers: &'static [(&'static str, &'static str)],
+            body: &'static str,
+        ) -> (BlobStore, Arc<Mutex<Vec<Seen>>>) {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = seen.clone();
+            let app =
+                axum::Router::new().fallback(move |method: Method, uri: Uri, h: HeaderMap| {
+                    log.lock().unwrap().push((method, uri, h));
+                    let mut out = HeaderMap::new();
+                    for (k, v) in headers {
+                        out.insert(*k, v.parse().unwrap());
+                    }
+                    async move { (status, out, body) }
+                });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let conn = format!(
+                "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey={};BlobEndpoint=http://127.0.0.1:{port}/acct",
+                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+            );
+            let cli = Cli::parse_from(["finsync-server", "--blob-connection-string", &conn]);
+            (BlobStore::new(&cli.config).unwrap(), seen)
+        }
+
+        const SOURCE: &str =
+            "https://research.blob.core.windows.net/photos/2024/a.jpg?sv=2022-11-02&sr=b&sp=r&se=2030-01-01T00%3A00%3A00Z&sig=SOURCESECRET%3D";
+
+        /// Captures everything the server logs (every level) while `f` runs.
+        async fn logged<F: std::future::Future>(f: F) -> (F::Output, String) {
+            #[derive(Clone, Default)]
+            struct Buf(Arc<Mutex<Vec<u8>>>);
+            impl std::io::Write for Buf {
+                fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                    self.0.lock().unwrap().extend_from_slice(b);
+                    Ok(b.len())
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    Ok(())
+                }
+            }
+            let buf = Buf::default();
+            let writer = buf.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .finish();
+            // The test runtime is single-threaded: the default covers every poll of `f`.
+            let _guard = tracing::subscriber::set_default(subscriber);
+            let out = f.await;
+            let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+            (out, text)
+        }
+
+        #[tokio::test]
+        async fn the_switch_sends_put_blob_from_url() {
+            let (store, seen) = storage(StatusCode::CREATED, &[], "").await;
+            let (start, log) =
+                logged(store.start_copy("uploads", "encounters/1/k/a.jpg", SOURCE, true)).await;
+            assert_eq!(start.unwrap(), CopyStart::Done);
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 1, "one request");
+            let (method, uri, h) = &seen[0];
+            assert_eq!(method, Method::PUT);
+            assert_eq!(uri.path(), "/acct/uploads/encounters/1/k/a.jpg");
+            let query = uri.query().unwrap_or_default();
+            assert!(
+                !query.contains("comp="),
+                "Put Blob, not another operation: {query}"
+            );
+            let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert_eq!(header("x-ms-blob-type"), "BlockBlob");
+            assert_eq!(header("x-ms-copy-source"), SOURCE);
+            assert_eq!(header("content-length"), "0");
+            assert_eq!(header("x-ms-version"), finsync_core::sas::SAS_VERSION);
+            assert!(log.contains("copy blob"), "the call is logged: {log}");
+            assert!(
+                !log.contains("SOURCESECRET") && !log.contains("sig="),
+                "{log}"
+            );
+        }
+
+        #[tokio::test]
+        async fn without_the_switch_it_is_copy_blob() {
+            let (store, seen) =
+                storage(StatusCode::ACCEPTED, &[("x-ms-copy-status", "pending")], "").await;
+            let start = store.start_copy("uploads", "a.jpg", SOURCE, false).await;
+            assert_eq!(start.unwrap(), CopyStart::Pending);
+            let seen = seen.lock().unwrap();
+            let (method, _, h) = &seen[0];
+            assert_eq!(method, Method::PUT);
+            assert!(
+                h.get("x-ms-blob-type").is_none(),
+                "Copy Blob has no blob type"
+            );
+            assert_eq!(h.get("x-ms-copy-source").unwrap(), SOURCE);
+        }
+
+        #[tokio::test]
+        async fn a_refusal_is_an_item_error_without_the_source_signature() {
+            let (store, _) = storage(
+                StatusCode::FORBIDDEN,
+                &[("x-ms-error-code", "CannotVerifyCopySource")],
+                "<?xml version=\"1.0\"?><Error><Code>CannotVerifyCopySource</Code><Message>Server failed to authenticate the request for https://research.blob.core.windows.net/photos/2024/a.jpg?sv=2022-11-02&amp;sig=SOURCESECRET%3D\nRequestId:1</Message></Error>",
+            )
+            .await;
+            let (start, log) = logged(store.start_copy("uploads", "a.jpg", SOURCE, true)).await;
+            match start.unwrap() {
+                CopyStart::Refused {
+                    status,
+                    code,
+                    message,
+                } => {
+                    assert_eq!((status, code.as_str()), (403, "CannotVerifyCopySource"));
+                    assert!(
+                        message.starts_with("Server failed to authenticate"),
+                        "{message}"
+                    );
+                    assert!(!message.contains("SOURCESECRET"), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(!log.contains("SOURCESECRET"), "{log}");
+        }
+    }
 
     #[test]
     fn signatures_are_redacted_from_messages() {

@@ -163,6 +163,12 @@ ALTER TABLE encounters ADD COLUMN photographer_user_id INTEGER REFERENCES users(
 ALTER TABLE jobs ADD COLUMN not_before INTEGER;
 ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 "#,
+    // v5: the snapshot of the original that commit verified (`x-ms-snapshot`); the committed
+    // bytes, read instead of the base blob, which a client's upload SAS can still write.
+    // NULL for file items committed before v5 (read the base blob).
+    r#"
+ALTER TABLE file_items ADD COLUMN blob_snapshot TEXT;
+"#,
 ];
 
 /// Shared handle to the database.
@@ -366,4 +372,112 @@ pub fn first_population(tx: &Transaction<'_>) -> Result<Option<i64>, AppError> {
             r.get(0)
         })
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{self, KeyCheck};
+
+    /// A database written by the first schema (v1: no users, jobs, variants or snapshots)
+    /// opens, migrates to the current version and keeps its data: its key still works and its
+    /// file item reads with the later columns empty.
+    #[test]
+    fn a_version_1_database_migrates_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let key = "fsk_from-a-version-1-database";
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO organisations (id, name) VALUES (1, 'Cascadia');
+                 INSERT INTO populations (id, organisation_id, name, sync_enabled)
+                 VALUES (1, 1, 'Southern Residents', 1);
+                 INSERT INTO encounters (id, population_id, date, time, location_name,
+                   location_norm, lat, lon, photographer, photographer_norm, notes, created_at)
+                 VALUES (7, 1, '2024-07-15', '10:30', 'Haro Strait', 'haro strait', 48.5,
+                   -123.2, 'Jane Doe', 'jane doe', 'J pod', 100);
+                 INSERT INTO upload_sessions (id, population_id, encounter_id, idempotency_key,
+                   file_name, size, content_type, blob_name, status, created_at, updated_at)
+                 VALUES (3, 1, 7, 'k1', 'a.jpg', 1234, 'image/jpeg', 'encounters/7/k1/a.jpg',
+                   'complete', 100, 101);
+                 INSERT INTO file_items (id, session_id, encounter_id, blob_name, file_name,
+                   size, created_at)
+                 VALUES (5, 3, 7, 'encounters/7/k1/a.jpg', 'a.jpg', 1234, 101);
+                 INSERT INTO audit_log (at, actor, action, detail)
+                 VALUES (101, 'key:1', 'fileItem.create', 'file item 5');",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO api_keys (population_id, key_hash, label, created_at)
+                 VALUES (1, ?1, 'old laptop', 100)",
+                params![auth::hash_token(key)],
+            )
+            .unwrap();
+        }
+
+        let db = Db::open(&path).unwrap();
+        let version = |db: &Db| {
+            db.tx_blocking(
+                |tx| Ok(tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?),
+            )
+            .unwrap()
+        };
+        assert_eq!(version(&db), MIGRATIONS.len() as i64);
+        db.tx_blocking(|tx| {
+            match auth::check(tx, Some(key))? {
+                KeyCheck::Ready(k) => assert_eq!(
+                    (k.population.id, k.population.name.as_str()),
+                    (1, "Southern Residents")
+                ),
+                _ => panic!("the v1 key no longer works"),
+            }
+            let enc: (String, String, Option<String>, Option<i64>) = tx.query_row(
+                "SELECT location_name, photographer, license, photographer_user_id
+                 FROM encounters WHERE id = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            assert_eq!(enc, ("Haro Strait".into(), "Jane Doe".into(), None, None));
+            let item: (String, i64, Option<String>, Option<String>, Option<String>) = tx
+                .query_row(
+                    "SELECT blob_name, size, content_md5, thumbnail_blob, blob_snapshot
+                     FROM file_items WHERE id = 5",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?;
+            assert_eq!(
+                item,
+                ("encounters/7/k1/a.jpg".into(), 1234, None, None, None)
+            );
+            let audit: (String, Option<i64>) =
+                tx.query_row("SELECT detail, population_id FROM audit_log", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            assert_eq!(audit, ("file item 5".into(), None));
+            // The later tables take rows about the old data.
+            tx.execute(
+                "INSERT INTO jobs (population_id, encounter_id, file_item_id, kind, state,
+                 created_at, updated_at) VALUES (1, 7, 5, 'variants', 'queued', 1, 1)",
+                [],
+            )?;
+            let attempts: i64 = tx.query_row("SELECT attempts FROM jobs", [], |r| r.get(0))?;
+            assert_eq!(attempts, 0);
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        // Opened again: nothing runs twice.
+        let db = Db::open(&path).unwrap();
+        assert_eq!(version(&db), MIGRATIONS.len() as i64);
+        assert_eq!(
+            db.tx_blocking(|tx| Ok(
+                tx.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get::<_, i64>(0))?
+            ))
+            .unwrap(),
+            1
+        );
+    }
 }

@@ -110,10 +110,80 @@ pub fn ensure_user(
     })
 }
 
+/// The population a demo key belongs to (`None` if the key is unknown or revoked).
+pub fn population_of(db: &db::Db, key: &str) -> Result<Option<db::Population>, AppError> {
+    db.tx_blocking(|tx| {
+        Ok(match auth::check(tx, Some(key))? {
+            auth::KeyCheck::Ready(k) | auth::KeyCheck::Denied(k) => Some(k.population),
+            auth::KeyCheck::Missing | auth::KeyCheck::Invalid => None,
+        })
+    })
+}
+
+/// What `make run` prints about the demo key: the key on the first line (the e2e harness
+/// reads it from there), then the organisation's and population's names and ids, which the
+/// admin commands (`--organisation`, `--population`) take.
+pub fn banner(key: &str, created: bool, population: Option<&db::Population>) -> String {
+    let mut out = format!(
+        "demo population ready ({}); API key: {key}",
+        if created {
+            "created now"
+        } else {
+            "from an earlier start"
+        }
+    );
+    if let Some(p) = population {
+        out.push_str(&format!(
+            "\ndemo organisation {:?} (id {}), population {:?} (id {}, browser sync {})",
+            p.organisation,
+            p.organisation_id,
+            p.name,
+            p.id,
+            if p.sync_enabled { "on" } else { "off" }
+        ));
+    }
+    out
+}
+
 fn key_file(database: &std::path::Path) -> PathBuf {
     database.with_file_name("demo-api-key.txt")
 }
 
 fn password_file(database: &std::path::Path) -> PathBuf {
     database.with_file_name("demo-user-password.txt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_names_the_demo_organisation_and_population_with_their_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("server.db");
+        let db = db::Db::open(&database).unwrap();
+        let (key, created) = ensure(&db, &database).unwrap();
+        assert!(created);
+        let population = population_of(&db, &key)
+            .unwrap()
+            .expect("the demo key's population");
+        let text = banner(&key, created, Some(&population));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("demo population ready (created now); API key: {key}")
+        );
+        assert_eq!(
+            lines[1],
+            format!(
+                "demo organisation \"Demo Research Group\" (id {}), population \"Salish Sea \
+                 Orcas (demo)\" (id {}, browser sync on)",
+                population.organisation_id, population.id
+            )
+        );
+        // A second start reuses the key and says so.
+        let (again, created) = ensure(&db, &database).unwrap();
+        assert_eq!((again.as_str(), created), (key.as_str(), false));
+        assert!(banner(&again, false, None).ends_with(&format!("earlier start); API key: {key}")));
+    }
 }

@@ -118,3 +118,26 @@ pub enum StartError {
     #[error("cannot restart the variants queue: {0}")]
     Queue(String),
 }
+
+/// A client's value as an error message quotes it: debug-quoted, and cut to 40 characters
+/// (with `…`), so a 100 000-character field does not come back whole in the answer.
+pub fn excerpt(value: &str) -> String {
+    const MAX: usize = 40;
+    match value.char_indices().nth(MAX) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn excerpts_quote_short_values_whole_and_cut_long_ones() {
+        assert_eq!(excerpt("J35"), "\"J35\"");
+        let long = "é".repeat(100_000);
+        let e = excerpt(&long);
+        assert_eq!(e, format!("{:?}…", "é".repeat(40)));
+    }
+}

@@ -12,9 +12,16 @@
 //! verifies it (size, MD5, that its first bytes start an image whose headers fit in it), records the file item and
 //! queues two jobs: `variants` (the background queue of [`crate::variants`] writes
 //! `encounters/{encounter}/{key}/thumbnail.jpg` and `preview.jpg` to the variants container)
-//! and `mlPipeline` (never run here). Commit answers without decoding anything. Uploading in place rather than to a temporary
-//! name and copying at commit saves a copy of every byte, and Azurite fails same-account copies
-//! of 1 GiB blobs (500).
+//! and `mlPipeline` (never run here). Commit answers without decoding anything. Uploading in
+//! place rather than to a temporary name and copying at commit saves a copy of every byte, and
+//! Azurite fails same-account copies of 1 GiB blobs (500).
+//!
+//! Uploading in place means the client's upload SAS (`sp=cw`, valid for minutes after the
+//! commit) still names the committed original. Commit therefore locks it before verifying
+//! ([`lock_and_verify`]): an infinite lease with an ID only the server can derive (a stale
+//! client's PUT or Put Block List then fails with 412 `LeaseIdMissing`), and a snapshot, which
+//! no SAS a client holds can change or delete (Write permits breaking a lease, not changing a
+//! snapshot). The file item records the snapshot; every later read of the original uses it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -25,7 +32,7 @@ use base64::Engine;
 use finsync_core::api::{ApiError, CommitResult, CopyResult, CopyStatus, SessionStatus};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::blob::{BlobStore, CopyStart};
+use crate::blob::{BlobStore, CopyStart, LeaseAcquire};
 use crate::db;
 use crate::error::AppError;
 use crate::variants;
@@ -75,8 +82,7 @@ pub struct SessionRow {
     pub encounter_id: i64,
     pub size: u64,
     pub status: String,
-    /// The blob the client uploads to (temporary name; the final name for sessions created
-    /// before temporary names existed).
+    /// The blob the client uploads to: the original's final name ([`final_blob_name`]).
     pub blob: String,
     pub file_name: String,
     pub content_md5: Option<String>,
@@ -131,6 +137,8 @@ pub type ItemError = (&'static str, String);
 /// What commit stored for one verified image.
 struct Ingested {
     final_blob: String,
+    /// The snapshot that was verified (`x-ms-snapshot`): the committed bytes.
+    snapshot: String,
     /// Base64 MD5 of the bytes (the service's, or computed when the client's had to be
     /// checked against the bytes).
     md5: Option<String>,
@@ -193,20 +201,31 @@ async fn wait_copy(
     }
 }
 
-/// Verifies one session's blob: it exists, has the declared size and the client's MD5 (when
-/// one was given), and starts like an image. Reads the blob whole only when a client MD5 has
-/// no service MD5 to compare with (block uploads); decoding and variants are the queue's.
-async fn verify(s: &AppState, row: &SessionRow) -> Result<Result<Ingested, ItemError>, AppError> {
+/// Locks the session's blob for good, then verifies what it locked.
+///
+/// The client uploads straight to the final name with a SAS that can still write it after the
+/// commit (`sp=cw` until it expires). So commit first acquires an infinite lease whose ID only
+/// the server can derive ([`BlobStore::lease_id`]): from then on a PUT, Put Block or Put Block
+/// List without that ID fails at the storage service (412 `LeaseIdMissing`). The storage
+/// service lets a Write SAS *break* a lease too, so commit then takes a snapshot — read-only
+/// forever, and deleting it needs the Delete permission no client gets — and verifies that:
+/// the verified bytes are the snapshot's, and every later read of the original goes to it.
+/// When verification fails, the lease is released and the snapshot deleted, so the client can
+/// upload again under the same session.
+async fn lock_and_verify(
+    s: &AppState,
+    row: &SessionRow,
+) -> Result<Result<Ingested, ItemError>, AppError> {
     let file = row.file_name.as_str();
     let container = s.blob.container();
-    // Clients upload in place: the session's blob is the original's final name.
-    let source = row.blob.clone();
-    let props = s.blob.props(container, &source).await?;
-    let Some(props) = props else {
-        return Ok(Err((
+    let missing = || {
+        Ok(Err((
             "blobMissing",
             format!("{file}: the blob was never uploaded"),
-        )));
+        )))
+    };
+    let Some(props) = s.blob.props(container, &row.blob).await? else {
+        return missing();
     };
     if props.copy_status.as_deref() == Some("pending") {
         return Ok(Err((
@@ -216,6 +235,81 @@ async fn verify(s: &AppState, row: &SessionRow) -> Result<Result<Ingested, ItemE
             ),
         )));
     }
+    let lease = s.blob.lease_id(container, &row.blob);
+    match s.blob.acquire_lease(container, &row.blob, &lease).await? {
+        LeaseAcquire::Held => {}
+        LeaseAcquire::Missing => return missing(),
+        LeaseAcquire::HeldByOther => {
+            // Only a holder of the upload SAS can have leased it (Write permits leases), and
+            // the blob is not committed yet: the server takes it back.
+            s.blob.break_lease(container, &row.blob).await?;
+            match s.blob.acquire_lease(container, &row.blob, &lease).await? {
+                LeaseAcquire::Held => {}
+                LeaseAcquire::Missing => return missing(),
+                LeaseAcquire::HeldByOther => {
+                    return Ok(Err((
+                        "blobBusy",
+                        format!("{file}: another client is holding the blob; commit again"),
+                    )))
+                }
+            }
+        }
+    }
+    let snapshot = match s.blob.snapshot(container, &row.blob).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            unlock(s, row, &lease, None).await;
+            return missing();
+        }
+        Err(e) => {
+            unlock(s, row, &lease, None).await;
+            return Err(e.into());
+        }
+    };
+    let verdict = verify(s, row, &snapshot).await;
+    if !matches!(verdict, Ok(Ok(_))) {
+        unlock(s, row, &lease, Some(&snapshot)).await;
+    }
+    verdict
+}
+
+/// Undoes [`lock_and_verify`]'s lease and snapshot after a failed verification, so the client
+/// can upload again. Best effort: a failure is logged, and the next commit of the key
+/// acquires the same lease again anyway.
+async fn unlock(s: &AppState, row: &SessionRow, lease: &str, snapshot: Option<&str>) {
+    let container = s.blob.container();
+    if let Some(t) = snapshot {
+        if let Err(e) = s.blob.delete_snapshot(container, &row.blob, t).await {
+            tracing::warn!(session = row.id, error = %e, "cannot delete a refused upload's snapshot");
+        }
+    }
+    if let Err(e) = s.blob.release_lease(container, &row.blob, lease).await {
+        tracing::warn!(session = row.id, error = %e, "cannot release a refused upload's lease");
+    }
+}
+
+/// Verifies one session's blob, as of `snapshot`: it has the declared size and the client's
+/// MD5 (when one was given), and starts like an image. Reads the blob whole only when a
+/// client MD5 has no service MD5 to compare with (block uploads); decoding and variants are
+/// the queue's.
+async fn verify(
+    s: &AppState,
+    row: &SessionRow,
+    snapshot: &str,
+) -> Result<Result<Ingested, ItemError>, AppError> {
+    let file = row.file_name.as_str();
+    let container = s.blob.container();
+    let source = row.blob.clone();
+    let at = Some(snapshot);
+    let gone = || {
+        Ok(Err((
+            "blobMissing",
+            format!("{file}: the blob disappeared during the commit"),
+        )))
+    };
+    let Some(props) = s.blob.props_at(container, &source, at).await? else {
+        return gone();
+    };
     if props.size != row.size {
         return Ok(Err((
             "sizeMismatch",
@@ -237,11 +331,8 @@ async fn verify(s: &AppState, row: &SessionRow) -> Result<Result<Ingested, ItemE
     }
     let mut md5 = props.content_md5.clone();
     if let (Some(want), None) = (&row.content_md5, &props.content_md5) {
-        let Some(dl) = s.blob.download(container, &source, 0).await? else {
-            return Ok(Err((
-                "blobMissing",
-                format!("{file}: the blob disappeared during the commit"),
-            )));
+        let Some(dl) = s.blob.download(container, &source, at, 0).await? else {
+            return gone();
         };
         let actual = B64.encode(dl.md5);
         if dl.size != row.size {
@@ -264,20 +355,18 @@ async fn verify(s: &AppState, row: &SessionRow) -> Result<Result<Ingested, ItemE
         Some(Vec::new())
     } else {
         s.blob
-            .read_prefix(container, &source, variants::HEADER_BYTES)
+            .read_prefix(container, &source, at, variants::HEADER_BYTES)
             .await?
     };
     let Some(head) = head else {
-        return Ok(Err((
-            "blobMissing",
-            format!("{file}: the blob disappeared during the commit"),
-        )));
+        return gone();
     };
     if let Err(e) = variants::check_header(&head, props.size) {
         return Ok(Err(("undecodable", header_message(file, &e))));
     }
     Ok(Ok(Ingested {
         final_blob: source,
+        snapshot: snapshot.to_string(),
         md5,
         decodable: props.size <= s.config.max_decode_bytes,
     }))
@@ -360,7 +449,7 @@ pub async fn commit_one(
     if let Some(id) = s.db.tx(move |tx| file_item_of(tx, sid)).await? {
         return Ok(complete(key, id));
     }
-    let verdict = verify(&s, &row).await?;
+    let verdict = lock_and_verify(&s, &row).await?;
     let queue = s.variants.clone();
     let result = s.db.tx(move |tx| {
         let ingested = match verdict {
@@ -373,8 +462,8 @@ pub async fn commit_one(
         let now = crate::now_unix();
         tx.execute(
             "INSERT OR IGNORE INTO file_items (session_id, encounter_id, blob_name, file_name, size,
-             created_at, content_md5)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             created_at, content_md5, blob_snapshot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 row.id,
                 row.encounter_id,
@@ -382,7 +471,8 @@ pub async fn commit_one(
                 row.file_name,
                 row.size as i64,
                 now,
-                ingested.md5
+                ingested.md5,
+                ingested.snapshot
             ],
         )?;
         let created = tx.changes() > 0;
@@ -516,6 +606,25 @@ pub async fn copy_one(
                 s.config.copy_put_from_url,
             )
             .await?
+    };
+    // A commit interrupted between its lease and its answer (or a client holding the upload
+    // SAS) can leave a lease on the uncommitted blob, which refuses the copy: break it (no
+    // file item exists, so it guards nothing) and start once more.
+    let start = match start {
+        CopyStart::Refused {
+            status: 412, code, ..
+        } if code == "LeaseIdMissing" => {
+            s.blob.break_lease(container, &row.blob).await?;
+            s.blob
+                .start_copy(
+                    container,
+                    &row.blob,
+                    &source_url,
+                    s.config.copy_put_from_url,
+                )
+                .await?
+        }
+        other => other,
     };
     let outcome = match start {
         CopyStart::Done => Ok(()),

@@ -25,6 +25,8 @@ enum Command {
     /// Administer organisations, populations and API keys.
     #[command(subcommand)]
     Admin(Admin),
+    /// Print the API's OpenAPI 3 document (docs/openapi.json is this output).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -90,6 +92,9 @@ enum Admin {
     },
 }
 
+/// The actor of every admin command's audit entries.
+const ADMIN: &str = "admin-cli";
+
 fn read_password() -> Result<String, Box<dyn std::error::Error>> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
@@ -119,6 +124,10 @@ async fn main() {
     let result = match cli.command {
         None | Some(Command::Serve) => run(cli.config).await,
         Some(Command::Admin(a)) => admin(&cli.config, a),
+        Some(Command::Openapi) => {
+            print!("{}", finsync_server::routes::openapi::document_text());
+            Ok(())
+        }
     };
     if let Err(e) = result {
         eprintln!("finsync-server: {e}");
@@ -136,14 +145,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let (router, state) = build(config).await?;
     if demo_mode {
         let (key, created) = demo::ensure(&state.db, &database)?;
-        println!(
-            "demo population ready ({}); API key: {key}",
-            if created {
-                "created now"
-            } else {
-                "from an earlier start"
-            }
-        );
+        let population = demo::population_of(&state.db, &key)?;
+        println!("{}", demo::banner(&key, created, population.as_ref()));
         let user = demo::ensure_user(&state.db, &database, cost)?;
         println!("demo user: email {} password {}", user.email, user.password);
     }
@@ -165,11 +168,35 @@ fn admin(config: &Config, cmd: Admin) -> Result<(), Box<dyn std::error::Error>> 
     let db = db::Db::open(&config.database)?;
     match cmd {
         Admin::CreateOrganisation { name } => {
-            let id = db.tx_blocking(|tx| db::create_organisation(tx, &name))?;
+            let id = db.tx_blocking(|tx| {
+                let id = db::create_organisation(tx, &name)?;
+                db::audit(
+                    tx,
+                    ADMIN,
+                    "organisation.create",
+                    &format!("organisation {id} {name:?}"),
+                )?;
+                Ok(id)
+            })?;
             println!("{id}");
         }
         Admin::CreatePopulation { organisation, name } => {
-            let id = db.tx_blocking(|tx| db::create_population(tx, organisation, &name, true))?;
+            let id = db.tx_blocking(|tx| {
+                if !db::organisation_exists(tx, organisation)? {
+                    return Err(AppError::NotFound(format!("organisation {organisation}")));
+                }
+                let id = db::create_population(tx, organisation, &name, true)?;
+                db::audit_in(
+                    tx,
+                    Some(id),
+                    ADMIN,
+                    "population.create",
+                    &format!(
+                        "population {id} {name:?} in organisation {organisation}, browser sync on"
+                    ),
+                )?;
+                Ok(id)
+            })?;
             println!("{id}");
         }
         Admin::CreateKey { population, label } => {
@@ -200,7 +227,19 @@ fn admin(config: &Config, cmd: Admin) -> Result<(), Box<dyn std::error::Error>> 
             population,
             enabled,
         } => {
-            db.tx_blocking(|tx| db::set_sync_enabled(tx, population, enabled))?;
+            db.tx_blocking(|tx| {
+                db::set_sync_enabled(tx, population, enabled)?;
+                db::audit_in(
+                    tx,
+                    Some(population),
+                    ADMIN,
+                    "population.sync",
+                    &format!(
+                        "browser sync {}",
+                        if enabled { "enabled" } else { "disabled" }
+                    ),
+                )
+            })?;
             println!(
                 "population {population}: browser sync {}",
                 if enabled { "on" } else { "off" }
@@ -219,7 +258,7 @@ fn admin(config: &Config, cmd: Admin) -> Result<(), Box<dyn std::error::Error>> 
                 auth::hash_password(&read_password()?, auth::PasswordCost::from_config(config))?;
             let id = db.tx_blocking(|tx| {
                 let id = accounts::create_user(tx, &email, &first, &last, Some(&phc), false)?;
-                db::audit(tx, "admin-cli", "user.create", &format!("user {id}"))?;
+                db::audit(tx, ADMIN, "user.create", &format!("user {id}"))?;
                 Ok(id)
             })?;
             println!("{id}");
@@ -230,7 +269,7 @@ fn admin(config: &Config, cmd: Admin) -> Result<(), Box<dyn std::error::Error>> 
                 auth::hash_password(&read_password()?, auth::PasswordCost::from_config(config))?;
             db.tx_blocking(|tx| {
                 accounts::set_password_hash(tx, id, &phc)?;
-                db::audit(tx, "admin-cli", "user.password", &format!("user {id}"))
+                db::audit(tx, ADMIN, "user.password", &format!("user {id}"))
             })?;
             println!("password of user {id} set");
         }
@@ -249,7 +288,7 @@ fn admin(config: &Config, cmd: Admin) -> Result<(), Box<dyn std::error::Error>> 
                 accounts::set_member(tx, organisation, id, role)?;
                 db::audit(
                     tx,
-                    "admin-cli",
+                    ADMIN,
                     "member.set",
                     &format!(
                         "user {id} is {} of organisation {organisation}",
@@ -280,7 +319,7 @@ fn admin(config: &Config, cmd: Admin) -> Result<(), Box<dyn std::error::Error>> 
                 db::audit_in(
                     tx,
                     Some(population),
-                    "admin-cli",
+                    ADMIN,
                     "role.set",
                     &format!(
                         "user {id}: {}",

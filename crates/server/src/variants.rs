@@ -283,6 +283,8 @@ struct Claimed {
     file_item: i64,
     encounter: i64,
     blob: String,
+    /// The snapshot commit verified (the committed bytes); `None` for items from before v5.
+    snapshot: Option<String>,
     file_name: String,
     key: String,
 }
@@ -310,7 +312,7 @@ async fn claim(s: &AppState) -> Result<Option<Claimed>, AppError> {
         let next = tx
             .query_row(
                 "SELECT j.id, f.id, f.encounter_id, f.blob_name, f.file_name, u.idempotency_key,
-                        j.attempts
+                        j.attempts, f.blob_snapshot
                  FROM jobs j JOIN file_items f ON f.id = j.file_item_id
                  JOIN upload_sessions u ON u.id = f.session_id
                  WHERE j.kind = 'variants' AND j.state = 'queued'
@@ -326,6 +328,7 @@ async fn claim(s: &AppState) -> Result<Option<Claimed>, AppError> {
                         file_name: r.get(4)?,
                         key: r.get(5)?,
                         attempts: r.get(6)?,
+                        snapshot: r.get(7)?,
                     })
                 },
             )
@@ -384,7 +387,12 @@ async fn run(s: &AppState, c: &Claimed) -> Result<Done, AppError> {
     let container = s.blob.container();
     let Some(dl) = s
         .blob
-        .download(container, &c.blob, s.config.max_decode_bytes)
+        .download(
+            container,
+            &c.blob,
+            c.snapshot.as_deref(),
+            s.config.max_decode_bytes,
+        )
         .await?
     else {
         return Ok(Done::Final(

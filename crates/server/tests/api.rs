@@ -501,3 +501,382 @@ async fn blob_cors_allows_the_app_origin_only() {
         .get("access-control-allow-origin")
         .is_none());
 }
+
+/// The upload SAS lives 10 minutes + 10 s per MB (`expiresAt` and the URL's `se` agree), and a
+/// session asked for again with another size is a `409 conflict` that changes nothing.
+#[tokio::test]
+async fn upload_sas_expiry_grows_with_size_and_a_resized_session_conflicts() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let (_, enc) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro", "Jane"),
+        )
+        .await;
+    let item = |k: String, size: u64| json!({"idempotencyKey": k, "fileName": "a.jpg", "size": size, "contentType": "image/jpeg"});
+    let sizes = [1u64, 100_000_000, finsync_core::api::MAX_IMAGE_BYTES];
+    let items: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| item(key_for(i as u8 + 1), size))
+        .collect();
+    let t0 = finsync_server::now_unix();
+    let (st, body) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc["id"], "items": items}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let t1 = finsync_server::now_unix();
+    for (session, lifetime) in body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([600, 1_600, 54_280])
+    {
+        let expires = session["expiresAt"].as_str().unwrap();
+        let url = session["uploadUrl"].as_str().unwrap();
+        let se = url
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("se="))
+            .unwrap()
+            .replace("%3A", ":");
+        assert_eq!(se, expires, "{url}");
+        let ok: Vec<String> = (t0..=t1).map(|t| iso8601_utc(t + lifetime)).collect();
+        assert!(ok.contains(&expires.to_string()), "{expires} not in {ok:?}");
+    }
+    let before = s.db_snapshot();
+    let (st, err) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc["id"], "items": [item(key_for(2), 100_000_001)]}),
+        )
+        .await;
+    assert_eq!((st, err["code"].as_str()), (409, Some("conflict")), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("100000000 bytes, not 100000001"),
+        "{err}"
+    );
+    assert_eq!(s.db_snapshot(), before, "a refused resize writes nothing");
+    // The same size again is the same session.
+    let (st, again) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc["id"], "items": [item(key_for(2), 100_000_000)]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(
+        again["sessions"][0]["sessionId"],
+        body["sessions"][1]["sessionId"]
+    );
+}
+
+/// Bad input on the write routes besides upload sessions (see
+/// `bad_input_gets_clear_4xx_and_writes_nothing`): each case is a clear 4xx with a JSON code,
+/// and the whole database is unchanged afterwards.
+#[tokio::test]
+async fn bad_input_on_every_write_route_is_refused_and_writes_nothing() {
+    let s = Stack::start().await;
+    let (pop, key) = s.population("P", true);
+    let (_, enc) = s
+        .post(
+            &key,
+            "/api/v1/encounters/find-or-create",
+            encounter("2024-07-15", "Haro", "Jane"),
+        )
+        .await;
+    let enc = enc["id"].as_i64().unwrap();
+    // A committed image and an open session, so there is something a bad request could touch.
+    let img = jpeg(32, 32, 1);
+    let (_, sessions) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions",
+            json!({"encounterId": enc, "items": [
+                {"idempotencyKey": key_for(1), "fileName": "a.jpg", "size": img.len(), "contentType": "image/jpeg"},
+                {"idempotencyKey": key_for(2), "fileName": "b.jpg", "size": 10, "contentType": "image/jpeg"}]}),
+        )
+        .await;
+    let url = sessions["sessions"][0]["uploadUrl"].as_str().unwrap();
+    assert_eq!(put_blob(&s, url, img).await, 201);
+    let (_, done) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(1)]}),
+        )
+        .await;
+    assert_eq!(done["results"][0]["status"], "complete", "{done}");
+    let other_org = s.organisation_of(pop);
+    s.variants_settled().await;
+
+    let long = "x".repeat(100_000);
+    let traversal = "../../../etc/passwd";
+    let many_keys: Vec<String> = (0..101).map(|i| key_for(i as u8)).collect();
+    let many_ids: Vec<String> = (0..501).map(|i| format!("ID{i}")).collect();
+    let commit = "/api/v1/upload-sessions/commit";
+    let copy = "/api/v1/upload-sessions/copy";
+    let ensure = "/api/v1/individuals/ensure";
+    let users = "/api/v1/users";
+    let foc = "/api/v1/encounters/find-or-create";
+    let source = "https://research.blob.core.windows.net/c/a.jpg?sv=1&sig=x";
+    let fields = |extra: serde_json::Value| {
+        let mut v = encounter("2024-07-16", "Lime Kiln", "Ann");
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let cases: Vec<(&str, serde_json::Value, u16, &str)> = vec![
+        // commit
+        (
+            commit,
+            json!({"idempotencyKeys": [key_for(2)], "force": true}),
+            400,
+            "invalidJson",
+        ),
+        (
+            commit,
+            json!({"idempotencyKeys": key_for(2)}),
+            400,
+            "invalidJson",
+        ),
+        (commit, json!({"idempotencyKeys": []}), 400, "invalidBatch"),
+        (
+            commit,
+            json!({"idempotencyKeys": many_keys}),
+            400,
+            "invalidBatch",
+        ),
+        (
+            commit,
+            json!({"idempotencyKeys": [traversal]}),
+            400,
+            "invalidKey",
+        ),
+        (
+            commit,
+            json!({"idempotencyKeys": [long]}),
+            400,
+            "invalidKey",
+        ),
+        // copy
+        (
+            copy,
+            json!({"items": [{"idempotencyKey": key_for(2), "sourceUrl": source, "size": 10}]}),
+            400,
+            "invalidJson",
+        ),
+        (
+            copy,
+            json!({"items": [{"idempotencyKey": key_for(2)}]}),
+            400,
+            "invalidJson",
+        ),
+        (copy, json!({"items": []}), 400, "invalidBatch"),
+        (
+            copy,
+            json!({"items": [{"idempotencyKey": traversal, "sourceUrl": source}]}),
+            400,
+            "invalidKey",
+        ),
+        (
+            copy,
+            json!({"items": [{"idempotencyKey": key_for(2), "sourceUrl": "file:///etc/passwd"}]}),
+            400,
+            "invalidSourceUrl",
+        ),
+        (
+            copy,
+            json!({"items": [{"idempotencyKey": key_for(2), "sourceUrl": format!("{source}{long}")}]}),
+            400,
+            "invalidSourceUrl",
+        ),
+        (
+            copy,
+            json!({"items": [{"idempotencyKey": key_for(2), "sourceUrl": "https://user:pw@h/c/a.jpg"}]}),
+            400,
+            "invalidSourceUrl",
+        ),
+        // ensure individuals
+        (
+            ensure,
+            json!({"ids": ["J35"], "populationId": 1}),
+            400,
+            "invalidJson",
+        ),
+        (ensure, json!({"ids": "J35"}), 400, "invalidJson"),
+        (ensure, json!({"ids": []}), 400, "invalidBatch"),
+        (ensure, json!({"ids": many_ids}), 400, "invalidBatch"),
+        // users
+        (
+            users,
+            json!({"firstName": "A", "lastName": "B", "role": "admin"}),
+            400,
+            "invalidJson",
+        ),
+        (users, json!({"firstName": "A"}), 400, "invalidJson"),
+        (
+            users,
+            json!({"firstName": long, "lastName": "B"}),
+            400,
+            "invalidName",
+        ),
+        (
+            users,
+            json!({"firstName": "A\u{0}", "lastName": "B"}),
+            400,
+            "invalidName",
+        ),
+        (
+            users,
+            json!({"firstName": "  ", "lastName": "B"}),
+            400,
+            "invalidName",
+        ),
+        (
+            users,
+            json!({"firstName": "A", "lastName": "B", "email": traversal}),
+            400,
+            "invalidEmail",
+        ),
+        // find-or-create
+        (foc, fields(json!({"weather": "fog"})), 400, "invalidJson"),
+        (
+            foc,
+            fields(json!({"gps": {"lat": "north", "lon": 1}})),
+            400,
+            "invalidJson",
+        ),
+        (
+            foc,
+            fields(json!({"locationName": long})),
+            400,
+            "invalidLocation",
+        ),
+        (
+            foc,
+            fields(json!({"locationName": ""})),
+            400,
+            "invalidLocation",
+        ),
+        (
+            foc,
+            fields(json!({"photographer": long})),
+            400,
+            "invalidPhotographer",
+        ),
+        (foc, fields(json!({"notes": long})), 400, "invalidNotes"),
+        (
+            foc,
+            fields(json!({"date": "2024-02-30"})),
+            400,
+            "invalidDate",
+        ),
+        (foc, fields(json!({"time": "25:61"})), 400, "invalidTime"),
+        (
+            foc,
+            fields(json!({"gps": {"lat": -91, "lon": 0}})),
+            400,
+            "invalidGps",
+        ),
+        (
+            foc,
+            fields(json!({"organisations": [-1]})),
+            400,
+            "invalidOrganisation",
+        ),
+        (
+            foc,
+            fields(json!({"organisations": [other_org + 1]})),
+            400,
+            "invalidOrganisation",
+        ),
+        (
+            foc,
+            fields(json!({"photographerUserId": -5})),
+            400,
+            "invalidPhotographerUser",
+        ),
+        (
+            foc,
+            fields(json!({"knownIndividuals": [traversal]})),
+            400,
+            "invalidIdentifier",
+        ),
+        (
+            foc,
+            fields(json!({"knownIndividuals": [long]})),
+            400,
+            "invalidIdentifier",
+        ),
+    ];
+    let before = s.db_snapshot();
+    for (path, body, status, code) in &cases {
+        let (st, err) = s.post(&key, path, body.clone()).await;
+        let shown: String = body.to_string().chars().take(160).collect();
+        assert_eq!(
+            (st, err["code"].as_str()),
+            (*status, Some(*code)),
+            "{path} {shown}: {err}"
+        );
+        let message = err["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty() && message.len() < 2_000,
+            "{path} {shown}: {message}"
+        );
+        assert_eq!(s.db_snapshot(), before, "{path} {shown} wrote something");
+    }
+    // Ensure answers bad identifiers per item (200), and writes nothing for them.
+    let (st, res) = s
+        .post(&key, ensure, json!({"ids": [traversal, long]}))
+        .await;
+    assert_eq!(st, 200);
+    for r in res["results"].as_array().unwrap() {
+        assert_eq!(r["status"], "failed");
+        assert_eq!(r["error"]["code"], "invalidIdentifier");
+        assert!(r["error"]["message"].as_str().unwrap().len() < 200);
+    }
+    assert_eq!(res["counts"]["created"], 0);
+    assert_eq!(
+        s.db_snapshot(),
+        before,
+        "ensure of bad identifiers wrote something"
+    );
+    // Not JSON, and bodies over 1 MiB, on each route.
+    for path in [commit, copy, ensure, users, foc] {
+        let resp = s
+            .http
+            .post(s.url(path))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body("{\"ids\": [")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{path}");
+        let err: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(err["code"], "invalidJson", "{path}");
+        let resp = s
+            .http
+            .post(s.url(path))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(format!("{{\"ids\": [\"{}\"]}}", "x".repeat(1_100_000)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 413, "{path}");
+    }
+    assert_eq!(s.db_snapshot(), before);
+}

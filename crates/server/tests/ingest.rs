@@ -1472,3 +1472,282 @@ async fn the_variants_queue_yields_while_uploads_go_on() {
     }
     assert!(committed.elapsed() >= Duration::from_millis(2_500));
 }
+
+/// The snapshots of one blob (List Blobs with `include=snapshots`), oldest first.
+async fn snapshots_of(s: &Stack, blob: &str) -> Vec<String> {
+    let account = s.azurite.account();
+    let expiry = iso8601_utc(finsync_server::now_unix() + 600);
+    let url = format!(
+        "{}?restype=container&comp=list&include=snapshots&prefix={}&{}",
+        account.url(&s.container, Resource::Container),
+        finsync_core::sas::encode_query(blob),
+        account.account_sas("rl", "co", &expiry)
+    );
+    let xml = s.http.get(url).send().await.unwrap().text().await.unwrap();
+    xml.split("<Snapshot>")
+        .skip(1)
+        .filter_map(|p| p.split_once("</Snapshot>").map(|(t, _)| t.to_string()))
+        .collect()
+}
+
+/// Reads a snapshot of a blob with the account key's SAS.
+async fn read_snapshot(s: &Stack, blob: &str, snapshot: &str) -> Vec<u8> {
+    let account = s.azurite.account();
+    let expiry = iso8601_utc(finsync_server::now_unix() + 600);
+    let url = format!(
+        "{}?snapshot={}&{}",
+        account.url(&s.container, Resource::Blob(blob)),
+        finsync_core::sas::encode_query(snapshot),
+        account.account_sas("r", "o", &expiry)
+    );
+    let r = s.http.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200, "snapshot {snapshot} of {blob}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+/// Status and `x-ms-error-code` of a request the holder of an upload URL sends.
+async fn sas_write(req: reqwest::RequestBuilder) -> (u16, String) {
+    let r = req.send().await.unwrap();
+    let code = r
+        .headers()
+        .get("x-ms-error-code")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), code)
+}
+
+/// Issue 4 audit: the upload SAS names the original's final blob and outlives the commit. The
+/// commit's lease makes the storage service refuse every write through it afterwards, and the
+/// snapshot commit verified keeps the committed bytes even from someone who breaks the lease
+/// (a Write SAS may) — the variants queue reads the snapshot.
+#[tokio::test]
+async fn a_committed_original_cannot_be_overwritten_through_its_upload_sas() {
+    // The variants queue waits 3 s after the last upload request, so its job runs after the
+    // overwrite below.
+    let s = Stack::start_with(|c| c.variants_quiet_ms = 3000).await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(120, 80, 9);
+    let evil = jpeg(50, 200, 3);
+    let k = key_for(1);
+    let urls = sessions(&s, &key, enc, &[(k.clone(), "a.jpg", &img, None)]).await;
+    let url = &urls[0];
+    assert_eq!(put_blob(&s.http, url, img.clone()).await, 201);
+    let commit = json!({"idempotencyKeys": [k]});
+    let (st, res) = s
+        .post(&key, "/api/v1/upload-sessions/commit", commit.clone())
+        .await;
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let item = res["results"][0]["fileItemId"].as_i64().unwrap();
+    let blob = format!("encounters/{enc}/{k}/a.jpg");
+
+    // Put Blob, Put Block and Put Block List through the session's still valid SAS.
+    let put = s
+        .http
+        .put(url)
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(evil.clone());
+    assert_eq!(sas_write(put).await, (412, "LeaseIdMissing".into()));
+    // Azure refuses the Put Block itself (412 LeaseIdMissing). Azurite 3.35 checks a staged
+    // block against the first record of that name, which is the snapshot once one exists, and
+    // stages it; either way the Put Block List that would make it the blob's content is
+    // refused, so the staged block can never become the original.
+    let (st, err) = put_block(&s, url, 0, &evil, &md5_b64(&evil)).await;
+    assert!(
+        (st == 412 && err.starts_with("LeaseIdMissing:")) || (st, err.as_str()) == (201, ""),
+        "{st} {err}"
+    );
+    assert_eq!(put_block_list(&s, url, 1).await, 412);
+    let stored = read_blob(&s.http, &s.azurite.account(), &s.container, &blob).await;
+    assert_eq!(stored.as_deref(), Some(img.as_slice()), "bytes unchanged");
+
+    // Committing again (a retry) finds its own lease: same answer, one file item.
+    let (st, again) = s
+        .post(&key, "/api/v1/upload-sessions/commit", commit.clone())
+        .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["results"][0]["fileItemId"], item, "{again}");
+    assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 1);
+
+    // The SAS holder may break the lease (Write permits it) and then overwrite the base
+    // blob, but not the snapshot the commit verified and recorded.
+    let brk = s
+        .http
+        .put(format!("{url}&comp=lease"))
+        .header("x-ms-lease-action", "break")
+        .header("x-ms-lease-break-period", "0")
+        .header("content-length", "0");
+    assert_eq!(sas_write(brk).await.0, 202);
+    assert_eq!(put_blob(&s.http, url, evil.clone()).await, 201);
+    let snaps = snapshots_of(&s, &blob).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let (_, detail) = s
+        .get(Some(&key), &format!("/api/v1/encounters/{enc}"))
+        .await;
+    assert_eq!(detail["images"][0]["blobSnapshot"], snaps[0], "{detail}");
+    assert_eq!(read_snapshot(&s, &blob, &snaps[0]).await, img);
+    let del = s.http.delete(format!(
+        "{url}&snapshot={}",
+        finsync_core::sas::encode_query(&snaps[0])
+    ));
+    assert_eq!(sas_write(del).await.0, 403, "no SAS of a client deletes it");
+    assert_eq!(read_snapshot(&s, &blob, &snaps[0]).await, img);
+
+    // The variants were made from the committed bytes (120×80), not the overwrite (50×200).
+    s.variants_settled().await;
+    let dims = s.db.tx_blocking(move |tx| {
+        Ok(tx.query_row(
+            "SELECT width, height FROM file_items WHERE id = ?1",
+            [item],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )?)
+    });
+    assert_eq!(dims.unwrap(), (120, 80));
+    let page = s
+        .http
+        .get(s.url(&format!("/encounters/{enc}/images/{item}/thumbnail")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+}
+
+/// A commit that refuses the bytes lets go of the blob (lease released, snapshot deleted), so
+/// the client uploads again under the same session; a lease someone else put on an
+/// uncommitted blob does not block the commit.
+#[tokio::test]
+async fn a_refused_commit_releases_the_blob_for_another_upload() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(64, 64, 5);
+    let k = key_for(2);
+    let md5 = md5_b64(&img);
+    let urls = sessions(&s, &key, enc, &[(k.clone(), "b.jpg", &img, Some(md5))]).await;
+    let url = &urls[0];
+    let blob = format!("encounters/{enc}/{k}/b.jpg");
+    let commit = json!({"idempotencyKeys": [k]});
+    // Bytes of the right size but another MD5.
+    let mut wrong = img.clone();
+    let last = wrong.len() - 3;
+    wrong[last] ^= 0xFF;
+    assert_eq!(put_blob(&s.http, url, wrong).await, 201);
+    let (_, res) = s
+        .post(&key, "/api/v1/upload-sessions/commit", commit.clone())
+        .await;
+    assert_eq!(res["results"][0]["error"]["code"], "md5Mismatch", "{res}");
+    assert!(snapshots_of(&s, &blob).await.is_empty(), "snapshot deleted");
+    // The same URL writes again, and a stranger's lease on it (an interrupted client) is
+    // taken back by the commit.
+    assert_eq!(put_blob(&s.http, url, img.clone()).await, 201);
+    assert_eq!(lease(&s, &s.container, &blob, "acquire").await, 201);
+    let (_, res) = s.post(&key, "/api/v1/upload-sessions/commit", commit).await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let snaps = snapshots_of(&s, &blob).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(read_snapshot(&s, &blob, &snaps[0]).await, img);
+    assert_eq!(put_blob(&s.http, url, b"x".to_vec()).await, 412);
+}
+
+/// Eight clients commit the same key at once (separate requests): every answer is the same
+/// complete file item, and the server made one file item, one job of each kind, one snapshot
+/// and one audit entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commits_of_one_key_make_one_file_item_and_one_job() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(80, 60, 6);
+    let k = key_for(3);
+    let urls = sessions(
+        &s,
+        &key,
+        enc,
+        &[(k.clone(), "c.jpg", &img, Some(md5_b64(&img)))],
+    )
+    .await;
+    assert_eq!(put_blob(&s.http, &urls[0], img.clone()).await, 201);
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let req = s
+            .http
+            .post(s.url("/api/v1/upload-sessions/commit"))
+            .bearer_auth(&key)
+            .json(&json!({"idempotencyKeys": [k]}));
+        handles.push(tokio::spawn(async move {
+            let resp = req.send().await.unwrap();
+            let st = resp.status().as_u16();
+            (st, resp.json::<serde_json::Value>().await.unwrap())
+        }));
+    }
+    let mut answers = Vec::new();
+    for h in handles {
+        answers.push(h.await.unwrap());
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for (st, res) in &answers {
+        assert_eq!(*st, 200, "{res}");
+        assert_eq!(res["results"][0]["status"], "complete", "{res}");
+        ids.insert(res["results"][0]["fileItemId"].as_i64().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert_eq!(s.count("SELECT COUNT(*) FROM file_items"), 1);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM jobs WHERE kind = 'mlPipeline'"),
+        1
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM jobs WHERE kind = 'variants'"),
+        1
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM audit_log WHERE action = 'fileItem.create'"),
+        1
+    );
+    let blob = format!("encounters/{enc}/{k}/c.jpg");
+    assert_eq!(snapshots_of(&s, &blob).await.len(), 1);
+}
+
+/// A lease left on an uncommitted blob (a commit interrupted after its lease, or a client that
+/// leased the blob with its upload URL) does not block a server-side copy into it: the copy
+/// breaks it, copies, and the commit then locks the copied bytes. After the commit a copy
+/// changes nothing.
+#[tokio::test]
+async fn a_copy_breaks_a_stale_lease_on_an_uncommitted_blob() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let research = s.azurite.research_account();
+    let photo = jpeg(90, 70, 8);
+    research_photo(&s, &research, "survey", "IMG_2.jpg", &photo).await;
+    let k = key_for(4);
+    let urls = sessions(&s, &key, enc, &[(k.clone(), "IMG_2.jpg", &photo, None)]).await;
+    let blob = format!("encounters/{enc}/{k}/IMG_2.jpg");
+    // An earlier, partial attempt left bytes and a lease behind.
+    assert_eq!(put_blob(&s.http, &urls[0], b"partial".to_vec()).await, 201);
+    assert_eq!(lease(&s, &s.container, &blob, "acquire").await, 201);
+    let source = research_url(&research, "survey", "IMG_2.jpg", "r", 600);
+    let copy = json!({"items": [{"idempotencyKey": k, "sourceUrl": source}]});
+    let (st, res) = s
+        .post(&key, "/api/v1/upload-sessions/copy", copy.clone())
+        .await;
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["results"][0]["status"], "copied", "{res}");
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [k]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let snaps = snapshots_of(&s, &blob).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(read_snapshot(&s, &blob, &snaps[0]).await, photo);
+    // Committed: a copy answers complete and starts nothing (the lease would refuse it).
+    let (_, res) = s.post(&key, "/api/v1/upload-sessions/copy", copy).await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let stored = read_blob(&s.http, &s.azurite.account(), &s.container, &blob).await;
+    assert_eq!(stored.as_deref(), Some(photo.as_slice()));
+}

@@ -18,7 +18,7 @@ use super::{ApiJson, ApiPath, ApiQuery};
 use crate::accounts::{self, clean_name, normalize_email};
 use crate::auth::{self, PasswordCost, Session};
 use crate::db;
-use crate::error::AppError;
+use crate::error::{excerpt, AppError};
 use crate::AppState;
 
 fn session_info(
@@ -348,7 +348,10 @@ pub async fn create_user(
     let last = clean_name("lastName", &req.last_name)?;
     let email = match &req.email {
         Some(e) => Some(normalize_email(e).ok_or_else(|| {
-            AppError::bad("invalidEmail", format!("{e:?} is not an email address"))
+            AppError::bad(
+                "invalidEmail",
+                format!("{} is not an email address", excerpt(e)),
+            )
         })?),
         None => None,
     };

@@ -15,28 +15,15 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::{ApiJson, ApiPath};
 use crate::auth;
 use crate::db;
-use crate::error::AppError;
+use crate::error::{excerpt, AppError};
 use crate::AppState;
 
 /// Longest `notes`, in characters.
 const MAX_NOTES_CHARS: usize = 10_000;
 
+/// `YYYY-MM-DD` naming a day that exists (no 2024-02-30).
 fn valid_date(d: &str) -> bool {
-    let b = d.as_bytes();
-    if b.len() != 10
-        || !b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-    {
-        return false;
-    }
-    let month: u32 = d[5..7].parse().unwrap_or(0);
-    let day: u32 = d[8..10].parse().unwrap_or(0);
-    (1..=12).contains(&month) && (1..=31).contains(&day)
+    finsync_core::calendar::Day::parse_iso(d).is_some()
 }
 
 fn valid_time(t: &str) -> bool {
@@ -54,7 +41,8 @@ pub fn clean_identifier(raw: &str) -> Result<(String, String), String> {
     let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if t.is_empty() || t.chars().count() > api::MAX_IDENTIFIER_CHARS {
         return Err(format!(
-            "identifier {raw:?} must be 1–{} characters",
+            "identifier {} must be 1–{} characters",
+            excerpt(raw),
             api::MAX_IDENTIFIER_CHARS
         ));
     }
@@ -62,7 +50,8 @@ pub fn clean_identifier(raw: &str) -> Result<(String, String), String> {
         .any(|c| !(c.is_alphanumeric() || " -_.'#()".contains(c)))
     {
         return Err(format!(
-            "identifier {raw:?} may contain letters, digits, spaces and - _ . ' # ( ) only"
+            "identifier {} may contain letters, digits, spaces and - _ . ' # ( ) only",
+            excerpt(raw)
         ));
     }
     let norm = normalize_text(&t);
@@ -73,14 +62,17 @@ fn validate_encounter(req: &FindOrCreateEncounterFull) -> Result<(), AppError> {
     if !valid_date(&req.date) {
         return Err(AppError::bad(
             "invalidDate",
-            format!("date {:?} is not YYYY-MM-DD", req.date),
+            format!(
+                "date {} is not a day in YYYY-MM-DD form",
+                excerpt(&req.date)
+            ),
         ));
     }
     if let Some(t) = &req.time {
         if !valid_time(t) {
             return Err(AppError::bad(
                 "invalidTime",
-                format!("time {t:?} is not HH:MM:SS"),
+                format!("time {} is not HH:MM:SS", excerpt(t)),
             ));
         }
     }
@@ -365,6 +357,10 @@ pub struct ImageDetail {
     pub file_name: String,
     pub size: u64,
     pub blob_name: String,
+    /// The snapshot of `blobName` that commit verified (`x-ms-snapshot`): the committed bytes,
+    /// which a pipeline reads (`?snapshot=`). Absent for images committed before snapshots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_snapshot: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
     /// Server path of the thumbnail (absent when none was made); for `privateOrganisation`
@@ -437,7 +433,7 @@ fn load_encounter(
     }
     let mut stmt = tx.prepare(
         "SELECT f.id, f.file_name, f.size, f.blob_name, f.width, f.height, f.thumbnail_blob,
-         f.preview_blob, j.state
+         f.preview_blob, j.state, f.blob_snapshot
          FROM file_items f LEFT JOIN jobs j ON j.file_item_id = f.id AND j.kind = 'variants'
          WHERE f.encounter_id = ?1 ORDER BY f.id",
     )?;
@@ -451,6 +447,7 @@ fn load_encounter(
                 file_name: r.get(1)?,
                 size: r.get::<_, i64>(2)?.max(0) as u64,
                 blob_name: r.get(3)?,
+                blob_snapshot: r.get(9)?,
                 width: r.get(4)?,
                 height: r.get(5)?,
                 thumbnail_url: thumb
@@ -620,7 +617,7 @@ pub async fn variant_image(
     let column = match variant.as_str() {
         "thumbnail" => "thumbnail_blob",
         "preview" => "preview_blob",
-        _ => return Err(AppError::NotFound(format!("variant {variant:?}"))),
+        _ => return Err(AppError::NotFound(format!("variant {}", excerpt(&variant)))),
     };
     let blob: Option<String> = s
         .db

@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod encounters;
+pub mod openapi;
 pub mod static_files;
 pub mod uploads;
 

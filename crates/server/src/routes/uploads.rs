@@ -234,6 +234,7 @@ pub async fn commit(
             format!("a batch holds 1–{} keys", api::MAX_BATCH),
         ));
     }
+    check_keys(req.idempotency_keys.iter())?;
     let key = auth::bearer(&headers);
     let k =
         s.db.tx(move |tx| auth::require_key(tx, key.as_deref()))
@@ -399,4 +400,24 @@ pub async fn audit(
         entries,
         next_before,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sas_lifetime_secs;
+
+    #[test]
+    fn upload_sas_lifetime_grows_10_s_per_mb_from_10_minutes() {
+        assert_eq!(sas_lifetime_secs(0), 600);
+        assert_eq!(sas_lifetime_secs(999_999), 600, "whole MB only");
+        assert_eq!(sas_lifetime_secs(100_000_000), 600 + 1_000);
+        // The largest image (5 GiB = 5,368 MB): about 15 hours, enough for a block upload at
+        // 1 Mbit/s (~12 h) without renewing the URL.
+        let max = finsync_core::api::MAX_IMAGE_BYTES;
+        assert_eq!(sas_lifetime_secs(max), 600 + 53_680);
+        // Never shorter than the seed's floor of 60 s + 10 s/MB.
+        for size in [0, 1, 1_000_000, 100_000_000, 1_000_000_000, max] {
+            assert!(sas_lifetime_secs(size) >= 60 + 10 * (size / 1_000_000) as i64);
+        }
+    }
 }

@@ -262,6 +262,38 @@ impl Stack {
             .expect("count")
     }
 
+    /// Every row of every table, as text (rows sorted), so a test can see that a request
+    /// changed nothing at all — not only the table it is about.
+    pub fn db_snapshot(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.db
+            .tx_blocking(|tx| {
+                let tables: Vec<String> = tx
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut out = std::collections::BTreeMap::new();
+                for table in tables {
+                    let mut stmt = tx.prepare(&format!("SELECT * FROM \"{table}\""))?;
+                    let n = stmt.column_count();
+                    let mut rows = stmt
+                        .query_map([], |r| {
+                            (0..n)
+                                .map(|i| {
+                                    r.get::<_, rusqlite::types::Value>(i)
+                                        .map(|v| format!("{v:?}"))
+                                })
+                                .collect::<Result<Vec<_>, _>>()
+                                .map(|cols| cols.join(" | "))
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    rows.sort();
+                    out.insert(table, rows);
+                }
+                Ok(out)
+            })
+            .expect("database snapshot")
+    }
+
     /// Waits until the variants queue has no `queued` or `running` job (at most 60 s).
     pub async fn variants_settled(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
