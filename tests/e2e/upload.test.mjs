@@ -65,6 +65,20 @@ test('uploads a folder once, byte-exact, and never twice', async () => {
   assert.equal(await page.getByTestId('file-status').filter({ hasText: 'Complete' }).count(), 7);
   await page.screenshot({ path: path.join(out, 'after-upload.png'), fullPage: true });
 
+  // The summary links to the encounter's page on the server: it opens, names the encounter and
+  // lists every image (a thumbnail, or a placeholder while the variants are being made).
+  const link = page.getByRole('link', { name: 'View the encounter on the server' });
+  const href = await link.getAttribute('href');
+  assert.match(href, /\/encounters\/\d+$/);
+  const [encounterPage] = await Promise.all([context.waitForEvent('page'), link.click()]);
+  await encounterPage.waitForLoadState();
+  assert.match(await encounterPage.locator('h1').textContent(), /^Encounter \d+$/);
+  assert.equal(await encounterPage.locator('li').count(), 7, 'one list entry per image on the encounter page');
+  for (const f of files) {
+    assert.equal(await encounterPage.locator('li').filter({ hasText: f.name }).count(), 1, `${f.name} on the encounter page`);
+  }
+  await encounterPage.close();
+
   // What Azurite holds is exactly the source files.
   const blobs = await readContainer(stack.blobService, stack.container);
   assert.equal(blobs.size, 7, `blobs: ${[...blobs.keys()].join(', ')}`);
