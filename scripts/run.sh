@@ -8,6 +8,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 APP_PORT=${FINSYNC_PORT:-8080}
 BLOB_PORT=${FINSYNC_BLOB_PORT:-10000}
 URL="http://127.0.0.1:$APP_PORT"
+DATA=${FINSYNC_DATA_DIR:-.data}   # Azurite's blobs and the server's database; delete to start over
 
 for port in "$APP_PORT" "$BLOB_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -21,7 +22,7 @@ trunk build --release >/dev/null
 node scripts/postbuild.mjs >/dev/null
 cargo build --release -p finsync-server --quiet
 
-mkdir -p .data/azurite
+mkdir -p "$DATA/azurite"
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -31,14 +32,14 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-azurite-blob --silent --location .data/azurite --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" \
-  --loose --skipApiVersionCheck --disableTelemetry > .data/azurite.log 2>&1 &
+azurite-blob --silent --location "$DATA/azurite" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" \
+  --loose --skipApiVersionCheck --disableTelemetry > "$DATA/azurite.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$BLOB_PORT") 2>/dev/null && break; sleep 0.1; done
 
 ./target/release/finsync-server \
   --listen "127.0.0.1:$APP_PORT" \
-  --database .data/server.db \
+  --database "$DATA/server.db" \
   --blob-connection-string "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$BLOB_PORT/devstoreaccount1;" \
   --allowed-origins "$URL,http://localhost:$APP_PORT" \
   --static-dir dist --public-url "$URL" --demo &
@@ -47,6 +48,6 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$APP_PORT") 2>/dev/null && 
 
 echo
 echo "    finsync is running: open $URL"
-echo "    (Azurite blob storage on :$BLOB_PORT, data in .data/; Ctrl-C stops both)"
+echo "    (Azurite blob storage on :$BLOB_PORT, data in $DATA/; Ctrl-C stops both)"
 echo
 wait -n "${pids[@]}"
