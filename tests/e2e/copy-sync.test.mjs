@@ -135,9 +135,16 @@ test('Azure-sourced images are copied by the server: committed once, nothing thr
 
   // The copies went to the server with per-blob read URLs (in the body only) …
   const copies = during.filter(r => r.url.endsWith('/api/v1/upload-sessions/copy'));
-  assert.equal(copies.length, 1, 'one copy request for the batch');
+  // One request for the batch; on a loaded machine the engine may send it again (its copy
+  // retries, after a slow or pending answer) — then only with images of that batch. That each image
+  // was copied and committed once is checked on the server below.
+  assert.ok(copies.length >= 1 && copies.length <= 3, `copy requests: ${copies.length}`);
   const items = JSON.parse(copies[0].body).items;
   assert.equal(items.length, 3);
+  const batch = new Set(items.map(i => i.idempotencyKey));
+  for (const c of copies.slice(1)) {
+    for (const it of JSON.parse(c.body).items) assert.ok(batch.has(it.idempotencyKey), 'a re-sent copy request carries only images of the batch');
+  }
   for (const it of items) {
     const u = new URL(it.sourceUrl);
     assert.ok(u.href.startsWith(`${stack.blobUrl}/source/2024/07/haro/`), u.href);
