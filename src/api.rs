@@ -211,6 +211,28 @@ impl Client {
         self.post("/api/v1/auth/sign-in", &body).await
     }
 
+    /// Ends the session whose token is this client's credential.
+    pub async fn sign_out(&self) -> Result<(), CallError> {
+        let req = self
+            .authed(Request::post(&format!(
+                "{}/api/v1/auth/sign-out",
+                self.base
+            )))
+            .build();
+        let req = req.map_err(|e| CallError::BadResponse(e.to_string()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|_| CallError::Network(self.base.clone()))?;
+        match resp.status() {
+            200..=299 => Ok(()),
+            status => Err(CallError::Http {
+                status,
+                retry_after_ms: None,
+            }),
+        }
+    }
+
     /// Creates an API key for this browser in `population_id`, with a session token as the
     /// client's credential (`Client::new(url, session_token)`).
     pub async fn provision_key(&self, population_id: i64) -> Result<ProvisionedKey, CallError> {
@@ -237,8 +259,8 @@ pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<u64> {
 fn what_to_do(status: u16, code: &str) -> Option<&'static str> {
     match (status, code) {
         (401, "invalidKey") => Some(
-            "sign in again on the Sync page or enter a new API key in Settings, then Retry — \
-             what was uploaded is kept",
+            "sign in again in Settings and Re-provision the population's key, or enter a new API \
+             key in Settings, then Retry — what was uploaded is kept",
         ),
         (403, "notInPopulation") => Some(
             "the API key in Settings is for another population than this encounter (or the \

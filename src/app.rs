@@ -5,12 +5,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::activity::{self, Category};
-use crate::api::{self, Client};
+use crate::api;
+use crate::keys::KeyState;
 use crate::pages::{
     activity::ActivityPage, discover::DiscoverPage, review::ReviewPage, settings::SettingsPage,
     sync::SyncPage, Page,
 };
-use crate::store::{Settings, Store};
+use crate::store::{Settings, Store, StoredSession};
 use crate::sync::lock;
 use crate::ui::connection::{Connection, ConnectionBar};
 
@@ -21,6 +22,14 @@ pub struct AppState {
     pub store: RwSignal<Option<Store>, LocalStorage>,
     pub settings: RwSignal<Settings>,
     pub connection: RwSignal<Connection>,
+    /// This browser's API keys with their statuses, one per population ([`crate::keys`]).
+    pub keys: RwSignal<Vec<KeyState>>,
+    /// The sign-in session, while it lasts.
+    pub session: RwSignal<Option<StoredSession>>,
+    /// The population new folder uploads and new manifests go to (the status bar's choice).
+    pub chosen_population: RwSignal<Option<i64>>,
+    /// Keys are being provisioned.
+    pub provisioning: StoredValue<bool>,
     /// The last error that is not tied to one page element.
     pub error: RwSignal<Option<String>>,
     pub page: RwSignal<Page>,
@@ -29,24 +38,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Checks the server and the key now.
-    pub fn check_server(self) {
-        let s = self.settings.get_untracked();
-        if s.server_url.is_empty() {
-            self.connection.set(Connection::Unconfigured);
-            return;
-        }
-        self.connection.set(Connection::Checking);
-        let connection = self.connection;
-        spawn_local(async move {
-            let client = Client::new(&s.server_url, &s.api_key);
-            connection.set(match client.status().await {
-                Ok(st) => Connection::Reachable(st),
-                Err(e) => Connection::Unreachable(e.to_string()),
-            });
-        });
-    }
-
     /// Saves settings, logs the change (without the key) and re-checks the server.
     pub fn save_settings(self, s: Settings) {
         let before = self.settings.get_untracked();
@@ -63,7 +54,7 @@ impl AppState {
                     changed.push(format!("server URL → {}", s.server_url));
                 }
                 if before.api_key != s.api_key {
-                    changed.push("API key replaced".to_string());
+                    changed.push("pasted API key replaced".to_string());
                 }
                 if before.concurrency != s.concurrency {
                     changed.push(format!("parallel uploads → {}", s.concurrency));
@@ -90,6 +81,10 @@ pub fn App() -> impl IntoView {
         store: RwSignal::new_local(None),
         settings: RwSignal::new(Settings::default()),
         connection: RwSignal::new(Connection::Unconfigured),
+        keys: RwSignal::new(Vec::new()),
+        session: RwSignal::new(None),
+        chosen_population: RwSignal::new(None),
+        provisioning: StoredValue::new(false),
         error: RwSignal::new(None),
         page: RwSignal::new(Page::from_hash()),
         syncing: RwSignal::new(false),
@@ -129,6 +124,19 @@ pub fn App() -> impl IntoView {
                 None => Settings::default(),
             },
         };
+        // The sign-in session, unless it has expired (then it is forgotten).
+        match s.session().await {
+            Ok(Some(session)) if session.expires_ms as f64 > js_sys::Date::now() => {
+                state.session.set(Some(session))
+            }
+            Ok(Some(_)) => {
+                if let Err(e) = s.delete_session().await {
+                    state.error.set(Some(e.to_string()));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => state.error.set(Some(e.to_string())),
+        }
         state.settings.set(initial);
         state.store.set(Some(s));
         state.check_server();
@@ -174,6 +182,10 @@ pub fn App() -> impl IntoView {
         </header>
         <ConnectionBar
             connection=state.connection.into()
+            keys=Signal::derive(move || state.key_lines())
+            populations=Signal::derive(move || state.ready_populations())
+            chosen=Signal::derive(move || state.upload_population().map(|p| p.id))
+            on_choose=Callback::new(move |id| state.chosen_population.set(Some(id)))
             concurrency=Signal::derive(move || state.settings.with(|s| s.concurrency))
             on_concurrency=Callback::new(move |n| {
                 state.save_settings(Settings { concurrency: n, ..state.settings.get_untracked() })

@@ -5,6 +5,7 @@
 //! * [`pages`] — one component per page (Sync, Settings, Activity log); they own their state
 //!   and run intents through the adapters.
 //! * [`activity`] — the local activity log (never holds secrets).
+//! * [`keys`] — this browser's API keys per population, the sign-in session, provisioning.
 //! * [`discovery`] — scan jobs, manifests, materialisation and pre-sync review (spec §2), and
 //!   the approved encounters the Sync page plans from.
 //! * Browser adapters: [`store`] (IndexedDB), [`files`] (folder access), [`api`] (sync API
@@ -17,6 +18,7 @@ pub mod azure;
 pub mod blob_put;
 pub mod discovery;
 pub mod files;
+pub mod keys;
 pub mod pages;
 pub mod store;
 pub mod sync;

@@ -10,6 +10,7 @@
 //! | 4 | `activity` (auto-increment key: the activity log); for discovery: `scanJobs` (key path `id`), `scanFiles` (key path `[jobId, relativePath]`, index `byJob`), `manifests` (key path `id`), `reviewRecords` (key path `[manifestId, localId]`, index `byManifest`) |
 //! | 5 | aggregates: `encounterSummary` (key path `localId`: one [`EncounterSummary`] per planned encounter) and `populationCounts` (key path `populationId`: the [`PopulationCounts`] a card shows); the upgrade builds both from the v2–v4 records in its own transaction |
 //! | 6 | `connections` (key path `id`: saved Azure storage connections, [`StorageConnection`]; their credentials never leave this browser except as per-blob read URLs sent to the server for a copy) |
+//! | 7 | `apiKeys` (key path `populationId`: one provisioned [`StoredKey`] per population). The `settings` record keeps its `apiKey` as the *pasted* key (its population is whatever the server's status says), so a v6 database's single key keeps working unchanged; the sign-in session is a second record of `settings` (key `"session"`, [`StoredSession`]), no schema change |
 //!
 //! The engine's write-ahead [`Persist`] changes go to `encounterSync`/`imageSync` in one
 //! transaction per batch ([`Store::persist`]). Every write awaits `commit()`:
@@ -39,7 +40,7 @@ use crate::blob_put::BlockState;
 
 /// Name of the app's database.
 pub const DB_NAME: &str = "finsync";
-const DB_VERSION: u32 = 6;
+const DB_VERSION: u32 = 7;
 const SETTINGS: &str = "settings";
 const ENCOUNTERS: &str = "encounters";
 const ENCOUNTER_SYNC: &str = "encounterSync";
@@ -58,6 +59,10 @@ const COUNTS: &str = "populationCounts";
 /// Saved Azure storage connections (schema v6).
 const CONNECTIONS: &str = "connections";
 const SETTINGS_KEY: &str = "settings";
+/// Provisioned API keys, one per population (schema v7).
+const API_KEYS: &str = "apiKeys";
+/// The sign-in session's record in `settings`.
+const SESSION_KEY: &str = "session";
 
 /// A storage failure, shown to the person as is.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -85,6 +90,8 @@ impl From<indexed_db_futures::error::OpenDbError> for StoreError {
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
     pub server_url: String,
+    /// The pasted API key (Settings → API key), or the demo key; empty if none. Keys
+    /// provisioned after sign-in are in `apiKeys` ([`StoredKey`]).
     pub api_key: String,
     /// Parallel uploads, 1–4.
     pub concurrency: u8,
@@ -106,6 +113,56 @@ impl Default for Settings {
             concurrency: 2,
             auto_resume: true,
         }
+    }
+}
+
+/// An API key this browser provisioned for one population after sign-in (`apiKeys`, v7).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredKey {
+    pub population_id: i64,
+    pub population_name: String,
+    pub organisation: String,
+    pub api_key: String,
+    /// The server's id of the key (to find it in the server's key list).
+    pub key_id: i64,
+    pub created_at: String,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("population_id", &self.population_id)
+            .field("population_name", &self.population_name)
+            .field("key_id", &self.key_id)
+            .field("api_key", &"(hidden)")
+            .finish()
+    }
+}
+
+/// The sign-in session (`settings`, key `"session"`): the server's session token until it
+/// expires (`--session-ttl-secs`, default one hour), and the populations the person may sync
+/// as the sign-in answered. The Sync page provisions keys with it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSession {
+    pub token: String,
+    /// ISO-8601, as the server sent it.
+    pub expires_at: String,
+    /// `expires_at` in ms since the epoch (this browser's clock).
+    pub expires_ms: u64,
+    /// "First Last" of the signed-in person.
+    pub user: String,
+    pub populations: Vec<finsync_core::api::PopulationMembership>,
+}
+
+impl std::fmt::Debug for StoredSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("expires_at", &self.expires_at)
+            .field("user", &self.user)
+            .field("token", &"(hidden)")
+            .finish()
     }
 }
 
@@ -520,6 +577,13 @@ impl Store {
                         .with_key_path(KeyPath::from("id"))
                         .build()?;
                 }
+                if old < 7.0 {
+                    // Provisioned keys per population. A v6 `settings.apiKey` stays where it
+                    // is, as the pasted key: nothing to move.
+                    db.create_object_store(API_KEYS)
+                        .with_key_path(KeyPath::from("populationId"))
+                        .build()?;
+                }
                 Ok(())
             })
             .await?;
@@ -545,6 +609,79 @@ impl Store {
             .put(settings.clone())
             .with_key(SETTINGS_KEY.to_string())
             .serde()?
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The sign-in session, if one was saved (expired or not: the caller checks).
+    pub async fn session(&self) -> Result<Option<StoredSession>, StoreError> {
+        let tx = self.db.transaction(SETTINGS).build()?;
+        Ok(tx.object_store(SETTINGS)?.get(SESSION_KEY).serde()?.await?)
+    }
+
+    pub async fn save_session(&self, session: &StoredSession) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(SETTINGS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(SETTINGS)?
+            .put(session.clone())
+            .with_key(SESSION_KEY.to_string())
+            .serde()?
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(SETTINGS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(SETTINGS)?
+            .delete(SESSION_KEY.to_string())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every provisioned key, by population id.
+    pub async fn api_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let tx = self.db.transaction(API_KEYS).build()?;
+        let rows = tx
+            .object_store(API_KEYS)?
+            .get_all::<StoredKey>()
+            .serde()?
+            .await?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Saves a provisioned key, replacing the population's previous one.
+    pub async fn save_api_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(API_KEYS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(API_KEYS)?.put(key.clone()).serde()?.await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the provisioned key of a population.
+    pub async fn delete_api_key(&self, population_id: i64) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(API_KEYS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        // A number key, as the key path stores it (an i64 would go as a BigInt).
+        tx.object_store(API_KEYS)?
+            .delete(JsValue::from_f64(population_id as f64))
+            .primitive()?
             .await?;
         tx.commit().await?;
         Ok(())
@@ -860,22 +997,51 @@ impl Store {
     /// Complete for what it has). Deletes nothing on the server; staged blocks are kept.
     /// Returns how many encounters were reset.
     pub async fn reset_all(&self) -> Result<usize, StoreError> {
+        self.reset(None).await
+    }
+
+    /// Reset of one population's encounters (`Some`) or of all (`None`): their sync rows
+    /// are dropped, so the engine sees them as pending, and the aggregates follow. Returns
+    /// how many encounters were reset.
+    pub async fn reset(&self, population: Option<i64>) -> Result<usize, StoreError> {
         let tx = self
             .db
             .transaction([ENCOUNTER_SYNC, IMAGE_SYNC, SUMMARIES, COUNTS])
             .with_mode(TransactionMode::Readwrite)
             .build()?;
-        // No row means pending to the engine ([`SyncStore::image`]).
-        tx.object_store(ENCOUNTER_SYNC)?.clear()?.await?;
-        tx.object_store(IMAGE_SYNC)?.clear()?.await?;
         let summaries = tx.object_store(SUMMARIES)?;
-        let all = summaries
+        let all: Vec<EncounterSummary> = summaries
             .get_all::<EncounterSummary>()
             .serde()?
             .await?
             .collect::<Result<Vec<_>, _>>()?;
+        let enc_sync = tx.object_store(ENCOUNTER_SYNC)?;
+        let img_sync = tx.object_store(IMAGE_SYNC)?;
+        // No row means pending to the engine ([`SyncStore::image`]).
+        let chosen: Vec<&EncounterSummary> = match population {
+            None => {
+                enc_sync.clear()?.await?;
+                img_sync.clear()?.await?;
+                all.iter().collect()
+            }
+            Some(p) => {
+                let chosen: Vec<&EncounterSummary> =
+                    all.iter().filter(|s| s.population_id == p).collect();
+                for s in &chosen {
+                    enc_sync.delete(s.local_id.clone()).await?;
+                    for row in image_rows(&img_sync, &s.local_id).await? {
+                        let key = js_sys::Array::of2(
+                            &JsValue::from_str(&row.encounter),
+                            &JsValue::from_str(&row.image),
+                        );
+                        img_sync.delete(JsValue::from(key)).primitive()?.await?;
+                    }
+                }
+                chosen
+            }
+        };
         let mut deltas = HashMap::new();
-        for before in &all {
+        for before in &chosen {
             let after = EncounterSummary {
                 complete: 0,
                 failed: 0,
@@ -883,14 +1049,14 @@ impl Store {
                 status: EncounterStatus::Pending,
                 conflict: false,
                 remote: None,
-                ..before.clone()
+                ..(*before).clone()
             };
             add_delta(&mut deltas, Some(before), Some(&after));
             summaries.put(after).serde()?.await?;
         }
         apply_deltas(&tx.object_store(COUNTS)?, deltas).await?;
         tx.commit().await?;
-        Ok(all.len())
+        Ok(chosen.len())
     }
 
     /// Makes the engine's write-ahead changes durable: all of them in one transaction, which
@@ -1450,5 +1616,174 @@ mod tests {
         assert_eq!(kept, rebuilt);
         assert_eq!(counts(&kept.1, 1), [0, 2, 0, 5]);
         assert!(!kept.0.iter().any(|s| s.conflict));
+    }
+
+    #[wasm_bindgen_test]
+    async fn reset_of_one_population_leaves_the_others_synced() {
+        let store = fresh("finsync-test-reset-population").await;
+        store
+            .put_encounters(&[planned("a", 1, 2), planned("c", 2, 1)])
+            .await
+            .unwrap();
+        store
+            .persist(&[
+                image("a", 0, DONE),
+                image("a", 1, DONE),
+                image("c", 0, DONE),
+                Persist::EncounterStatus {
+                    encounter: "c".into(),
+                    status: EncounterStatus::Synced,
+                },
+            ])
+            .await
+            .unwrap();
+        assert_eq!(store.reset(Some(2)).await.unwrap(), 1);
+        let (kept, rebuilt) = stored_and_rebuilt(&store).await;
+        assert_eq!(kept, rebuilt);
+        assert_eq!(counts(&kept.1, 1), [0, 1, 0, 2]);
+        assert_eq!(counts(&kept.1, 2), [1, 0, 1, 0]);
+        let state = store.sync_state().await.unwrap();
+        assert!(!state.encounters.contains_key("c"));
+        assert_eq!(state.encounters["a"].images.len(), 2);
+    }
+
+    fn key(population_id: i64, api_key: &str) -> StoredKey {
+        StoredKey {
+            population_id,
+            population_name: format!("Population {population_id}"),
+            organisation: "Org".into(),
+            api_key: api_key.into(),
+            key_id: population_id * 10,
+            created_at: "2026-11-26T20:00:00Z".into(),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    async fn keys_per_population_and_the_session_survive_a_reopen() {
+        let store = fresh("finsync-test-api-keys").await;
+        assert!(store.api_keys().await.unwrap().is_empty());
+        assert_eq!(store.session().await.unwrap(), None);
+        store.save_api_key(&key(1, "fsk_one")).await.unwrap();
+        store.save_api_key(&key(2, "fsk_two")).await.unwrap();
+        // A new key for population 1 replaces the old one.
+        store.save_api_key(&key(1, "fsk_one_new")).await.unwrap();
+        let session = StoredSession {
+            token: "fss_secret".into(),
+            expires_at: "2026-11-26T21:00:00Z".into(),
+            expires_ms: 1_795_000_000_000,
+            user: "Demo User".into(),
+            populations: Vec::new(),
+        };
+        store.save_session(&session).await.unwrap();
+        let settings = Settings {
+            server_url: "http://s".into(),
+            ..Settings::default()
+        };
+        store.save_settings(&settings).await.unwrap();
+        drop(store);
+        let again = Store::open("finsync-test-api-keys").await.unwrap();
+        let mut keys = again.api_keys().await.unwrap();
+        keys.sort_by_key(|k| k.population_id);
+        assert_eq!(keys, [key(1, "fsk_one_new"), key(2, "fsk_two")]);
+        // The session is a record of its own: saving settings does not touch it.
+        assert_eq!(again.session().await.unwrap(), Some(session));
+        assert_eq!(again.settings().await.unwrap(), Some(settings));
+        again.delete_api_key(1).await.unwrap();
+        again.delete_session().await.unwrap();
+        assert_eq!(again.api_keys().await.unwrap(), [key(2, "fsk_two")]);
+        assert_eq!(again.session().await.unwrap(), None);
+        // Neither Debug shows a key or token.
+        let shown = format!("{:?} {:?}", key(3, "fsk_hidden"), again.session().await);
+        assert!(!shown.contains("fsk_hidden"), "{shown}");
+    }
+
+    #[wasm_bindgen_test]
+    async fn upgrade_from_v6_keeps_the_single_pasted_key() {
+        let name = "finsync-test-upgrade-v6";
+        if let Ok(req) = Database::delete_by_name(name) {
+            let _ = req.await;
+        }
+        // A v6 database as the previous build left it: every v6 store, one settings record
+        // with the single (pasted or demo) key, and a saved connection.
+        let db = Database::open(name)
+            .with_version(6u32)
+            .with_on_upgrade_needed(|_, db| {
+                db.create_object_store(SETTINGS).build()?;
+                for (store, key) in [
+                    (ENCOUNTERS, "localId"),
+                    (ENCOUNTER_SYNC, "localId"),
+                    (SCAN_JOBS, "id"),
+                    (MANIFESTS, "id"),
+                    (SUMMARIES, "localId"),
+                    (COUNTS, "populationId"),
+                    (CONNECTIONS, "id"),
+                ] {
+                    db.create_object_store(store)
+                        .with_key_path(KeyPath::from(key))
+                        .build()?;
+                }
+                db.create_object_store(IMAGE_SYNC)
+                    .with_key_path(KeyPath::from(["encounter", "image"]))
+                    .build()?;
+                db.create_object_store(BLOCKS).build()?;
+                db.create_object_store(HANDLES).build()?;
+                db.create_object_store(ACTIVITY)
+                    .with_auto_increment(true)
+                    .build()?;
+                db.create_object_store(SCAN_FILES)
+                    .with_key_path(KeyPath::from(["jobId", "relativePath"]))
+                    .build()?;
+                db.create_object_store(REVIEW_RECORDS)
+                    .with_key_path(KeyPath::from(["manifestId", "localId"]))
+                    .build()?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Written as the v6 build wrote it: a plain object with camelCase fields.
+        let v6 = serde_json::json!({
+            "serverUrl": "http://127.0.0.1:8080",
+            "apiKey": "fsk_v6_single",
+            "concurrency": 3,
+            "autoResume": false,
+        });
+        let tx = db
+            .transaction(SETTINGS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        tx.object_store(SETTINGS)
+            .unwrap()
+            .put(v6)
+            .with_key(SETTINGS_KEY.to_string())
+            .serde()
+            .unwrap()
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.close();
+
+        let store = Store::open(name).await.unwrap();
+        assert_eq!(store.database().version() as u32, 7);
+        // The single key is still the pasted key, unchanged; no provisioned key yet.
+        let s = store.settings().await.unwrap().unwrap();
+        assert_eq!(
+            (
+                s.api_key.as_str(),
+                s.server_url.as_str(),
+                s.concurrency,
+                s.auto_resume
+            ),
+            ("fsk_v6_single", "http://127.0.0.1:8080", 3, false)
+        );
+        assert!(store.api_keys().await.unwrap().is_empty());
+        assert_eq!(store.session().await.unwrap(), None);
+        // The new store works beside it.
+        store.save_api_key(&key(2, "fsk_two")).await.unwrap();
+        assert_eq!(store.api_keys().await.unwrap(), [key(2, "fsk_two")]);
+        assert_eq!(
+            store.settings().await.unwrap().map(|s| s.api_key),
+            Some("fsk_v6_single".into())
+        );
     }
 }

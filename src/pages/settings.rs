@@ -1,4 +1,5 @@
-//! Settings: server, key and parallel uploads; Azure storage connections (checked, then kept
+//! Settings: server, pasted key and parallel uploads; this browser's keys per population
+//! (Re-provision) and sign-in; Azure storage connections (checked, then kept
 //! in this browser only); how much this browser stores and whether it may evict it; and
 //! "forget this browser".
 
@@ -7,10 +8,8 @@ use leptos::task::spawn_local;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::activity::{self, Category};
-use crate::api::Client;
 use crate::app::AppState;
-use crate::store::Settings;
-use crate::ui::connection::Connection;
+use crate::ui::api_keys::ApiKeyList;
 use crate::ui::human_bytes;
 use crate::ui::settings_form::SettingsForm;
 use crate::ui::sign_in_form::SignInForm;
@@ -203,84 +202,37 @@ pub fn SettingsPage() -> impl IntoView {
         });
     });
 
-    // Sign in → choose a population (when there are several) → provision a key.
+    // Sign in (the session is kept until it expires); the Sync page provisions the keys.
     let signing_in = RwSignal::new(false);
     let sign_in_message: RwSignal<Option<String>> = RwSignal::new(None);
-    let choices: RwSignal<Vec<finsync_core::api::PopulationMembership>> = RwSignal::new(Vec::new());
-    let session: StoredValue<Option<String>> = StoredValue::new(None);
-    let provision = move |population_id: i64| {
-        let Some(token) = session.get_value() else {
-            return;
-        };
-        let server = state.settings.get_untracked().server_url;
-        state.connection.set(Connection::Provisioning);
-        signing_in.set(true);
-        spawn_local(async move {
-            match Client::new(&server, &token)
-                .provision_key(population_id)
-                .await
-            {
-                Ok(k) => {
-                    choices.set(Vec::new());
-                    session.set_value(None);
-                    sign_in_message.set(Some(format!(
-                        "This browser now has a key for {} ({}).",
-                        k.population.name, k.population.organisation
-                    )));
-                    if let Some(st) = state.store.get_untracked() {
-                        activity::log(
-                            &st,
-                            Category::Settings,
-                            "API key provisioned",
-                            &format!("population {}", k.population.name),
-                            true,
-                        )
-                        .await;
-                    }
-                    state.save_settings(Settings {
-                        api_key: k.api_key,
-                        ..state.settings.get_untracked()
-                    });
-                }
-                Err(e) => {
-                    sign_in_message.set(Some(format!("Could not create a key: {e}")));
-                    state.check_server();
-                }
-            }
-            signing_in.set(false);
-        });
-    };
     let on_sign_in = Callback::new(move |(email, password): (String, String)| {
-        let server = state.settings.get_untracked().server_url;
-        if server.is_empty() {
-            sign_in_message.set(Some("Enter the server URL first.".into()));
-            return;
-        }
         signing_in.set(true);
         sign_in_message.set(None);
         spawn_local(async move {
-            match Client::new(&server, "").sign_in(&email, &password).await {
-                Ok(info) => {
-                    session.set_value(info.token);
-                    match info.populations.as_slice() {
-                        [] => sign_in_message.set(Some(
-                            "Your account has no population to sync; ask a population admin for a role.".into(),
-                        )),
-                        [one] => {
-                            let id = one.id;
-                            signing_in.set(false);
-                            provision(id);
-                            return;
-                        }
-                        many => choices.set(many.to_vec()),
-                    }
-                }
-                Err(e) => sign_in_message.set(Some(format!("Sign-in failed: {e}"))),
-            }
+            let text = match state.sign_in(email, password).await {
+                Ok(t) | Err(t) => t,
+            };
+            sign_in_message.set(Some(text));
             signing_in.set(false);
         });
     });
-    let on_choose_population = Callback::new(provision);
+    let on_sign_out = Callback::new(move |_| {
+        state.sign_out();
+        sign_in_message.set(Some("Signed out. The keys of this browser stay.".into()));
+    });
+    let signed_in = Signal::derive(move || {
+        state.session.with(|s| {
+            s.as_ref()
+                .map(|s| format!("Signed in as {} until {}.", s.user, s.expires_at))
+        })
+    });
+    let key_message: RwSignal<Option<String>> = RwSignal::new(None);
+    let on_reprovision = Callback::new(move |population: i64| {
+        key_message.set(Some(match state.reprovision(population) {
+            Ok(()) => "Creating a new key…".into(),
+            Err(e) => e,
+        }));
+    });
     let forget = move |_| {
         spawn_local(async move {
             // Close our connection first, or the deletion waits for it forever.
@@ -308,12 +260,17 @@ pub fn SettingsPage() -> impl IntoView {
         <div class="layout page">
             <div class="stack">
                 <SettingsForm settings=state.settings.into() on_save=on_save />
+                <ApiKeyList
+                    keys=Signal::derive(move || state.key_lines())
+                    message=key_message.into()
+                    on_reprovision=on_reprovision
+                />
                 <SignInForm
                     busy=signing_in.into()
-                    choices=choices.into()
+                    signed_in=signed_in
                     message=sign_in_message.into()
                     on_sign_in=on_sign_in
-                    on_choose=on_choose_population
+                    on_sign_out=on_sign_out
                 />
             </div>
             <div class="stack">

@@ -1,4 +1,5 @@
-//! The Sync page: the population card with its counts and Reset, the encounters that need
+//! The Sync page: a card per population this browser has a key for (its key status, counts
+//! and Reset; keys are provisioned when the page opens, [`crate::keys`]), the encounters that need
 //! attention (Partial, Failed, Conflict), the expandable per-image statuses, the folder to
 //! upload, the run's progress (images, bytes, throughput, ETA, current encounter) with
 //! Pause/Resume/Cancel, errors grouped by encounter with Retry, Copy and CSV, and the banner
@@ -13,7 +14,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use finsync_core::api::KeyStatus;
+use finsync_core::api::{KeyStatus, PopulationRef};
 use finsync_core::engine::{
     Config, EncounterStatus, ImageStatus, Outcome, Persist, Plan, Progress, RunState, SkipReason,
     Step, SyncStore,
@@ -249,20 +250,45 @@ impl Page {
         }
     }
 
-    /// Starts a sync, if the key is ready and no other tab syncs.
+    /// The population a sync of `target` goes to: a manifest's own; a folder synced before
+    /// stays in its population (its encounter is resumed), a new one goes to the status bar's
+    /// population.
+    fn population_of(self, target: &Target) -> Option<i64> {
+        match target {
+            Target::Manifest(m) => Some(m.population_id),
+            Target::Stored { encounters, .. } => encounters.first().map(|e| e.population_id),
+            Target::Folder(picked) => {
+                let id = format!("folder:{}", picked.root);
+                self.summaries
+                    .with_untracked(|ss| {
+                        ss.iter()
+                            .find(|s| s.local_id == id)
+                            .map(|s| s.population_id)
+                    })
+                    .or_else(|| self.app.upload_population().map(|p| p.id))
+            }
+        }
+    }
+
+    /// Starts a sync, if the population's key is ready and no other tab syncs.
     fn start_target(self, target: Target) {
         let app = self.app;
         let Some(store) = app.store.get_untracked() else {
             return;
         };
-        let population = match app.connection.get_untracked() {
-            Connection::Reachable(s) if s.key_status == KeyStatus::Ready => s.population,
-            _ => None,
-        };
-        let Some(population) = population else {
-            app.error
-                .set(Some("The API key is not ready: check Settings.".into()));
+        let Some(population) = self.population_of(&target) else {
+            app.error.set(Some(
+                "No API key is ready: sign in under Settings and open the Sync page, or paste a key in Settings.".into(),
+            ));
             return;
+        };
+        // Every call of the run carries this population's own key.
+        let client = match app.client_for(population) {
+            Ok(c) => c,
+            Err(e) => {
+                app.error.set(Some(e));
+                return;
+            }
         };
         ask_notification_permission();
         self.busy.set(true);
@@ -280,7 +306,7 @@ impl Page {
             };
             let _leave_guard = LeaveGuard::new();
             let started = now_ms();
-            run(self, store, target, population.id).await;
+            run(self, store, target, population, client).await;
             self.refresh();
             self.control.set_value(None);
             self.busy.set(false);
@@ -374,6 +400,17 @@ pub fn SyncPage() -> impl IntoView {
         }
     });
     Effect::new(move |_| app.syncing.set(page.busy.get()));
+    // Opening the page (spec §3.1, as finwave does): with a live sign-in, a key is provisioned
+    // for each population the person may sync and this browser has none for. Runs again when
+    // the server is reached or the person signs in while the page is open.
+    Effect::new(move |_| {
+        let shown = app.page.get() == crate::pages::Page::Sync;
+        let reachable = matches!(app.connection.get(), Connection::Reachable { .. });
+        let signed_in = app.session.with(Option::is_some);
+        if shown && reachable && signed_in && app.store.with(Option::is_some) {
+            app.provision_missing();
+        }
+    });
 
     // Load this page's stored state once the database is open: the aggregates (counts and
     // encounter summaries, never every image), then which folders can be reopened without
@@ -431,10 +468,15 @@ pub fn SyncPage() -> impl IntoView {
         if done == Some(true) {
             return true;
         }
-        let ready = matches!(app.connection.get(), Connection::Reachable(ref s) if s.key_status == KeyStatus::Ready);
         let Some(i) = interrupted.get() else {
             return false;
         };
+        let population = page.summaries.with_untracked(|ss| {
+            ss.iter()
+                .find(|s| s.folder == i.folder && s.left() > 0)
+                .map(|s| s.population_id)
+        });
+        let ready = population.is_some_and(|p| app.ready_populations().iter().any(|r| r.id == p));
         if !ready
             || !i.can_reopen
             || i.manifest.is_some()
@@ -457,110 +499,124 @@ pub fn SyncPage() -> impl IntoView {
         true
     });
 
-    // The connected population's stored counts (all populations' until the server answers).
-    let counts = Signal::derive(move || {
-        let population = match app.connection.get() {
-            Connection::Reachable(s) => s.population.map(|p| p.id),
-            _ => None,
-        };
-        page.counts.with(|rows| {
-            rows.as_ref().map(|rows| {
-                let mut c = Counts::default();
-                for r in rows
-                    .iter()
-                    .filter(|r| population.is_none_or(|p| p == r.population_id))
-                {
-                    c.encounters_pending += r.encounters_pending as usize;
-                    c.encounters_synced += r.encounters_synced as usize;
-                    c.images_pending += r.images_pending as usize;
-                    c.images_synced += r.images_synced as usize;
-                }
-                c
+    // One card per population this browser has a key for; one card for everything stored
+    // while there is none. A card's counts, manifests, encounters and errors are its
+    // population's (`None`: all).
+    let counts = move |population: Option<i64>| {
+        Signal::derive(move || {
+            page.counts.with(|rows| {
+                rows.as_ref().map(|rows| {
+                    let mut c = Counts::default();
+                    for r in rows
+                        .iter()
+                        .filter(|r| population.is_none_or(|p| p == r.population_id))
+                    {
+                        c.encounters_pending += r.encounters_pending as usize;
+                        c.encounters_synced += r.encounters_synced as usize;
+                        c.images_pending += r.images_pending as usize;
+                        c.images_synced += r.images_synced as usize;
+                    }
+                    c
+                })
             })
         })
-    });
+    };
     let state_of = |s: &EncounterSummary| EncounterState::of(&s.status, s.conflict, s.is_synced());
-    let attention = Signal::derive(move || {
-        page.summaries.with(|ss| {
-            ss.iter()
-                .filter_map(|s| {
-                    let state = state_of(s);
-                    state.advice().map(|_| AttentionItem {
-                        local_id: s.local_id.clone(),
-                        label: s.label.clone(),
-                        state,
-                        complete: s.complete,
-                        images: s.images,
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-    });
-    let image_lists = Signal::derive(move || {
-        page.encounters.with(|encs| {
+    let ours = |population: Option<i64>, of: i64| population.is_none_or(|p| p == of);
+    let attention = move |population: Option<i64>| {
+        Signal::derive(move || {
             page.summaries.with(|ss| {
                 ss.iter()
-                    .map(|s| EncounterImages {
-                        local_id: s.local_id.clone(),
-                        label: s.label.clone(),
-                        state: state_of(s),
-                        complete: s.complete,
-                        images: s.images,
-                        rows: encs.iter().find(|e| e.local_id == s.local_id).map(|e| {
-                            e.plan
-                                .images
-                                .iter()
-                                .zip(&e.sources)
-                                .map(|(img, src)| FileRow {
-                                    path: src.relative_path.clone(),
-                                    size: img.size,
-                                    status: page.status(&e.local_id, &img.local_id),
-                                })
-                                .collect()
-                        }),
+                    .filter(|s| ours(population, s.population_id))
+                    .filter_map(|s| {
+                        let state = state_of(s);
+                        state.advice().map(|_| AttentionItem {
+                            local_id: s.local_id.clone(),
+                            label: s.label.clone(),
+                            state,
+                            complete: s.complete,
+                            images: s.images,
+                        })
                     })
                     .collect::<Vec<_>>()
             })
         })
-    });
+    };
+    let image_lists = move |population: Option<i64>| {
+        Signal::derive(move || {
+            page.encounters.with(|encs| {
+                page.summaries.with(|ss| {
+                    ss.iter()
+                        .filter(|s| ours(population, s.population_id))
+                        .map(|s| EncounterImages {
+                            local_id: s.local_id.clone(),
+                            label: s.label.clone(),
+                            state: state_of(s),
+                            complete: s.complete,
+                            images: s.images,
+                            rows: encs.iter().find(|e| e.local_id == s.local_id).map(|e| {
+                                e.plan
+                                    .images
+                                    .iter()
+                                    .zip(&e.sources)
+                                    .map(|(img, src)| FileRow {
+                                        path: src.relative_path.clone(),
+                                        size: img.size,
+                                        status: page.status(&e.local_id, &img.local_id),
+                                    })
+                                    .collect()
+                            }),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+        })
+    };
     let on_load_images = Callback::new(move |id: String| spawn_local(page.load(vec![id])));
 
-    let problems = Signal::derive(move || {
-        page.encounters.with(|encs| {
-            encs.iter()
-                .filter_map(|e| {
-                    let mut g = EncounterProblems {
-                        encounter: e.label(),
-                        state: page.sync.with(|s| match s.encounters.get(&e.local_id).map(|r| &r.status) {
-                            Some(EncounterStatus::Partial) => "partial",
-                            Some(EncounterStatus::Failed { .. }) => "failed",
-                            _ => "",
-                        }),
-                        actionable: Vec::new(),
-                        skipped: Vec::new(),
-                    };
-                    for (img, src) in e.plan.images.iter().zip(&e.sources) {
-                        let status = page.status(&e.local_id, &img.local_id);
-                        let problem = ImageProblem::new(
-                            src.relative_path.clone(),
-                            status_detail(&status).unwrap_or_default(),
-                        );
-                        match status {
-                            Some(ImageStatus::Failed { .. }) => g.actionable.push(problem),
-                            // Missing or changed files are worth acting on too: select the
-                            // folder again.
-                            Some(ImageStatus::Skipped {
-                                reason: SkipReason::SourceMissing { .. } | SkipReason::SourceChanged { .. },
-                            }) => g.actionable.push(problem),
-                            Some(ImageStatus::Skipped { .. }) => g.skipped.push(problem),
-                            _ => {}
+    let problems = move |population: Option<i64>| {
+        Signal::derive(move || {
+            page.encounters.with(|encs| {
+                encs.iter()
+                    .filter(|e| ours(population, e.population_id))
+                    .filter_map(|e| {
+                        let mut g = EncounterProblems {
+                            encounter: e.label(),
+                            state: page.sync.with(|s| {
+                                match s.encounters.get(&e.local_id).map(|r| &r.status) {
+                                    Some(EncounterStatus::Partial) => "partial",
+                                    Some(EncounterStatus::Failed { .. }) => "failed",
+                                    _ => "",
+                                }
+                            }),
+                            actionable: Vec::new(),
+                            skipped: Vec::new(),
+                        };
+                        for (img, src) in e.plan.images.iter().zip(&e.sources) {
+                            let status = page.status(&e.local_id, &img.local_id);
+                            let problem = ImageProblem::new(
+                                src.relative_path.clone(),
+                                status_detail(&status).unwrap_or_default(),
+                            );
+                            match status {
+                                Some(ImageStatus::Failed { .. }) => g.actionable.push(problem),
+                                // Missing or changed files are worth acting on too: select the
+                                // folder again.
+                                Some(ImageStatus::Skipped {
+                                    reason:
+                                        SkipReason::SourceMissing { .. }
+                                        | SkipReason::SourceChanged { .. },
+                                }) => g.actionable.push(problem),
+                                Some(ImageStatus::Skipped { .. }) => g.skipped.push(problem),
+                                _ => {}
+                            }
                         }
-                    }
-                    (!g.actionable.is_empty() || !g.skipped.is_empty()).then_some(g)
-                })
-                .collect::<Vec<_>>()
+                        (!g.actionable.is_empty() || !g.skipped.is_empty()).then_some(g)
+                    })
+                    .collect::<Vec<_>>()
+            })
         })
-    });
+    };
 
     let on_choose = Callback::new(move |_| {
         spawn_local(async move {
@@ -634,69 +690,74 @@ pub fn SyncPage() -> impl IntoView {
         Some(i) => reopen_and_start(i.folder),
         None => {}
     });
-    let on_retry = Callback::new(move |_| {
-        // Retry = sync again: the engine re-sends only what is not Complete. Encounters with
-        // failed images first, then those with skipped ones (missing or changed files).
-        let failed = page.summaries.with_untracked(|ss| {
-            ss.iter()
-                .find(|s| s.failed > 0)
-                .or_else(|| ss.iter().find(|s| s.skipped > 0))
-                .map(|s| (s.folder.clone(), manifest_of(&s.local_id)))
-        });
-        let Some((folder, manifest)) = failed else {
-            return;
-        };
-        if let Some(id) = manifest {
-            if let Some(sync) = resume_manifest.get_value() {
-                sync.run(id);
-            }
-            return;
-        }
-        if page
-            .picked
-            .with_untracked(|p| p.as_ref().is_some_and(|p| p.root == folder))
-        {
-            page.start();
-        } else if page.reopenable.with_untracked(|r| r.contains(&folder)) {
-            reopen_and_start(folder);
-        } else {
-            app.error.set(Some(format!(
-                "Select the folder “{folder}” again below, then press Retry or Upload."
-            )));
-        }
-    });
-    let on_reset = Callback::new(move |_| {
-        let Some(st) = app.store.get_untracked() else {
-            return;
-        };
-        spawn_local(async move {
-            match st.reset_all().await {
-                Ok(n) => {
-                    activity::log(
-                        &st,
-                        Category::Sync,
-                        "Reset",
-                        &format!("{n} encounters back to pending"),
-                        true,
-                    )
-                    .await;
-                    // Loaded statuses are stale now: drop them; they load again when needed.
-                    page.encounters.set(Vec::new());
-                    page.sync.set(SyncStore::default());
-                    page.copied.set(None);
-                    page.summary.set(None);
-                    page.refresh();
-                    if let Some(id) = page
-                        .picked
-                        .with_untracked(|p| p.as_ref().map(|p| format!("folder:{}", p.root)))
-                    {
-                        page.load(vec![id]).await;
-                    }
+    let on_retry = move |population: Option<i64>| {
+        Callback::new(move |_: ()| {
+            // Retry = sync again: the engine re-sends only what is not Complete. Encounters with
+            // failed images first, then those with skipped ones (missing or changed files).
+            let failed = page.summaries.with_untracked(|ss| {
+                let mut ss = ss.iter().filter(|s| ours(population, s.population_id));
+                ss.clone()
+                    .find(|s| s.failed > 0)
+                    .or_else(|| ss.find(|s| s.skipped > 0))
+                    .map(|s| (s.folder.clone(), manifest_of(&s.local_id)))
+            });
+            let Some((folder, manifest)) = failed else {
+                return;
+            };
+            if let Some(id) = manifest {
+                if let Some(sync) = resume_manifest.get_value() {
+                    sync.run(id);
                 }
-                Err(e) => app.error.set(Some(e.to_string())),
+                return;
             }
-        });
-    });
+            if page
+                .picked
+                .with_untracked(|p| p.as_ref().is_some_and(|p| p.root == folder))
+            {
+                page.start();
+            } else if page.reopenable.with_untracked(|r| r.contains(&folder)) {
+                reopen_and_start(folder);
+            } else {
+                app.error.set(Some(format!(
+                    "Select the folder “{folder}” again below, then press Retry or Upload."
+                )));
+            }
+        })
+    };
+    let on_reset = move |population: Option<i64>| {
+        Callback::new(move |_: ()| {
+            let Some(st) = app.store.get_untracked() else {
+                return;
+            };
+            spawn_local(async move {
+                match st.reset(population).await {
+                    Ok(n) => {
+                        activity::log(
+                            &st,
+                            Category::Sync,
+                            "Reset",
+                            &format!("{n} encounters back to pending"),
+                            true,
+                        )
+                        .await;
+                        // Loaded statuses are stale now: drop them; they load again when needed.
+                        page.encounters.set(Vec::new());
+                        page.sync.set(SyncStore::default());
+                        page.copied.set(None);
+                        page.summary.set(None);
+                        page.refresh();
+                        if let Some(id) = page
+                            .picked
+                            .with_untracked(|p| p.as_ref().map(|p| format!("folder:{}", p.root)))
+                        {
+                            page.load(vec![id]).await;
+                        }
+                    }
+                    Err(e) => app.error.set(Some(e.to_string())),
+                }
+            });
+        })
+    };
     // Sync of an approved manifest: its folder must be readable in this tab (opened on the
     // Discover page, or reconnected here through its remembered handle).
     let on_sync_manifest = Callback::new(move |id: String| {
@@ -780,8 +841,15 @@ pub fn SyncPage() -> impl IntoView {
         else {
             return;
         };
-        let s = app.settings.get_untracked();
-        let client = Client::new(&s.server_url, &s.api_key);
+        let client = match app.client_for(m.population_id) {
+            Ok(c) => c,
+            Err(e) => {
+                page.ensure.update(|r| {
+                    r.insert(id.clone(), e);
+                });
+                return;
+            }
+        };
         spawn_local(async move {
             let ids = m.individual_ids.clone();
             let (mut existed, mut created, mut failed) = (0u64, 0u64, 0u64);
@@ -838,45 +906,52 @@ pub fn SyncPage() -> impl IntoView {
         });
     });
     resume_manifest.set_value(Some(on_sync_manifest));
-    let manifest_rows = Signal::derive(move || {
-        let ensure = page.ensure.get();
-        page.manifests.with(|ms| {
-            ms.iter()
-                .map(|m| ManifestRow {
-                    manifest_id: m.manifest_id.clone(),
-                    version: m.version,
-                    scan_job_name: m.scan_job_name.clone(),
-                    encounters: m.encounter_count,
-                    images: m.image_count,
-                    individuals: m.individual_ids.len(),
-                    ensure: ensure.get(&m.manifest_id).cloned(),
-                })
-                .collect::<Vec<_>>()
+    let manifest_rows = move |population: Option<i64>| {
+        Signal::derive(move || {
+            let ensure = page.ensure.get();
+            page.manifests.with(|ms| {
+                ms.iter()
+                    .filter(|m| ours(population, m.population_id))
+                    .map(|m| ManifestRow {
+                        manifest_id: m.manifest_id.clone(),
+                        version: m.version,
+                        scan_job_name: m.scan_job_name.clone(),
+                        encounters: m.encounter_count,
+                        images: m.image_count,
+                        individuals: m.individual_ids.len(),
+                        ensure: ensure.get(&m.manifest_id).cloned(),
+                    })
+                    .collect::<Vec<_>>()
+            })
         })
-    });
-    let on_copy = Callback::new(move |_| {
-        let groups = problems.get_untracked();
-        let text = problems_text(&groups);
-        let n = groups
-            .iter()
-            .map(|g| g.actionable.len() + g.skipped.len())
-            .sum();
-        spawn_local(async move {
-            let copied = if write_clipboard(&text).await {
-                Copied::Clipboard(n)
-            } else {
-                Copied::Fallback(text)
-            };
-            page.copied.set(Some(copied));
-        });
-    });
-    let on_export = Callback::new(move |_| {
-        crate::pages::download(
-            "finsync-errors.csv",
-            "text/csv",
-            &problems_csv(&problems.get_untracked()),
-        );
-    });
+    };
+    let on_copy = move |population: Option<i64>| {
+        Callback::new(move |_: ()| {
+            let groups = problems(population).get_untracked();
+            let text = problems_text(&groups);
+            let n = groups
+                .iter()
+                .map(|g| g.actionable.len() + g.skipped.len())
+                .sum();
+            spawn_local(async move {
+                let copied = if write_clipboard(&text).await {
+                    Copied::Clipboard(n)
+                } else {
+                    Copied::Fallback(text)
+                };
+                page.copied.set(Some(copied));
+            });
+        })
+    };
+    let on_export = move |population: Option<i64>| {
+        Callback::new(move |_: ()| {
+            crate::pages::download(
+                "finsync-errors.csv",
+                "text/csv",
+                &problems_csv(&problems(population).get_untracked()),
+            );
+        })
+    };
     let on_pause = Callback::new(move |pause: bool| {
         page.send(if pause {
             Control::Pause
@@ -943,43 +1018,73 @@ pub fn SyncPage() -> impl IntoView {
             })
         })
     };
-    let key_ready = move || matches!(app.connection.get(), Connection::Reachable(ref s) if s.key_status == KeyStatus::Ready);
-    let population_name = Signal::derive(move || match app.connection.get() {
-        Connection::Reachable(s) => s.population.map(|p| p.name),
-        _ => None,
+    let key_of = move |population: Option<i64>| {
+        Signal::derive(move || {
+            population.and_then(|p| {
+                app.key_populations()
+                    .into_iter()
+                    .find(|(r, _)| r.id == p)
+                    .map(|(_, line)| line)
+            })
+        })
+    };
+    let key_ready = move |population: Option<i64>| {
+        key_of(population).with(|k| k.as_ref().is_some_and(|k| k.status == KeyStatus::Ready))
+    };
+    // The cards: a memo, so a status check that changes nothing re-renders none of them.
+    let cards = Memo::new(move |_| {
+        let keyed: Vec<Option<PopulationRef>> = app
+            .key_populations()
+            .into_iter()
+            .map(|(p, _)| Some(p))
+            .collect();
+        if keyed.is_empty() {
+            vec![None]
+        } else {
+            keyed
+        }
     });
     let image_count = Signal::derive(move || {
         page.picked
             .with(|p| p.as_ref().map_or(0, |p| p.images.len()))
     });
-    let can_upload = Signal::derive(move || key_ready() && image_count.get() > 0);
+    let can_upload =
+        Signal::derive(move || app.upload_population().is_some() && image_count.get() > 0);
+    let card = move |population: Option<PopulationRef>| {
+        let id = population.as_ref().map(|p| p.id);
+        let name = population.map(|p| p.name);
+        view! {
+            <PopulationCard
+                name=Signal::derive(move || name.clone())
+                key_status=key_of(id)
+                counts=counts(id)
+                syncing=page.busy.into()
+                on_reset=on_reset(id)
+            >
+                <ManifestRows
+                    rows=manifest_rows(id)
+                    disabled=Signal::derive(move || page.busy.get() || !key_ready(id))
+                    on_sync=on_sync_manifest
+                    on_ensure=on_ensure
+                />
+                <EncounterAttention items=attention(id) />
+                <ImageStatusList encounters=image_lists(id) on_load=on_load_images />
+                <ErrorList
+                    groups=problems(id)
+                    busy=page.busy.into()
+                    on_retry=on_retry(id)
+                    on_export=on_export(id)
+                    on_copy=on_copy(id)
+                    copied=page.copied.into()
+                />
+            </PopulationCard>
+        }
+    };
 
     view! {
         <ResumeBanner interrupted=interrupted busy=page.busy.into() on_resume=on_resume />
         <div class="stack page">
-            <PopulationCard
-                name=population_name
-                counts=counts
-                syncing=page.busy.into()
-                on_reset=on_reset
-            >
-                <ManifestRows
-                    rows=manifest_rows
-                    disabled=Signal::derive(move || page.busy.get() || !key_ready())
-                    on_sync=on_sync_manifest
-                    on_ensure=on_ensure
-                />
-                <EncounterAttention items=attention />
-                <ImageStatusList encounters=image_lists on_load=on_load_images />
-                <ErrorList
-                    groups=problems
-                    busy=page.busy.into()
-                    on_retry=on_retry
-                    on_export=on_export
-                    on_copy=on_copy
-                    copied=page.copied.into()
-                />
-            </PopulationCard>
+            {move || cards.get().into_iter().map(card).collect_view()}
             <FolderPicker
                 has_picker=files::has_directory_picker()
                 disabled=page.busy.into()
@@ -1018,7 +1123,13 @@ pub fn SyncPage() -> impl IntoView {
 
 /// Plans the picked folder, then syncs it with the engine. Everything it learns goes to the
 /// page's signals; nothing is returned.
-async fn run(page: Page, store: crate::store::Store, target: Target, population_id: i64) {
+async fn run(
+    page: Page,
+    store: crate::store::Store,
+    target: Target,
+    population_id: i64,
+    client: Client,
+) {
     let app = page.app;
     let settings = app.settings.get_untracked();
     let (label, planned, files): (String, Vec<StoredEncounter>, Rc<dyn FileSource>) = match target {
@@ -1227,7 +1338,7 @@ async fn run(page: Page, store: crate::store::Store, target: Target, population_
     let job = driver::Job {
         plan,
         config,
-        client: Client::new(&settings.server_url, &settings.api_key),
+        client,
         store,
         files,
     };

@@ -1,6 +1,7 @@
-//! The status bar: server reachability and the API key status (spec §3.1 labels).
+//! The status bar: server reachability, the status of each of this browser's API keys (spec
+//! §3.1 labels, one per population) and the population new uploads and manifests go to.
 
-use finsync_core::api::{KeyStatus, StatusResponse};
+use finsync_core::api::{KeyStatus, PopulationRef};
 use leptos::prelude::*;
 
 /// What the app knows about the configured server.
@@ -8,21 +9,54 @@ use leptos::prelude::*;
 pub enum Connection {
     Unconfigured,
     Checking,
-    /// A key for this browser is being created after sign-in.
-    Provisioning,
-    Reachable(StatusResponse),
+    Reachable { server_version: String },
     Unreachable(String),
+}
+
+/// One API key of this browser as shown (never the key itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyLine {
+    /// The key's population; `None` for a pasted key the server does not know.
+    pub population: Option<PopulationRef>,
+    /// `NotProvisioned` for a population whose provisioning failed (`problem` says why).
+    pub status: KeyStatus,
+    /// Pasted in Settings (or the demo key) rather than provisioned after sign-in.
+    pub pasted: bool,
+    /// Why provisioning failed, when it did.
+    pub problem: Option<String>,
+}
+
+impl KeyLine {
+    /// "API key ready · Population (Organisation)".
+    pub fn label(&self) -> String {
+        let (label, _) = key_status_text(self.status);
+        match &self.population {
+            Some(p) => format!("{label} · {} ({})", p.name, p.organisation),
+            None => label.to_string(),
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match &self.problem {
+            Some(p) => p.clone(),
+            None => key_status_text(self.status).1.to_string(),
+        }
+    }
 }
 
 /// The spec's label and what to do about it.
 pub fn key_status_text(status: KeyStatus) -> (&'static str, &'static str) {
     match status {
         KeyStatus::Ready => ("API key ready", "Sync is possible."),
-        KeyStatus::NotProvisioned => ("API key not provisioned", "Paste an API key in Settings."),
+        KeyStatus::NotProvisioned => (
+            "API key not provisioned",
+            "Sign in under Settings → Get an API key: opening the Sync page then creates a key for each population you may sync. Or paste a key in Settings.",
+        ),
         KeyStatus::Provisioning => ("Provisioning...", "Creating a key for this browser."),
         KeyStatus::Invalid => (
             "API key invalid",
-            "The server rejected the key: paste a new one in Settings.",
+            "The server rejected the key: re-provision it in Settings (sign in, then Re-provision), or paste a new one in Settings.",
         ),
         KeyStatus::AccessDenied => (
             "Access denied",
@@ -31,9 +65,42 @@ pub fn key_status_text(status: KeyStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// The bar's dot class, label and hint for a reachable server with these keys.
+pub fn keys_summary(keys: &[KeyLine]) -> (&'static str, String, String) {
+    if keys.is_empty() {
+        let (label, hint) = key_status_text(KeyStatus::NotProvisioned);
+        return ("status-bad", label.to_string(), hint.to_string());
+    }
+    let all_ready = keys.iter().all(|k| k.status == KeyStatus::Ready);
+    let class = if all_ready {
+        "status-ok"
+    } else if keys.iter().any(|k| k.status == KeyStatus::Provisioning) {
+        "status-busy"
+    } else {
+        "status-bad"
+    };
+    let label = keys
+        .iter()
+        .map(KeyLine::label)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let hint = keys
+        .iter()
+        .find(|k| k.status != KeyStatus::Ready)
+        .map(KeyLine::hint)
+        .unwrap_or_else(|| key_status_text(KeyStatus::Ready).1.to_string());
+    (class, label, hint)
+}
+
 #[component]
 pub fn ConnectionBar(
     connection: Signal<Connection>,
+    keys: Signal<Vec<KeyLine>>,
+    /// Populations with a ready key; a choice is offered when there are several.
+    populations: Signal<Vec<PopulationRef>>,
+    /// Where new folder uploads and new manifests go.
+    chosen: Signal<Option<i64>>,
+    on_choose: Callback<i64>,
     /// Parallel uploads (1–4), saved locally and applied to a running sync.
     concurrency: Signal<u8>,
     on_concurrency: Callback<u8>,
@@ -45,27 +112,10 @@ pub fn ConnectionBar(
             "Enter the server URL and API key below.".to_string(),
         ),
         Connection::Checking => ("status-busy", "Checking the server…".into(), String::new()),
-        Connection::Provisioning => {
-            let (label, hint) = key_status_text(KeyStatus::Provisioning);
-            ("status-busy", label.to_string(), hint.to_string())
-        }
         Connection::Unreachable(e) => ("status-bad", "Server unreachable".into(), e),
-        Connection::Reachable(s) => {
-            let (label, hint) = key_status_text(s.key_status);
-            let class = if s.key_status == KeyStatus::Ready {
-                "status-ok"
-            } else {
-                "status-bad"
-            };
-            let pop = s
-                .population
-                .map(|p| format!(" · {} ({})", p.name, p.organisation))
-                .unwrap_or_default();
-            (
-                class,
-                format!("{label}{pop}"),
-                format!("Server {} · {hint}", s.server_version),
-            )
+        Connection::Reachable { server_version } => {
+            let (class, label, hint) = keys.with(|k| keys_summary(k));
+            (class, label, format!("Server {server_version} · {hint}"))
         }
     };
     view! {
@@ -73,6 +123,29 @@ pub fn ConnectionBar(
             <span class=move || format!("status-dot {}", text().0)></span>
             <strong data-testid="key-status">{move || text().1}</strong>
             <span class="muted">{move || text().2}</span>
+            <Show when=move || { populations.with(Vec::len) > 1 }>
+                <label class="concurrency">
+                    "Upload to "
+                    <select
+                        data-testid="population-select"
+                        aria-label="Population for new uploads and manifests"
+                        prop:value=move || chosen.get().map(|c| c.to_string()).unwrap_or_default()
+                        on:change=move |ev| {
+                            if let Ok(id) = event_target_value(&ev).parse::<i64>() {
+                                on_choose.run(id);
+                            }
+                        }
+                    >
+                        {move || {
+                            populations
+                                .get()
+                                .into_iter()
+                                .map(|p| view! { <option value=p.id.to_string()>{format!("{} ({})", p.name, p.organisation)}</option> })
+                                .collect_view()
+                        }}
+                    </select>
+                </label>
+            </Show>
             <label class="concurrency">
                 "Parallel uploads "
                 <select
@@ -92,5 +165,41 @@ pub fn ConnectionBar(
                 </select>
             </label>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn line(id: i64, status: KeyStatus) -> KeyLine {
+        KeyLine {
+            population: Some(PopulationRef {
+                id,
+                name: format!("P{id}"),
+                organisation: "Org".into(),
+            }),
+            status,
+            pasted: false,
+            problem: None,
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn the_bar_names_every_population_and_the_first_thing_to_fix() {
+        let (class, label, hint) = keys_summary(&[]);
+        assert_eq!(class, "status-bad");
+        assert_eq!(label, "API key not provisioned");
+        assert!(hint.contains("Sign in under Settings"), "{hint}");
+        let (class, label, hint) =
+            keys_summary(&[line(1, KeyStatus::Ready), line(2, KeyStatus::AccessDenied)]);
+        assert_eq!(class, "status-bad");
+        assert_eq!(label, "API key ready · P1 (Org); Access denied · P2 (Org)");
+        assert!(hint.contains("population admin must enable it"), "{hint}");
+        let mut failed = line(3, KeyStatus::NotProvisioned);
+        failed.problem = Some("sign in again".into());
+        assert_eq!(keys_summary(&[failed]).2, "sign in again");
+        assert_eq!(keys_summary(&[line(1, KeyStatus::Ready)]).0, "status-ok");
     }
 }

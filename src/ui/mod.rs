@@ -1,6 +1,7 @@
 //! Leptos components, one concern per file. Components get state through props (signals)
 //! and report intents through callbacks; none of them talks to the network or IndexedDB.
 
+pub mod api_keys;
 pub mod connection;
 pub mod discovery;
 pub mod encounter_state;

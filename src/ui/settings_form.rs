@@ -1,4 +1,4 @@
-//! Settings: server URL, API key (masked) and parallel uploads.
+//! Settings: server URL, the pasted API key (masked) and parallel uploads.
 
 use leptos::prelude::*;
 
@@ -77,7 +77,7 @@ pub fn SettingsForm(settings: Signal<Settings>, on_save: Callback<Settings>) -> 
                 "Resume an interrupted sync by itself when the folder is still accessible"
             </label>
             <p class="muted small">
-                "The key is kept in this browser only and sent only to this server."
+                "A pasted key is used for its own population; signing in (below) gets keys for your other populations. Keys are kept in this browser only and sent only to this server."
             </p>
             <button type="submit">"Save settings"</button>
         </form>

@@ -1,17 +1,17 @@
-//! Getting an API key by signing in (spec §3.1: the app provisions a key for this browser per
-//! population). The password is only passed on to the intent, never kept.
+//! Signing in to get API keys (spec §3.1: the app provisions a key for this browser per
+//! population when the Sync page opens). The password is only passed on to the intent, never
+//! kept; the session lasts until it expires or Sign out.
 
-use finsync_core::api::PopulationMembership;
 use leptos::prelude::*;
 
 #[component]
 pub fn SignInForm(
     busy: Signal<bool>,
-    /// Populations offered after sign-in when there are several.
-    choices: Signal<Vec<PopulationMembership>>,
+    /// "Signed in as … until …" while a session lasts.
+    signed_in: Signal<Option<String>>,
     message: Signal<Option<String>>,
     on_sign_in: Callback<(String, String)>,
-    on_choose: Callback<i64>,
+    on_sign_out: Callback<()>,
 ) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -24,7 +24,7 @@ pub fn SignInForm(
         <form class="card settings" on:submit=submit aria-labelledby="signin-heading">
             <h2 id="signin-heading">"Get an API key"</h2>
             <p class="muted small">
-                "Sign in with your account on this server; finsync creates a key for this browser and forgets your password."
+                "Sign in with your account on this server. When you open the Sync page, finsync creates a key for this browser for each population you may sync, and forgets your password."
             </p>
             <label>
                 "Email"
@@ -49,31 +49,15 @@ pub fn SignInForm(
                 />
             </label>
             <button type="submit" data-testid="sign-in" disabled=move || busy.get()>
-                {move || if busy.get() { "Signing in…" } else { "Sign in and get a key" }}
+                {move || if busy.get() { "Signing in…" } else { "Sign in" }}
             </button>
             {move || message.get().map(|m| view! { <p role="status" data-testid="sign-in-message">{m}</p> })}
-            <Show when=move || !choices.with(Vec::is_empty)>
-                <p>"Which population will this browser sync?"</p>
-                <ul class="choices">
-                    {move || {
-                        choices
-                            .get()
-                            .into_iter()
-                            .map(|p| {
-                                let id = p.id;
-                                view! {
-                                    <li>
-                                        <button type="button" on:click=move |_| on_choose.run(id)>
-                                            {format!("{} ({})", p.name, p.organisation)}
-                                        </button>
-                                        {(!p.sync_enabled).then(|| view! { <span class="muted small">" browser sync is off"</span> })}
-                                    </li>
-                                }
-                            })
-                            .collect_view()
-                    }}
-                </ul>
-            </Show>
+            {move || signed_in.get().map(|t| view! {
+                <p class="row" data-testid="signed-in">
+                    <span>{t}</span>
+                    <button type="button" data-testid="sign-out" on:click=move |_| on_sign_out.run(())>"Sign out"</button>
+                </p>
+            })}
         </form>
     }
 }

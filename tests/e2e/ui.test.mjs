@@ -1,11 +1,12 @@
 // The status bar and Settings through the real UI: every API key status with what to do
-// about it (the server's test mode puts the key in each state), sign-in that provisions a
-// new key, the offline state, and screenshots in light and dark mode at desktop and phone
+// about it (the server's test mode puts the key in each state), sign-in and the key the Sync
+// page then provisions, the offline state, and screenshots in light and dark mode at desktop and phone
 // width (saved under test-output/ui/ and looked at).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startStack, launchBrowser, outDir } from './support/env.mjs';
+import { readStores } from './support/idb.mjs';
 
 let stack, browser;
 const out = outDir('ui');
@@ -63,12 +64,19 @@ test('key statuses, sign-in provisioning and offline are shown with what to do',
   await page.locator('input[name=email]').fill(demo.email);
   await page.locator('input[name=password]').fill(demo.password);
   await page.getByTestId('sign-in').click();
-  await status.filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
-  assert.match(await page.getByTestId('sign-in-message').textContent(), /now has a key/);
+  await page.getByTestId('sign-in-message').filter({ hasText: 'Signed in as' }).waitFor({ timeout: 20000 });
   assert.equal(await page.locator('input[name=password]').inputValue(), '', 'the password is not kept in the form');
-  const newKey = await page.locator('input[name=api-key]').inputValue();
+  // Opening the Sync page provisions the key (spec §3.1); it is kept per population, not in
+  // the pasted-key field.
+  await page.getByTestId('nav-sync').click();
+  await status.filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+  const { apiKeys } = await readStores(page, ['apiKeys']);
+  assert.equal(apiKeys.length, 1);
+  const newKey = apiKeys[0].apiKey;
   assert.match(newKey, /^fsk_/);
   assert.notEqual(newKey, stack.apiKey);
+  await page.getByTestId('nav-settings').click();
+  assert.equal(await page.locator('input[name=api-key]').inputValue(), '', 'the provisioned key is not shown');
   await page.screenshot({ path: path.join(out, 'settings-after-sign-in.png'), fullPage: true });
 
   // The activity log recorded the key change without the key.

@@ -18,13 +18,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::DiscoverState;
-use crate::api::Client;
 use crate::app::AppState;
 use crate::discovery::db;
 use crate::discovery::model::{new_id, now_iso, ReviewRow, ScanJob, StoredManifest};
 use crate::discovery::thumbs::Thumbs;
 use crate::store::{Store, StoreError};
-use crate::ui::connection::Connection;
 use crate::ui::discovery::manifest_list::{ManifestList, ManifestRow};
 use crate::ui::discovery::photographers::{PhotographerRow, Photographers, UserHit};
 use crate::ui::discovery::preview::{Preview, PreviewCard, PreviewData, PreviewField};
@@ -305,13 +303,10 @@ impl Editor {
         let Some(st) = self.store.get_untracked() else {
             return;
         };
-        let population = match self.app.connection.get_untracked() {
-            Connection::Reachable(s) => s.population,
-            _ => None,
-        };
-        let Some(pop) = population else {
+        // The status bar's population (the only one when this browser has one ready key).
+        let Some(pop) = self.app.upload_population() else {
             self.app.error.set(Some(
-                "A manifest belongs to a population: connect to the server first (Settings → server URL and API key)."
+                "A manifest belongs to a population: this browser has no ready API key. Sign in under Settings and open the Sync page, or paste a key in Settings."
                     .into(),
             ));
             return;
@@ -562,8 +557,29 @@ impl Editor {
             self.hits.set((key, Vec::new()));
             return;
         }
+        // The manifest's population's key: users are those of its organisation.
+        let population = self
+            .current
+            .with_untracked(|m| m.as_ref().map(|m| m.population_id))
+            .or_else(|| self.app.upload_population().map(|p| p.id));
+        let client = match population.map(|p| self.app.client_for(p)) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                self.search_error.set(Some(format!(
+                    "{e} Meanwhile type the name and use “Use typed name”."
+                )));
+                self.hits.set((key, Vec::new()));
+                return;
+            }
+            None => {
+                self.search_error.set(Some(
+                    "No API key is ready: type the name and use “Use typed name”.".into(),
+                ));
+                self.hits.set((key, Vec::new()));
+                return;
+            }
+        };
         spawn_local(async move {
-            let client = Client::new(&s.server_url, &s.api_key);
             match client.search_users(&query, 10).await {
                 Ok(list) => {
                     self.search_error.set(None);
