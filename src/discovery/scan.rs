@@ -113,12 +113,23 @@ impl Known {
     }
 }
 
+/// What a job stored, per path. Read in pages ([`db::files_after`]): a job's full rows (with
+/// their metadata) are never all in memory at once, only the small [`Known`] of each.
 async fn known_of(store: &Store, job_id: &str) -> Result<HashMap<String, Known>, StoreError> {
-    Ok(db::job_files(store, job_id)
-        .await?
-        .iter()
-        .map(|f| (f.relative_path.clone(), Known::of(f)))
-        .collect())
+    const PAGE: u32 = 500;
+    let mut known = HashMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = db::files_after(store, job_id, after.as_deref(), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.relative_path.clone());
+        let full = page.len() as u32 == PAGE;
+        known.extend(page.iter().map(|f| (f.relative_path.clone(), Known::of(f))));
+        if !full {
+            break;
+        }
+    }
+    Ok(known)
 }
 
 fn field_name(f: MetaField) -> &'static str {
