@@ -1,6 +1,6 @@
-//! Reads the start of a scan's files off the page's main thread, in a dedicated worker
-//! (`public/scan-reader.js`, copied to the root of the bundle), and in the page itself where
-//! no worker can be had.
+//! Reads the start of a scan's files off the page's main thread, in dedicated workers
+//! ([`WORKERS`] of `public/scan-reader.js`, copied to the root of the bundle), and in the page
+//! itself where no worker can be had.
 //!
 //! Why: a `File` of an `<input webkitdirectory>` list learns its size and date only when asked,
 //! and every `size`, `lastModified` and `slice()` asks the browser process synchronously. Done
@@ -109,9 +109,15 @@ pub enum Head {
 #[derive(Clone)]
 pub struct FileReader(Rc<Inner>);
 
+/// Workers a reader starts: each file's head costs a worker a synchronous call to the browser
+/// process (a `slice()` registers a blob), so two read while one waits.
+pub const WORKERS: usize = 2;
+
 struct Inner {
-    /// `None`: reads happen in the page.
-    worker: RefCell<Option<Worker>>,
+    /// None: reads happen in the page.
+    workers: RefCell<Vec<Worker>>,
+    /// Round robin over `workers`.
+    turn: Cell<usize>,
     next_id: Cell<u32>,
     /// Requests waiting for their reply; `None` is sent when the worker is gone.
     waiting: RefCell<HashMap<u32, oneshot::Sender<Option<JsValue>>>>,
@@ -128,20 +134,21 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(w) = self.worker.get_mut().take() {
+        for w in self.workers.get_mut().drain(..) {
             w.terminate();
         }
     }
 }
 
 impl FileReader {
-    /// A reader over the worker at `url` ([`WORKER_URL`] in the app); in the page when it
-    /// cannot be created.
+    /// A reader over [`WORKERS`] workers of the script at `url` ([`worker_url`] in the app); in
+    /// the page when none can be created.
     pub fn new(url: &str) -> FileReader {
         let reader = FileReader::in_page();
-        let Ok(worker) = Worker::new(url) else {
+        let workers: Vec<Worker> = (0..WORKERS).filter_map(|_| Worker::new(url).ok()).collect();
+        if workers.is_empty() {
             return reader;
-        };
+        }
         let weak: Weak<Inner> = Rc::downgrade(&reader.0);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
             let weak = weak.clone();
@@ -165,11 +172,15 @@ impl FileReader {
                 inner.fail();
             }
         });
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let _ = worker
-            .add_event_listener_with_callback("messageerror", on_error.as_ref().unchecked_ref());
-        *reader.0.worker.borrow_mut() = Some(worker);
+        for worker in &workers {
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            let _ = worker.add_event_listener_with_callback(
+                "messageerror",
+                on_error.as_ref().unchecked_ref(),
+            );
+        }
+        *reader.0.workers.borrow_mut() = workers;
         *reader.0.handlers.borrow_mut() = Some((on_message, on_error));
         reader
     }
@@ -177,7 +188,8 @@ impl FileReader {
     /// A reader that reads in the page's own thread.
     pub fn in_page() -> FileReader {
         FileReader(Rc::new(Inner {
-            worker: RefCell::new(None),
+            workers: RefCell::new(Vec::new()),
+            turn: Cell::new(0),
             next_id: Cell::new(0),
             waiting: RefCell::new(HashMap::new()),
             queue: RefCell::new(Vec::new()),
@@ -187,7 +199,7 @@ impl FileReader {
 
     /// Whether reads go to a worker (until it fails).
     pub fn uses_worker(&self) -> bool {
-        self.0.worker.borrow().is_some()
+        !self.0.workers.borrow().is_empty()
     }
 
     /// Sends `request` (its `id` set here) to the worker; the reply, or `None` when there is
@@ -258,23 +270,35 @@ impl FileReader {
 }
 
 impl Inner {
+    /// Posts the queued requests, shared out in turn among the workers (one message each).
     fn flush(&self) {
-        let batch: js_sys::Array = self.queue.borrow_mut().drain(..).collect();
-        if batch.length() == 0 {
-            return;
-        }
-        let posted = match self.worker.borrow().as_ref() {
-            Some(w) => w.post_message(&batch).is_ok(),
-            None => false,
+        let queued: Vec<JsValue> = self.queue.borrow_mut().drain(..).collect();
+        let posted = {
+            let workers = self.workers.borrow();
+            let n = workers.len();
+            let batches: Vec<js_sys::Array> = (0..n).map(|_| js_sys::Array::new()).collect();
+            let turn = self.turn.get();
+            for (i, r) in queued.iter().enumerate() {
+                if let Some(b) = batches.get((turn + i) % n.max(1)) {
+                    b.push(r);
+                }
+            }
+            self.turn.set((turn + queued.len()) % n.max(1));
+            n > 0
+                && workers
+                    .iter()
+                    .zip(&batches)
+                    .filter(|(_, b)| b.length() > 0)
+                    .all(|(w, b)| w.post_message(b).is_ok())
         };
-        if !posted {
+        if !posted && !queued.is_empty() {
             self.fail();
         }
     }
 
-    /// The worker is unusable: drop it and let everything waiting read in the page.
+    /// A worker is unusable: drop them all and let everything waiting read in the page.
     fn fail(&self) {
-        if let Some(w) = self.worker.borrow_mut().take() {
+        for w in self.workers.borrow_mut().drain(..) {
             w.terminate();
         }
         self.queue.borrow_mut().clear();

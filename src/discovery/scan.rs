@@ -69,9 +69,9 @@ impl ScanSource {
 pub const BATCH: usize = 200;
 /// Files read at once in the page (the fallback, and the fingerprint phase).
 pub const PARALLEL_READS: usize = 4;
-/// Files asked of the scan worker at once: enough that it always has reads queued while the
-/// page posts the next files (posting a `File` makes the page stat it) and parses the last.
-pub const WORKER_READS: usize = 8;
+/// Files asked of the scan workers at once: enough that they always have reads queued while
+/// the page posts the next files (posting a `File` makes the page stat it) and parses the last.
+pub const WORKER_READS: usize = 12;
 /// At most this often (ms) the progress callback runs.
 const PROGRESS_EVERY_MS: f64 = 100.0;
 

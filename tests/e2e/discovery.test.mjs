@@ -88,7 +88,7 @@ test('scan, manifest, materialise, review — and all of it survives a reload', 
   const job = page.getByTestId('scan-job').first();
   await job.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
   assert.ok(await page.evaluate(() => window.__progressSeen), 'the live progress (files seen, images, rate, Cancel) was shown');
-  assert.deepEqual(workers, ['/scan-reader.js'], 'the files were read in the scan worker');
+  assert.deepEqual(workers, ['/scan-reader.js', '/scan-reader.js'], 'the files were read in the scan workers');
   const counts = await job.getByTestId('scan-job-counts').textContent();
   // 10 photos + broken.jpg + notes.txt + .DS_Store + .thumbnails/x.jpg = 14 files.
   assert.match(counts, /^14 files: 10 images/, counts);
