@@ -1,8 +1,8 @@
 // Scan benchmark, side by side in one headless Chromium page over the same files (the
 // FileList of the Discover page's <input webkitdirectory>):
-//   A. finsync's scan (the real app: walk, a 64 KiB prefix read per file 4 at a time — more only
-//      when the JPEG's segments say so —, EXIF/IPTC parse in WASM, IndexedDB writes in batches
-//      of 200), from the job's own start/end times as stored in IndexedDB. Two figures: the
+//   A. finsync's scan (the real app: walk, a 64 KiB prefix read per file in its two reader
+//      workers, 12 files in flight — more only when the JPEG's segments say so —, EXIF/IPTC parse
+//      in WASM, IndexedDB writes in batches of 200), from the job's own start/end times as stored in IndexedDB. Two figures: the
 //      metadata pass (scan + metadata: the job is Done and usable for grouping and review — what
 //      issue 5's goal compares), and the time until the job's fingerprint phase (first and last
 //      64 KiB of every file, SHA-256, batched writes) has fingerprinted every image
@@ -214,6 +214,15 @@ try {
     exifrSeconds: inPage.exifrSeconds, exifrFilesPerSec: N / inPage.exifrSeconds,
     floorSeconds: inPage.floorSeconds, floorFilesPerSec: N / inPage.floorSeconds,
   });
+  // What the browser alone keeps for a picked folder: the N File objects of one more
+  // <input webkitdirectory>, each stat'ed once (as any reader must), after a full GC — to
+  // compare with what stays after finsync's scan of N files.
+  const gcRss = async () => { await page.evaluate(() => window.gc && window.gc()); await new Promise(r => setTimeout(r, 500)); return rendererRss(profile); };
+  const held0 = await gcRss();
+  await page.evaluate(() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'bench-hold'; i.hidden = true; i.setAttribute('webkitdirectory', ''); document.body.append(i); });
+  await page.setInputFiles('#bench-hold', big);
+  await page.evaluate(() => { let s = 0; for (const f of document.getElementById('bench-hold').files) s += f.size; return s; });
+  results.fileListRetainedMiB = (await gcRss() - held0) / MiB;
   results.vsExifr = results.finsyncFilesPerSec / results.exifrFilesPerSec;
   results.vsFloor = results.finsyncFilesPerSec / results.floorFilesPerSec;
   results.fingerprintedVsExifr = results.finsyncFingerprintedFilesPerSec / results.exifrFilesPerSec;
