@@ -4,8 +4,9 @@
 // Why: a File of an `<input webkitdirectory>` list has no size or date until asked, and each
 // `size`, `lastModified` and `slice()` on it asks the browser process synchronously; a scan made
 // four such calls per file on the page's thread and spent most of its time there. Here they block
-// only this worker. The page posts each File (or FileSystemFileHandle) — posting does not stat
-// it — and gets back its size, date and bytes, the buffer transferred, not copied.
+// only this worker. The page posts each File (or FileSystemFileHandle) and gets back its size,
+// date and bytes, the buffer transferred, not copied. (Posting a File still makes the page stat it
+// and look up its MIME type once — the serialisation does; a handle costs the page neither.)
 //
 // Requests: an array of { id, src, start, end, known, expect }.
 //   * `end` null — the head: the first `HEAD` bytes (the whole file when it is no larger, read
