@@ -23,6 +23,7 @@ pub mod db;
 pub mod fingerprints;
 pub mod model;
 pub mod plan;
+pub mod reader;
 pub mod scan;
 pub mod thumbs;
 pub mod walk;

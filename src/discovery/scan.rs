@@ -35,13 +35,13 @@ use finsync_core::metadata::{
 };
 use futures::channel::oneshot;
 use futures::StreamExt;
-use web_sys::File;
 
 use super::db;
 use super::model::{now_iso, ScanCounts, ScanDiff, ScanFile, ScanJob, ScanState};
-use super::walk::{Entry, FolderSource, SkipReason, Walker};
+use super::reader::{worker_url, FileReader, Head, ImageRef};
+use super::walk::{cannot_open, Entry, FolderSource, SkipReason, Walker};
 use crate::store::{Store, StoreError};
-use crate::sync::plan::{fingerprint_with_tail, read_all, slice_bytes};
+use crate::sync::plan::fingerprint_with_tail;
 
 /// What a scan walks: a picked folder, or a storage connection's container
 /// ([`super::cloud::Listing`]); both give the same [`Entry`] stream.
@@ -67,8 +67,11 @@ impl ScanSource {
 
 /// Files per IndexedDB transaction.
 pub const BATCH: usize = 200;
-/// Files read at once.
+/// Files read at once in the page (the fallback, and the fingerprint phase).
 pub const PARALLEL_READS: usize = 4;
+/// Files asked of the scan workers at once: enough that they always have reads queued while
+/// the page posts the next files (posting a `File` makes the page stat it) and parses the last.
+pub const WORKER_READS: usize = 12;
 /// At most this often (ms) the progress callback runs.
 const PROGRESS_EVERY_MS: f64 = 100.0;
 
@@ -105,21 +108,28 @@ impl Known {
         }
     }
 
-    fn same_file(&self, file: &File) -> bool {
-        self.same(file.size() as u64, file.last_modified())
-    }
-
     fn same(&self, size: u64, last_modified: f64) -> bool {
         self.size == size && self.last_modified == last_modified
     }
 }
 
+/// What a job stored, per path. Read in pages ([`db::files_after`]): a job's full rows (with
+/// their metadata) are never all in memory at once, only the small [`Known`] of each.
 async fn known_of(store: &Store, job_id: &str) -> Result<HashMap<String, Known>, StoreError> {
-    Ok(db::job_files(store, job_id)
-        .await?
-        .iter()
-        .map(|f| (f.relative_path.clone(), Known::of(f)))
-        .collect())
+    const PAGE: u32 = 500;
+    let mut known = HashMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = db::files_after(store, job_id, after.as_deref(), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.relative_path.clone());
+        let full = page.len() as u32 == PAGE;
+        known.extend(page.iter().map(|f| (f.relative_path.clone(), Known::of(f))));
+        if !full {
+            break;
+        }
+    }
+    Ok(known)
 }
 
 fn field_name(f: MetaField) -> &'static str {
@@ -148,7 +158,20 @@ where
     R: Fn(u64, u64) -> F,
     F: Future<Output = Result<Vec<u8>, String>>,
 {
-    let mut prefix = read(0, size.min(INITIAL_PREFIX_BYTES as u64)).await?;
+    let head = read(0, size.min(INITIAL_PREFIX_BYTES as u64)).await?;
+    read_prefix_from(size, head, read).await
+}
+
+/// [`read_prefix`] when its first read is done: `prefix` holds the start of the file.
+pub async fn read_prefix_from<R, F>(
+    size: u64,
+    mut prefix: Vec<u8>,
+    read: R,
+) -> Result<Vec<u8>, String>
+where
+    R: Fn(u64, u64) -> F,
+    F: Future<Output = Result<Vec<u8>, String>>,
+{
     while (prefix.len() as u64) < size {
         let PrefixNeed::More { total } = prefix_needed(&prefix) else {
             break;
@@ -264,31 +287,48 @@ pub fn finish_row(
     out
 }
 
-/// Reads one image of a local folder: its metadata prefix ([`read_prefix`]), then
-/// [`scan_prefix`].
-pub async fn read_image(
+/// Reads one image of a local folder through `reader`: its head, more only when
+/// [`prefix_needed`] asks ([`read_prefix_from`]), then [`scan_prefix`]. `known`: what an earlier
+/// run of this job stored for the path — a file that still has its size and lastModified is
+/// not read ([`Outcome::Kept`]). A file that cannot be opened or read is the file's problem.
+async fn read_entry(
+    reader: &FileReader,
     job_id: &str,
     relative_path: String,
-    file: &File,
+    src: &ImageRef,
+    known: Option<&Known>,
     opts: &ParseOptions,
-) -> ScanFile {
-    let name = file.name();
-    let size = file.size() as u64;
-    let last_modified = file.last_modified();
-    let prefix = if size == 0 {
-        Ok(Vec::new())
-    } else {
-        // A file no larger than the first read is read whole, without a `slice`.
-        read_prefix(size, |a, b| async move {
-            if a == 0 && b == size {
-                read_all(file).await
-            } else {
-                slice_bytes(file, a, b).await
-            }
-        })
+) -> Outcome {
+    let name = relative_path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let (size, last_modified, prefix) = match reader
+        .head(src, known.map(|k| (k.size, k.last_modified)))
         .await
+    {
+        Head::Kept { .. } => match known {
+            Some(k) => return Outcome::Kept(relative_path, k.clone()),
+            None => return Outcome::Failed(relative_path, unreadable("no bytes read".into())),
+        },
+        Head::OpenFailed(e) => return Outcome::Failed(relative_path, cannot_open(&e)),
+        Head::ReadFailed {
+            size,
+            last_modified,
+            message,
+        } => (size, last_modified, Err(message)),
+        Head::Bytes {
+            size,
+            last_modified,
+            bytes,
+        } => {
+            let at = (size, last_modified);
+            let more = read_prefix_from(size, bytes, |a, b| reader.range(src, a, b, at)).await;
+            (size, last_modified, more)
+        }
     };
-    match prefix {
+    Outcome::Read(Box::new(match prefix {
         Ok(p) => scan_prefix(job_id, relative_path, &name, size, last_modified, &p, opts),
         Err(e) => {
             let mut out = new_row(
@@ -302,6 +342,40 @@ pub async fn read_image(
             out.error = Some(unreadable(e));
             out
         }
+    }))
+}
+
+/// Reads one local file the way a scan does ([`read_entry`]; no earlier run) and gives its row,
+/// or the problem of a file that could not be opened as the row's error.
+pub async fn read_image(
+    reader: &FileReader,
+    job_id: &str,
+    relative_path: String,
+    src: &ImageRef,
+    opts: &ParseOptions,
+) -> ScanFile {
+    match read_entry(reader, job_id, relative_path, src, None, opts).await {
+        Outcome::Read(f) => *f,
+        Outcome::Failed(path, message) => failed_row(job_id, path, message),
+        // Neither comes of a read with no earlier run.
+        Outcome::Kept(path, _) => failed_row(job_id, path, unreadable("not read".into())),
+        Outcome::Skipped(_) => failed_row(job_id, String::new(), unreadable("not read".into())),
+    }
+}
+
+/// The row of a walk entry that could not be opened.
+fn failed_row(job_id: &str, relative_path: String, message: String) -> ScanFile {
+    ScanFile {
+        job_id: job_id.to_string(),
+        relative_path,
+        size: 0,
+        last_modified: 0.0,
+        content_type: String::new(),
+        meta: None,
+        fingerprint: None,
+        warnings: Vec::new(),
+        error: Some(message),
+        source: ImageSource::Local,
     }
 }
 
@@ -352,9 +426,16 @@ pub async fn run(
         now_unix_ms: Some(js_sys::Date::now()),
     };
     let job_id = job.id.clone();
-    let entries = source.into().into_stream().map(|entry| {
+    // Local files are read off the page's main thread (or in it, when no worker can be had).
+    let source = source.into();
+    let reader = match source {
+        ScanSource::Folder(_) => FileReader::new(&worker_url()),
+        ScanSource::Azure(_) => FileReader::in_page(),
+    };
+    let entries = source.into_stream().map(|entry| {
         let kept = kept.clone();
         let job_id = job_id.clone();
+        let reader = reader.clone();
         async move {
             match entry {
                 Entry::Skipped { reason } => Outcome::Skipped(reason),
@@ -365,12 +446,10 @@ pub async fn run(
                 Entry::Image {
                     relative_path,
                     file,
-                } => match kept.get(&relative_path) {
-                    Some(k) if k.same_file(&file) => Outcome::Kept(relative_path, k.clone()),
-                    _ => Outcome::Read(Box::new(
-                        read_image(&job_id, relative_path, &file, &opts).await,
-                    )),
-                },
+                } => {
+                    let known = kept.get(&relative_path);
+                    read_entry(&reader, &job_id, relative_path, &file, known, &opts).await
+                }
                 Entry::Blob {
                     relative_path,
                     blob,
@@ -385,7 +464,13 @@ pub async fn run(
             }
         }
     });
-    let mut results = std::pin::pin!(entries.buffer_unordered(PARALLEL_READS));
+    // A container's blobs go as before: two Range GETs each, 4 at a time.
+    let in_flight = if reader.uses_worker() {
+        WORKER_READS
+    } else {
+        PARALLEL_READS
+    };
+    let mut results = std::pin::pin!(entries.buffer_unordered(in_flight));
     let mut batch: Vec<ScanFile> = Vec::with_capacity(BATCH);
     let mut writing: Option<oneshot::Receiver<Result<(), StoreError>>> = None;
     let mut last_progress = 0.0;
@@ -433,18 +518,7 @@ pub async fn run(
             }
             Outcome::Failed(path, message) => {
                 c.errors += 1;
-                batch.push(ScanFile {
-                    job_id: job.id.clone(),
-                    relative_path: path,
-                    size: 0,
-                    last_modified: 0.0,
-                    content_type: String::new(),
-                    meta: None,
-                    fingerprint: None,
-                    warnings: Vec::new(),
-                    error: Some(message),
-                    source: ImageSource::Local,
-                });
+                batch.push(failed_row(&job.id, path, message));
             }
         }
         if let (Some((path, now)), Some(before), Some(diff)) =

@@ -405,43 +405,88 @@ async fn approved_manifests_plans_approved_records_like_sync_plan() {
     assert!(approved_manifests(&st).await.unwrap().is_empty());
 }
 
+/// The two ways a scan reads files: through the scan worker (`public/scan-reader.js`, here from
+/// a `blob:` URL of the same script) and in the page (no worker).
+fn readers() -> [(&'static str, reader::FileReader); 2] {
+    let worker = reader::FileReader::new(&reader::worker_url());
+    assert!(worker.uses_worker());
+    [
+        ("worker", worker),
+        ("in page", reader::FileReader::in_page()),
+    ]
+}
+
 #[wasm_bindgen_test]
 async fn read_image_gives_per_file_reasons_and_the_sync_fingerprint() {
     let opts = ParseOptions::default();
-    let empty = scan::read_image("j", "F/e.jpg".into(), &file("e.jpg", &[]), &opts).await;
-    assert!(
-        empty.error.as_deref().unwrap().contains("empty"),
-        "{empty:?}"
-    );
-    let html = scan::read_image(
-        "j",
-        "F/h.jpg".into(),
-        &file("h.jpg", b"<html>not a photo</html>"),
-        &opts,
-    )
-    .await;
-    assert!(
-        html.error.as_deref().unwrap().contains("not an image"),
-        "{html:?}"
-    );
-    assert!(!html.usable());
-    // A file read whole (no larger than the first read) gets the fingerprint sync uses at
-    // once; a larger one (its SOF beyond the first 64 KiB, so more is read) gets it in the
-    // fingerprint phase, the same.
-    for size in [5_000, 300_000] {
-        let bytes = jpeg_with_trailer(3_000, 3, size - 3_000);
-        let f = file("ü 🐋.jpg", &bytes);
-        let s = scan::read_image("j", "F/ü 🐋.jpg".into(), &f, &opts).await;
-        assert!(s.usable(), "{s:?}");
-        let meta = s.meta.as_ref().unwrap();
-        assert_eq!((meta.width, meta.height), (Some(640), Some(480)));
-        let expected = crate::sync::plan::fingerprint(&f).await.unwrap();
-        if size < 65_536 {
-            assert_eq!(s.fingerprint, Some(expected.to_hex()));
-        } else {
-            // The phase computes it with the same `sync::plan::fingerprint` (tested below).
-            assert_eq!(s.fingerprint, None, "left to the fingerprint phase");
+    for (how, r) in readers() {
+        let read = |path: &'static str, f: File| {
+            let r = r.clone();
+            async move {
+                scan::read_image(&r, "j", path.into(), &reader::ImageRef::File(f), &opts).await
+            }
+        };
+        let empty = read("F/e.jpg", file("e.jpg", &[])).await;
+        assert!(
+            empty.error.as_deref().unwrap().contains("empty"),
+            "{how}: {empty:?}"
+        );
+        let html = read("F/h.jpg", file("h.jpg", b"<html>not a photo</html>")).await;
+        assert!(
+            html.error.as_deref().unwrap().contains("not an image"),
+            "{how}: {html:?}"
+        );
+        assert!(!html.usable());
+        // A file read whole (no larger than the first read) gets the fingerprint sync uses at
+        // once; a larger one (its SOF beyond the first 64 KiB, so more is read) gets it in the
+        // fingerprint phase, the same.
+        for size in [5_000, 300_000] {
+            let bytes = jpeg_with_trailer(3_000, 3, size - 3_000);
+            let f = file("ü 🐋.jpg", &bytes);
+            let s = read("F/ü 🐋.jpg", f.clone()).await;
+            assert!(s.usable(), "{how}: {s:?}");
+            assert_eq!(
+                (s.size, s.last_modified),
+                (bytes.len() as u64, f.last_modified())
+            );
+            let meta = s.meta.as_ref().unwrap();
+            assert_eq!((meta.width, meta.height), (Some(640), Some(480)), "{how}");
+            let expected = crate::sync::plan::fingerprint(&f).await.unwrap();
+            if size < 65_536 {
+                assert_eq!(s.fingerprint, Some(expected.to_hex()), "{how}");
+            } else {
+                // The phase computes it with the same `sync::plan::fingerprint` (tested below).
+                assert_eq!(s.fingerprint, None, "{how}: left to the fingerprint phase");
+            }
         }
+        // Its SOF at ~150 KB: the reader is asked for more after the head, in 64 KiB steps up
+        // to it, and the row is the one the bytes give.
+        let far = jpeg_with_trailer(150_000, 3, 200_000);
+        let f = file("far.jpg", &far);
+        let s = read("F/far.jpg", f.clone()).await;
+        assert_eq!(
+            s.meta.as_ref().map(|m| (m.width, m.height)),
+            Some((Some(640), Some(480))),
+            "{how}: {s:?}"
+        );
+        let whole = scan::scan_prefix(
+            "j",
+            "F/far.jpg".into(),
+            "far.jpg",
+            far.len() as u64,
+            f.last_modified(),
+            &far,
+            &opts,
+        );
+        assert_eq!(s.meta, whole.meta, "{how}");
+        // Truncated in the middle of a segment: usable, with a warning naming the structure.
+        let cut = jpeg(64, 48, 5_000, 4);
+        let t = read("F/t.jpg", file("t.jpg", &cut[..1000])).await;
+        assert!(t.usable(), "{how}: {t:?}");
+        assert!(
+            t.warnings.iter().any(|w| w.starts_with("file structure")),
+            "{how}: {t:?}"
+        );
     }
     // The per-file function a non-local source (Range GETs) uses: bytes in, the same row out.
     // Its SOF at ~150 KB: read in 64 KiB steps up to it, not to the end.
@@ -466,14 +511,103 @@ async fn read_image_gives_per_file_reasons_and_the_sync_fingerprint() {
         row.meta.as_ref().map(|m| (m.width, m.height)),
         Some((Some(640), Some(480)))
     );
-    // Truncated in the middle of a segment: usable, with a warning naming the structure.
-    let cut = jpeg(64, 48, 5_000, 4);
-    let t = scan::read_image("j", "F/t.jpg".into(), &file("t.jpg", &cut[..1000]), &opts).await;
-    assert!(t.usable(), "{t:?}");
+}
+
+#[wasm_bindgen_test]
+async fn the_scan_worker_answers_like_the_page_and_the_page_takes_over_when_it_fails() {
+    use reader::{FileReader, Head, ImageRef};
+    let storage = web_sys::window().unwrap().navigator().storage();
+    let root: JsValue = JsFuture::from(storage.get_directory()).await.unwrap();
+    let top = dir(&root, "finsync-reader-test").await;
+    let bytes = jpeg_with_trailer(3_000, 9, 100_000);
+    write(&top, "a.jpg", &bytes).await;
+    let handle: web_sys::FileSystemFileHandle = call(&top, "getFileHandle", &["a.jpg".into()])
+        .await
+        .unchecked_into();
+    let src = ImageRef::Handle(handle.clone());
+    let f: File = JsFuture::from(handle.get_file())
+        .await
+        .unwrap()
+        .unchecked_into();
+    let at = (f.size() as u64, f.last_modified());
+    let opts = ParseOptions::default();
+    for (how, r) in readers() {
+        // The head of a handle's file: its first 64 KiB, size and date.
+        let Head::Bytes {
+            size,
+            last_modified,
+            bytes: head,
+        } = r.head(&src, None).await
+        else {
+            panic!("{how}: no bytes");
+        };
+        assert_eq!((size, last_modified), at, "{how}");
+        assert_eq!(head, bytes[..65_536], "{how}");
+        // Unchanged since an earlier run: not read.
+        assert_eq!(
+            r.head(&src, Some(at)).await,
+            Head::Kept {
+                size: at.0,
+                last_modified: at.1
+            },
+            "{how}"
+        );
+        assert!(matches!(
+            r.head(&src, Some((at.0 + 1, at.1))).await,
+            Head::Bytes { .. }
+        ));
+        // A further range; one asked for after the file changed is refused, naming the change.
+        assert_eq!(
+            r.range(&src, 65_536, 70_000, at).await.unwrap(),
+            bytes[65_536..70_000]
+        );
+        let changed = r
+            .range(&src, 65_536, 70_000, (at.0 - 1, at.1))
+            .await
+            .unwrap_err();
+        assert!(
+            changed.contains("changed during the scan"),
+            "{how}: {changed}"
+        );
+        assert_eq!(r.uses_worker(), how == "worker", "{how}: the reader in use");
+    }
+    // Moved away before it was read: the file's problem names it, the same both ways.
+    remove(&top, "a.jpg").await;
+    let mut problems = Vec::new();
+    for (how, r) in readers() {
+        let Head::OpenFailed(m) = r.head(&src, None).await else {
+            panic!("{how}: opened a removed file");
+        };
+        assert!(m.starts_with("NotFoundError"), "{how}: {m}");
+        let row = scan::read_image(&r, "j", "F/a.jpg".into(), &src, &opts).await;
+        assert_eq!(row.relative_path, "F/a.jpg");
+        problems.push(row.error.unwrap());
+    }
     assert!(
-        t.warnings.iter().any(|w| w.starts_with("file structure")),
-        "{t:?}"
+        problems[0]
+            .starts_with("cannot open the file (moved or deleted during the scan?): NotFoundError"),
+        "{problems:?}"
     );
+    assert_eq!(problems[0], problems[1]);
+
+    // A worker that cannot load: the requests waiting on it, and every later one, are read in
+    // the page.
+    let broken = FileReader::new("no-such-scan-reader.js");
+    assert!(broken.uses_worker());
+    let g = file("g.jpg", &bytes);
+    let gs = ImageRef::File(g.clone());
+    let g_at = (g.size() as u64, g.last_modified());
+    let (one, two) = futures::join!(broken.head(&gs, None), broken.range(&gs, 10, 20, g_at));
+    assert!(
+        matches!(one, Head::Bytes { bytes: ref b, .. } if b[..] == bytes[..65_536]),
+        "{one:?}"
+    );
+    assert_eq!(two.unwrap(), bytes[10..20]);
+    assert!(!broken.uses_worker(), "the worker is given up");
+    assert!(matches!(
+        broken.head(&ImageRef::File(g), None).await,
+        Head::Bytes { .. }
+    ));
 }
 
 /// Calls `obj.method(...args)` and awaits the promise it returns.

@@ -4,18 +4,25 @@
 //! holds it; nothing is copied).
 //!
 //! Files are classified by name ([`finsync_core::media::classify`]) before anything else, so a
-//! skipped file costs no `getFile()` call.
+//! skipped file costs no `getFile()` call. An image of a picked folder is handed on as its
+//! file handle: the scan's reader ([`super::reader`]) opens it, off the page's main thread.
 
 use finsync_core::media::{classify, is_hidden_dir, FileClass};
 use futures::StreamExt;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{stream::JsStream, JsFuture};
+use wasm_bindgen_futures::stream::JsStream;
 use web_sys::{
     File, FileList, FileSystemDirectoryHandle, FileSystemFileHandle, FileSystemHandle,
     FileSystemHandleKind,
 };
 
+use super::reader::ImageRef;
 use crate::files::js_error_text;
+
+/// A file of the walk that could not be opened (`getFile()` failed): the file's problem.
+pub fn cannot_open(e: &str) -> String {
+    format!("cannot open the file (moved or deleted during the scan?): {e}")
+}
 
 /// Why a file was not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +35,10 @@ pub enum SkipReason {
 
 /// One thing the walk found.
 pub enum Entry {
-    /// An image by name.
+    /// An image by name (not opened yet).
     Image {
         relative_path: String,
-        file: File,
+        file: ImageRef,
     },
     Skipped {
         reason: SkipReason,
@@ -157,18 +164,9 @@ impl Walker {
                             return Some(Entry::Skipped { reason });
                         }
                         let fh: FileSystemFileHandle = handle.unchecked_into();
-                        return Some(match JsFuture::from(fh.get_file()).await {
-                            Ok(f) => Entry::Image {
-                                relative_path: path,
-                                file: f.unchecked_into(),
-                            },
-                            Err(e) => Entry::Failed {
-                                relative_path: path,
-                                message: format!(
-                                    "cannot open the file (moved or deleted during the scan?): {}",
-                                    js_error_text(&e)
-                                ),
-                            },
+                        return Some(Entry::Image {
+                            relative_path: path,
+                            file: ImageRef::Handle(fh),
                         });
                     }
                 }
@@ -195,7 +193,7 @@ fn list_entry(file: File) -> Entry {
         Some(reason) => Entry::Skipped { reason },
         None => Entry::Image {
             relative_path: rel,
-            file,
+            file: ImageRef::File(file),
         },
     }
 }

@@ -93,7 +93,7 @@ if (up) {
 }
 const scan = read('scan.json');
 if (scan) {
-  charts['scan'] = bars(`Discovery scan, ${scan.files} JPEGs, 4 at a time (higher is better)`, 'files/s', [
+  charts['scan'] = bars(`Discovery scan, ${scan.files} JPEGs (higher is better)`, 'files/s', [
     { label: 'finsync scan: metadata + IndexedDB', value: scan.finsyncFilesPerSec, highlight: true },
     ...(scan.finsyncFingerprintedFilesPerSec === undefined ? [] : [
       { label: '… until every fingerprint is stored', value: scan.finsyncFingerprintedFilesPerSec }]),

@@ -232,10 +232,11 @@ if (scan) {
 One headless Chromium page, ${scan.files} generated camera-like JPEGs (EXIF date, offset, GPS, artist,
 model; ${f1(scan.avgFileKB)} KB on average, followed by trailing data as cameras append previews, so
 the fingerprint's last 64 KiB is a read of its own, as on real photos). Each contender gets the
-folder chosen afresh through an \`<input webkitdirectory>\` and works 4 files at a time.
-finsync's figures come from the job's own times as stored in IndexedDB. *Metadata pass*: the scan
-as the Discover page runs it — walk, one 64 KiB prefix read per file (more only when the JPEG's
-segments run past it), EXIF/IPTC parse in WASM, IndexedDB writes in batches of 200 — until the job
+folder chosen afresh through an \`<input webkitdirectory>\`; exifr and the floor work 4 files at a
+time in the page, finsync as the app does: its two reader workers (scan-reader.js) with 12 files in
+flight. finsync's figures come from the job's own times as stored in IndexedDB. *Metadata pass*:
+the scan as the Discover page runs it — walk, one 64 KiB prefix read per file in a worker (more only
+when the JPEG's segments run past it), EXIF/IPTC parse in WASM, IndexedDB writes in batches of 200 — until the job
 is Done and usable for grouping and review. *Until fingerprints are stored*: from the same start
 until the job's fingerprint phase (first and last 64 KiB of every image, SHA-256, batched writes)
 has fingerprinted every image; a sync that needs a fingerprint sooner computes it then.
@@ -252,7 +253,10 @@ Until every fingerprint is stored: ${f2(scan.fingerprintedVsExifr)} × exifr, ${
 Memory (goal: flat in the number of files): while finsync scanned${fp ? ' and fingerprinted' : ''} ${scan.smallFiles} files the renderer's VmRSS peaked ${f1(scan.rssGrowthSmallMiB)} MiB over
 the baseline and kept ${f1(scan.retainedSmallMiB)} MiB after a full GC; for ${scan.files} files
 ${f1(scan.rssGrowthMiB)} MiB peak and ${f1(scan.retainedMiB)} MiB kept.${scan.wasmHeapMiB === undefined ? '' : ` The app's WASM heap (its high-water
-mark: linear memory never shrinks) was ${f1(scan.wasmHeapSmallMiB)} MiB after the ${scan.smallFiles} files and ${f1(scan.wasmHeapMiB)} MiB after the ${scan.files}.`}
+mark: linear memory never shrinks) was ${f1(scan.wasmHeapSmallMiB)} MiB after the ${scan.smallFiles} files and ${f1(scan.wasmHeapMiB)} MiB after the ${scan.files}.`}${scan.fileListRetainedMiB === undefined ? '' : ` For scale, the
+browser alone keeps ${f1(scan.fileListRetainedMiB)} MiB after GC for the ${scan.files} \`File\` objects of one more
+\`<input webkitdirectory>\` of the same folder, each stat'ed once: a picked folder's list is held
+by its input (and by the app, for thumbnails and the fingerprint phase) and grows with it.`}
 ${plot('scan', 'Discovery scan files/s by contender')}`;
 }
 

@@ -1,8 +1,8 @@
 // Scan benchmark, side by side in one headless Chromium page over the same files (the
 // FileList of the Discover page's <input webkitdirectory>):
-//   A. finsync's scan (the real app: walk, a 64 KiB prefix read per file 4 at a time — more only
-//      when the JPEG's segments say so —, EXIF/IPTC parse in WASM, IndexedDB writes in batches
-//      of 200), from the job's own start/end times as stored in IndexedDB. Two figures: the
+//   A. finsync's scan (the real app: walk, a 64 KiB prefix read per file in its two reader
+//      workers, 12 files in flight — more only when the JPEG's segments say so —, EXIF/IPTC parse
+//      in WASM, IndexedDB writes in batches of 200), from the job's own start/end times as stored in IndexedDB. Two figures: the
 //      metadata pass (scan + metadata: the job is Done and usable for grouping and review — what
 //      issue 5's goal compares), and the time until the job's fingerprint phase (first and last
 //      64 KiB of every file, SHA-256, batched writes) has fingerprinted every image
@@ -15,6 +15,11 @@
 // fingerprint's tail is a read of its own like on real photos). Memory: the renderer's RSS
 // growth while finsync scans and fingerprints N/4 files and then N files — flat means the same
 // for both. Prints one JSON object (files/s per contender and the ratios).
+//
+// BENCH_SCAN_CPU_PROFILE=<file.cpuprofile>: records a CPU profile of the page's main thread
+// during finsync's metadata pass over the N files (open it in Chromium's DevTools, Performance
+// panel) and prints where the samples went, by function (self time), to stderr — e.g. whether the
+// thread waits (`(idle)`) or works.
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -74,7 +79,13 @@ const newestJob = page => page.evaluate(() => new Promise((resolve, reject) => {
 
 /** Scans `dir` in the app and waits for its fingerprints; returns both times (from the job's own
  * timestamps) and the renderer's RSS growth over both phases. */
-async function appScan(page, dir, profile, expected) {
+async function appScan(page, dir, profile, expected, cpuProfile) {
+  const cdp = cpuProfile ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+  }
   const before = await page.evaluate(() => document.querySelectorAll('[data-testid=scan-job]').length);
   const baseline = rendererRss(profile);
   let peak = baseline;
@@ -82,6 +93,12 @@ async function appScan(page, dir, profile, expected) {
   await page.getByTestId('scan-folder-input').setInputFiles(dir);
   await page.waitForFunction(n => document.querySelectorAll('[data-testid=scan-job]').length > n
     && document.querySelector('[data-testid=scan-job] [data-testid=scan-job-state]')?.textContent === 'Done', before, { timeout: 1_800_000, polling: 250 });
+  if (cdp) {
+    const { profile: cpu } = await cdp.send('Profiler.stop');
+    writeFileSync(cpuProfile, JSON.stringify(cpu));
+    summariseProfile(cpu);
+    await cdp.detach();
+  }
   let job = await newestJob(page);
   for (const t0 = Date.now(); !job.fingerprintsEndedMs; job = await newestJob(page)) {
     if (Date.now() - t0 > 1_800_000) throw new Error(`fingerprints never completed: ${JSON.stringify(job.counts)}`);
@@ -104,6 +121,23 @@ async function appScan(page, dir, profile, expected) {
     fingerprintedSeconds, fingerprintedFilesPerSec: expected / fingerprintedSeconds,
     rssGrowthMiB: Math.max(0, peak - baseline) / MiB, retainedMiB: (retained - baseline) / MiB,
   };
+}
+
+/** Self time by function of a V8 CPU profile, to stderr: the top entries and the idle share. */
+function summariseProfile(cpu) {
+  const byId = new Map(cpu.nodes.map(n => [n.id, n]));
+  const self = new Map();
+  const dt = cpu.timeDeltas;
+  for (let i = 0; i < cpu.samples.length; i++) {
+    const n = byId.get(cpu.samples[i]);
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url ? f.url.split('/').pop() + ':' + f.lineNumber : ''}`.trim();
+    self.set(key, (self.get(key) || 0) + (dt[i + 1] ?? 0) / 1000);
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  console.error(`CPU profile of the main thread over ${(total / 1000).toFixed(2)} s (self time):`);
+  for (const [k, ms] of top) console.error(`  ${(ms / total * 100).toFixed(1).padStart(5)} %  ${ms.toFixed(0).padStart(6)} ms  ${k}`);
 }
 
 const small = ensureData(N / 4);
@@ -131,7 +165,7 @@ try {
 
   // A. finsync: N/4 files, then N files (memory must not grow with N).
   const a1 = await appScan(page, small, profile, N / 4);
-  const a2 = await appScan(page, big, profile, N);
+  const a2 = await appScan(page, big, profile, N, process.env.BENCH_SCAN_CPU_PROFILE);
   Object.assign(results, {
     finsyncSeconds: a2.seconds, finsyncFilesPerSec: a2.filesPerSec, finsyncSmallFilesPerSec: a1.filesPerSec,
     finsyncFingerprintedSeconds: a2.fingerprintedSeconds, finsyncFingerprintedFilesPerSec: a2.fingerprintedFilesPerSec,
@@ -180,6 +214,15 @@ try {
     exifrSeconds: inPage.exifrSeconds, exifrFilesPerSec: N / inPage.exifrSeconds,
     floorSeconds: inPage.floorSeconds, floorFilesPerSec: N / inPage.floorSeconds,
   });
+  // What the browser alone keeps for a picked folder: the N File objects of one more
+  // <input webkitdirectory>, each stat'ed once (as any reader must), after a full GC — to
+  // compare with what stays after finsync's scan of N files.
+  const gcRss = async () => { await page.evaluate(() => window.gc && window.gc()); await new Promise(r => setTimeout(r, 500)); return rendererRss(profile); };
+  const held0 = await gcRss();
+  await page.evaluate(() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'bench-hold'; i.hidden = true; i.setAttribute('webkitdirectory', ''); document.body.append(i); });
+  await page.setInputFiles('#bench-hold', big);
+  await page.evaluate(() => { let s = 0; for (const f of document.getElementById('bench-hold').files) s += f.size; return s; });
+  results.fileListRetainedMiB = (await gcRss() - held0) / MiB;
   results.vsExifr = results.finsyncFilesPerSec / results.exifrFilesPerSec;
   results.vsFloor = results.finsyncFilesPerSec / results.floorFilesPerSec;
   results.fingerprintedVsExifr = results.finsyncFingerprintedFilesPerSec / results.exifrFilesPerSec;

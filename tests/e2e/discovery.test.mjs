@@ -5,7 +5,8 @@
 // folder name, resolves the photographers; its approved version is materialised, reviewed
 // (inline edit, license, approvals), and everything is still there after a reload. A re-scan
 // diffs the folder; a different folder with the same name is not taken for it. A big card's
-// fingerprint phase is stopped by a reload and resumed where it stopped.
+// fingerprint phase is stopped by a reload and resumed where it stopped. The scan reads files in
+// its worker (scan-reader.js, under the served CSP); without it, in the page, with the same results.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
@@ -81,10 +82,13 @@ test('scan, manifest, materialise, review — and all of it survives a reload', 
       if (document.querySelector('[data-testid=scan-progress]')) window.__progressSeen = true;
     }).observe(document.body, { childList: true, subtree: true });
   });
+  const workers = [];
+  page.on('worker', w => workers.push(new URL(w.url()).pathname));
   await page.getByTestId('scan-folder-input').setInputFiles(root);
   const job = page.getByTestId('scan-job').first();
   await job.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
   assert.ok(await page.evaluate(() => window.__progressSeen), 'the live progress (files seen, images, rate, Cancel) was shown');
+  assert.deepEqual(workers, ['/scan-reader.js', '/scan-reader.js'], 'the files were read in the scan workers');
   const counts = await job.getByTestId('scan-job-counts').textContent();
   // 10 photos + broken.jpg + notes.txt + .DS_Store + .thumbnails/x.jpg = 14 files.
   assert.match(counts, /^14 files: 10 images/, counts);
@@ -323,4 +327,63 @@ test('fingerprints come after the scan and resume after a reload where they stop
   for (const [p, size, fp] of rows) assert.match(fp, new RegExp(`^${size}-[0-9a-f]{64}$`), p);
   assert.deepEqual(consoleErrors, []);
   await context.close();
+});
+
+// A host that does not serve scan-reader.js (or a policy that forbids the worker): the scan reads
+// in the page instead, and stores the same rows — metadata, per-file reasons — as with the worker.
+test('without its worker the scan reads the files in the page, with the same results', async () => {
+  const folder = path.join(out, 'Worker Or Not');
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(path.join(folder, 'trip'), { recursive: true });
+  for (const [i, p] of photos.slice(0, 6).entries()) {
+    const exif = { date: p.date, offset: '-07:00', artist: p.artist, model: 'Canon EOS R5', ...(p.gps ? { lat: p.gps.lat, lon: p.gps.lon } : {}) };
+    const jpg = makeJpeg({ width: 64, height: 48, seed: 50 + i, exif });
+    // Two of them with 100 KB of APP15 segments before their EXIF: the reader is asked for more
+    // than the head.
+    const pad = i < 2 ? [0, 1].map(() => Buffer.concat([Buffer.from([0xFF, 0xEF, 0xC3, 0x52]), Buffer.alloc(50_000, i)])) : [];
+    writeFileSync(path.join(folder, 'trip', p.name), Buffer.concat([jpg.subarray(0, 2), ...pad, jpg.subarray(2)]));
+  }
+  writeFileSync(path.join(folder, 'trip', 'broken.jpg'), '<html>not a photo</html>');
+  writeFileSync(path.join(folder, 'trip', 'empty.jpg'), '');
+  const rowsOf = page => page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('finsync');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction('scanFiles').objectStore('scanFiles').getAll();
+      req.onsuccess = () => {
+        resolve(req.result.filter(r => r.relativePath.startsWith('Worker Or Not/'))
+          .map(({ jobId, ...r }) => r).sort((a, b) => a.relativePath < b.relativePath ? -1 : 1));
+        open.result.close();
+      };
+      req.onerror = () => reject(req.error);
+    };
+  }));
+  const scan = async (withWorker) => {
+    const context = await browser.newContext({ serviceWorkers: 'block' });
+    let asked = 0;
+    await context.route('**/scan-reader.js', r => {
+      asked++;
+      return withWorker ? r.continue() : r.fulfill({ status: 404, body: 'not here' });
+    });
+    const { page, consoleErrors } = await openApp(context);
+    await page.getByTestId('scan-folder-input').setInputFiles(folder);
+    const job = page.getByTestId('scan-job').first();
+    await job.getByTestId('scan-job-state').filter({ hasText: 'Done' }).waitFor({ timeout: 30000 });
+    const counts = await job.getByTestId('scan-job-counts').textContent();
+    assert.match(counts, /^8 files: 6 images .*2 with problems/, counts);
+    const rows = await rowsOf(page);
+    assert.ok(asked >= 1, 'the scan asked for its worker');
+    await context.close();
+    return { rows, consoleErrors };
+  };
+  const worker = await scan(true);
+  const inPage = await scan(false);
+  assert.equal(worker.rows.length, 8);
+  assert.deepEqual(inPage.rows, worker.rows);
+  assert.match(worker.rows.find(r => r.relativePath.endsWith('broken.jpg')).error, /not an image/);
+  assert.match(worker.rows.find(r => r.relativePath.endsWith('empty.jpg')).error, /empty/);
+  const dated = worker.rows.filter(r => r.meta?.taken);
+  assert.equal(dated.length, 6, 'every photo has its EXIF date, the two with it past 64 KiB too');
+  assert.ok(dated.filter(r => r.size > 100_000).length === 2);
+  assert.deepEqual(worker.consoleErrors, []);
 });

@@ -1,0 +1,427 @@
+//! Reads the start of a scan's files off the page's main thread, in dedicated workers
+//! ([`WORKERS`] of `public/scan-reader.js`, copied to the root of the bundle), and in the page
+//! itself where no worker can be had.
+//!
+//! Why: a `File` of an `<input webkitdirectory>` list learns its size and date only when asked,
+//! and every `size`, `lastModified` and `slice()` asks the browser process synchronously. Done
+//! in the page, those calls were most of a scan's time (the main thread ~96 % busy in them,
+//! the disk not). The worker makes them instead: the page posts the `File` (or the
+//! `FileSystemFileHandle` of a picked folder: `getFile()` then runs there too) and gets back
+//! size, lastModified and the bytes (the buffer transferred). Posting a `File` still costs the
+//! page two synchronous calls — the serialisation stats it and looks up its MIME type — and that
+//! is now most of the page's share of a scan (a trace of 2,500 files); a handle costs neither.
+//!
+//! Requests made while the scan's futures are polled are posted together in one message (a
+//! microtask later); the worker sends its replies in small batches too. When the worker cannot be created, fails
+//! to load (a missing file, a policy) or dies, every request waiting on it and every later one
+//! is served in the page, the way the scan read before ([`in_page_head`], [`in_page_range`]):
+//! the same results and the same per-file errors.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use futures::channel::oneshot;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{File, FileSystemFileHandle, MessageEvent, Worker};
+
+use finsync_core::metadata::INITIAL_PREFIX_BYTES;
+
+use crate::files::js_error_text;
+use crate::sync::plan::{read_all, slice_bytes};
+
+/// The worker's script, relative to the page (it sits next to `index.html`).
+pub const WORKER_URL: &str = "scan-reader.js";
+
+/// Where the scan's worker is loaded from: [`WORKER_URL`]; in the crate's browser tests, where
+/// no bundle is served, a `blob:` URL of the same script, so they go through it too.
+pub fn worker_url() -> String {
+    #[cfg(test)]
+    {
+        thread_local! {
+            static URL: String = {
+                let parts = js_sys::Array::of1(&JsValue::from_str(include_str!("../../public/scan-reader.js")));
+                let opts = web_sys::BlobPropertyBag::new();
+                opts.set_type("text/javascript");
+                web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
+                    .and_then(|b| web_sys::Url::create_object_url_with_blob(&b))
+                    .unwrap_or_default()
+            };
+        }
+        URL.with(Clone::clone)
+    }
+    #[cfg(not(test))]
+    {
+        WORKER_URL.to_string()
+    }
+}
+
+/// An image the walk found: a `File` (a `FileList`'s) or a picked folder's file handle (opened
+/// by the reader).
+#[derive(Clone)]
+pub enum ImageRef {
+    File(File),
+    Handle(FileSystemFileHandle),
+}
+
+impl ImageRef {
+    fn js(&self) -> &JsValue {
+        match self {
+            ImageRef::File(f) => f,
+            ImageRef::Handle(h) => h,
+        }
+    }
+
+    /// The `File` (a handle's `getFile()`), or why it cannot be opened.
+    async fn open(&self) -> Result<File, String> {
+        match self {
+            ImageRef::File(f) => Ok(f.clone()),
+            ImageRef::Handle(h) => JsFuture::from(h.get_file())
+                .await
+                .map(JsCast::unchecked_into)
+                .map_err(|e| js_error_text(&e)),
+        }
+    }
+}
+
+/// The start of a file, as [`FileReader::head`] read it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Head {
+    /// Its first [`INITIAL_PREFIX_BYTES`] (all of it when it is no larger).
+    Bytes {
+        size: u64,
+        last_modified: f64,
+        bytes: Vec<u8>,
+    },
+    /// It still has the `known` size and lastModified: nothing was read.
+    Kept { size: u64, last_modified: f64 },
+    /// A handle's file could not be opened (moved or deleted): the browser's error text.
+    OpenFailed(String),
+    /// The read failed (size and date as far as they were had).
+    ReadFailed {
+        size: u64,
+        last_modified: f64,
+        message: String,
+    },
+}
+
+/// Reads files' heads and further ranges through the scan worker, or in the page.
+#[derive(Clone)]
+pub struct FileReader(Rc<Inner>);
+
+/// Workers a reader starts: each file's head costs a worker a synchronous call to the browser
+/// process (a `slice()` registers a blob), so two read while one waits.
+pub const WORKERS: usize = 2;
+
+struct Inner {
+    /// None: reads happen in the page.
+    workers: RefCell<Vec<Worker>>,
+    /// Round robin over `workers`.
+    turn: Cell<usize>,
+    next_id: Cell<u32>,
+    /// Requests waiting for their reply; `None` is sent when the worker is gone.
+    waiting: RefCell<HashMap<u32, oneshot::Sender<Option<JsValue>>>>,
+    /// Requests not posted yet (posted together a microtask later).
+    queue: RefCell<Vec<JsValue>>,
+    #[allow(clippy::type_complexity)]
+    handlers: RefCell<
+        Option<(
+            Closure<dyn FnMut(MessageEvent)>,
+            Closure<dyn FnMut(JsValue)>,
+        )>,
+    >,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for w in self.workers.get_mut().drain(..) {
+            w.terminate();
+        }
+    }
+}
+
+impl FileReader {
+    /// A reader over [`WORKERS`] workers of the script at `url` ([`worker_url`] in the app); in
+    /// the page when none can be created.
+    pub fn new(url: &str) -> FileReader {
+        let reader = FileReader::in_page();
+        let workers: Vec<Worker> = (0..WORKERS).filter_map(|_| Worker::new(url).ok()).collect();
+        if workers.is_empty() {
+            return reader;
+        }
+        let weak: Weak<Inner> = Rc::downgrade(&reader.0);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let weak = weak.clone();
+            move |e: MessageEvent| {
+                let Some(inner) = weak.upgrade() else { return };
+                // An array of replies (the worker sends those that are ready together).
+                let replies: js_sys::Array = e.data().unchecked_into();
+                for reply in replies.iter() {
+                    let id = get(&reply, "id").as_f64();
+                    let tx = id.and_then(|id| inner.waiting.borrow_mut().remove(&(id as u32)));
+                    if let Some(tx) = tx {
+                        let _ = tx.send(Some(reply));
+                    }
+                }
+            }
+        });
+        // `error` (the script did not load, or threw) and `messageerror` (a reply that could not
+        // be read): from here on the page reads, and every waiting request is served there.
+        let on_error = Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
+            if let Some(inner) = weak.upgrade() {
+                inner.fail();
+            }
+        });
+        for worker in &workers {
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            let _ = worker.add_event_listener_with_callback(
+                "messageerror",
+                on_error.as_ref().unchecked_ref(),
+            );
+        }
+        *reader.0.workers.borrow_mut() = workers;
+        *reader.0.handlers.borrow_mut() = Some((on_message, on_error));
+        reader
+    }
+
+    /// A reader that reads in the page's own thread.
+    pub fn in_page() -> FileReader {
+        FileReader(Rc::new(Inner {
+            workers: RefCell::new(Vec::new()),
+            turn: Cell::new(0),
+            next_id: Cell::new(0),
+            waiting: RefCell::new(HashMap::new()),
+            queue: RefCell::new(Vec::new()),
+            handlers: RefCell::new(None),
+        }))
+    }
+
+    /// Whether reads go to a worker (until it fails).
+    pub fn uses_worker(&self) -> bool {
+        !self.0.workers.borrow().is_empty()
+    }
+
+    /// Sends `request` (its `id` set here) to the worker; the reply, or `None` when there is
+    /// no worker (any more).
+    async fn ask(&self, request: js_sys::Object) -> Option<JsValue> {
+        if !self.uses_worker() {
+            return None;
+        }
+        let id = self.0.next_id.get();
+        self.0.next_id.set(id.wrapping_add(1));
+        set(&request, "id", &JsValue::from(id));
+        let (tx, rx) = oneshot::channel();
+        self.0.waiting.borrow_mut().insert(id, tx);
+        let first = {
+            let mut q = self.0.queue.borrow_mut();
+            q.push(request.into());
+            q.len() == 1
+        };
+        if first {
+            // Everything asked for until the current poll ends goes in one message.
+            let weak = Rc::downgrade(&self.0);
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(inner) = weak.upgrade() {
+                    inner.flush();
+                }
+            });
+        }
+        // A dropped sender (a reader dropped meanwhile) counts as no worker.
+        rx.await.ok().flatten()
+    }
+
+    /// The first [`INITIAL_PREFIX_BYTES`] of `src`, or [`Head::Kept`] when it has the `known`
+    /// size and lastModified.
+    pub async fn head(&self, src: &ImageRef, known: Option<(u64, f64)>) -> Head {
+        let request = js_sys::Object::new();
+        set(&request, "src", src.js());
+        set(&request, "start", &JsValue::from(0));
+        set(&request, "end", &JsValue::NULL);
+        set(&request, "known", &pair(known));
+        match self.ask(request).await {
+            Some(reply) => head_of(&reply),
+            None => in_page_head(src, known).await,
+        }
+    }
+
+    /// The bytes `[start, end)` of `src`, which had `expect` (size, lastModified) at its head.
+    pub async fn range(
+        &self,
+        src: &ImageRef,
+        start: u64,
+        end: u64,
+        expect: (u64, f64),
+    ) -> Result<Vec<u8>, String> {
+        let request = js_sys::Object::new();
+        set(&request, "src", src.js());
+        set(&request, "start", &JsValue::from(start as f64));
+        set(&request, "end", &JsValue::from(end as f64));
+        set(&request, "expect", &pair(Some(expect)));
+        match self.ask(request).await {
+            Some(reply) => match head_of(&reply) {
+                Head::Bytes { bytes, .. } => Ok(bytes),
+                Head::OpenFailed(m) | Head::ReadFailed { message: m, .. } => Err(m),
+                Head::Kept { .. } => Err("the reader answered a range with no bytes".into()),
+            },
+            None => in_page_range(src, start, end, expect).await,
+        }
+    }
+}
+
+impl Inner {
+    /// Posts the queued requests, shared out in turn among the workers (one message each).
+    fn flush(&self) {
+        let queued: Vec<JsValue> = self.queue.borrow_mut().drain(..).collect();
+        let posted = {
+            let workers = self.workers.borrow();
+            let n = workers.len();
+            let batches: Vec<js_sys::Array> = (0..n).map(|_| js_sys::Array::new()).collect();
+            let turn = self.turn.get();
+            for (i, r) in queued.iter().enumerate() {
+                if let Some(b) = batches.get((turn + i) % n.max(1)) {
+                    b.push(r);
+                }
+            }
+            self.turn.set((turn + queued.len()) % n.max(1));
+            n > 0
+                && workers
+                    .iter()
+                    .zip(&batches)
+                    .filter(|(_, b)| b.length() > 0)
+                    .all(|(w, b)| w.post_message(b).is_ok())
+        };
+        if !posted && !queued.is_empty() {
+            self.fail();
+        }
+    }
+
+    /// A worker is unusable: drop them all and let everything waiting read in the page.
+    fn fail(&self) {
+        for w in self.workers.borrow_mut().drain(..) {
+            w.terminate();
+        }
+        self.queue.borrow_mut().clear();
+        let waiting: Vec<_> = self
+            .waiting
+            .borrow_mut()
+            .drain()
+            .map(|(_, tx)| tx)
+            .collect();
+        for tx in waiting {
+            let _ = tx.send(None);
+        }
+    }
+}
+
+fn set(o: &js_sys::Object, key: &str, v: &JsValue) {
+    let _ = js_sys::Reflect::set(o, &key.into(), v);
+}
+
+fn get(o: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(o, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn pair(p: Option<(u64, f64)>) -> JsValue {
+    match p {
+        Some((size, lm)) => {
+            js_sys::Array::of2(&JsValue::from(size as f64), &JsValue::from(lm)).into()
+        }
+        None => JsValue::NULL,
+    }
+}
+
+/// A worker reply as a [`Head`].
+fn head_of(reply: &JsValue) -> Head {
+    let size = get(reply, "size").as_f64().unwrap_or(0.0) as u64;
+    let last_modified = get(reply, "lastModified").as_f64().unwrap_or(0.0);
+    let error = get(reply, "error");
+    if !error.is_undefined() {
+        let message = js_error_text(&error);
+        return if get(reply, "stage").as_string().as_deref() == Some("open") {
+            Head::OpenFailed(message)
+        } else {
+            Head::ReadFailed {
+                size,
+                last_modified,
+                message,
+            }
+        };
+    }
+    if get(reply, "kept").is_truthy() {
+        return Head::Kept {
+            size,
+            last_modified,
+        };
+    }
+    let buf = get(reply, "buf");
+    if !buf.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Head::ReadFailed {
+            size,
+            last_modified,
+            message: "the scan reader sent no bytes".into(),
+        };
+    }
+    Head::Bytes {
+        size,
+        last_modified,
+        bytes: js_sys::Uint8Array::new(&buf).to_vec(),
+    }
+}
+
+/// [`FileReader::head`] in the page's thread.
+pub async fn in_page_head(src: &ImageRef, known: Option<(u64, f64)>) -> Head {
+    let file = match src.open().await {
+        Ok(f) => f,
+        Err(m) => return Head::OpenFailed(m),
+    };
+    let size = file.size() as u64;
+    let last_modified = file.last_modified();
+    if known == Some((size, last_modified)) {
+        return Head::Kept {
+            size,
+            last_modified,
+        };
+    }
+    let end = size.min(INITIAL_PREFIX_BYTES as u64);
+    // A file no larger than the first read is read whole, without a `slice`.
+    let read = if end == 0 {
+        Ok(Vec::new())
+    } else if end == size {
+        read_all(&file).await
+    } else {
+        slice_bytes(&file, 0, end).await
+    };
+    match read {
+        Ok(bytes) => Head::Bytes {
+            size,
+            last_modified,
+            bytes,
+        },
+        Err(message) => Head::ReadFailed {
+            size,
+            last_modified,
+            message,
+        },
+    }
+}
+
+/// [`FileReader::range`] in the page's thread.
+async fn in_page_range(
+    src: &ImageRef,
+    start: u64,
+    end: u64,
+    expect: (u64, f64),
+) -> Result<Vec<u8>, String> {
+    let file = src.open().await?;
+    let size = file.size() as u64;
+    if (size, file.last_modified()) != expect {
+        return Err(format!(
+            "NotReadableError: the file changed during the scan ({} bytes before, {size} now)",
+            expect.0
+        ));
+    }
+    slice_bytes(&file, start, end).await
+}
