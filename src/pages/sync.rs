@@ -34,7 +34,7 @@ use crate::store::{EncounterSummary, PopulationCounts, StoredEncounter};
 use crate::sync::driver::FileSource;
 use crate::sync::driver::{self, Control, Observer};
 use crate::sync::lock;
-use crate::sync::plan::{plan_folder, PickedFiles, ScanFiles};
+use crate::sync::plan::{legacy_folder_id, plan_folder, quick_upload_id, PickedFiles, ScanFiles};
 use crate::sync::timer::now_ms;
 use crate::ui::connection::Connection;
 use crate::ui::encounter_state::{AttentionItem, EncounterAttention, EncounterState};
@@ -257,16 +257,52 @@ impl Page {
         match target {
             Target::Manifest(m) => Some(m.population_id),
             Target::Stored { encounters, .. } => encounters.first().map(|e| e.population_id),
-            Target::Folder(picked) => {
-                let id = format!("folder:{}", picked.root);
-                self.summaries
-                    .with_untracked(|ss| {
-                        ss.iter()
-                            .find(|s| s.local_id == id)
-                            .map(|s| s.population_id)
+            Target::Folder(picked) => self.folder_target(picked).map(|(_, p)| p),
+        }
+    }
+
+    /// The local id and population a quick upload of `picked` goes to: the status bar's
+    /// population ([`quick_upload_id`]), except that an unfinished sync of this folder (same
+    /// name and date) in another population resumes there, and an encounter an earlier build
+    /// stored under the folder's name alone keeps its id and population.
+    fn folder_target(self, picked: &Picked) -> Option<(String, i64)> {
+        let legacy = legacy_folder_id(picked);
+        let stored = self.summaries.with_untracked(|ss| {
+            ss.iter()
+                .find(|s| s.local_id == legacy)
+                .or_else(|| {
+                    ss.iter().find(|s| {
+                        s.left() > 0 && s.local_id == quick_upload_id(picked, s.population_id)
                     })
-                    .or_else(|| self.app.upload_population().map(|p| p.id))
+                })
+                .map(|s| (s.local_id.clone(), s.population_id))
+        });
+        match stored {
+            Some(found) => Some(found),
+            None => {
+                let population = self.app.upload_population()?.id;
+                Some((quick_upload_id(picked, population), population))
             }
+        }
+    }
+
+    /// The local id of a quick upload of `picked` into `population_id` (see
+    /// [`Self::folder_target`]).
+    fn folder_id(self, picked: &Picked, population_id: i64) -> String {
+        match self.folder_target(picked) {
+            Some((id, p)) if p == population_id => id,
+            _ => quick_upload_id(picked, population_id),
+        }
+    }
+
+    /// Shows the stored state of the picked folder's encounter, if it has one.
+    async fn load_picked(self) {
+        let id = self
+            .picked
+            .with_untracked(|p| p.as_ref().and_then(|p| self.folder_target(p)))
+            .map(|(id, _)| id);
+        if let Some(id) = id {
+            self.load(vec![id]).await;
         }
     }
 
@@ -631,9 +667,8 @@ pub fn SyncPage() -> impl IntoView {
                             });
                         }
                     }
-                    let id = format!("folder:{}", p.root);
                     page.picked.set(Some(p));
-                    page.load(vec![id]).await;
+                    page.load_picked().await;
                 }
                 Err(files::PickError::Cancelled) => page.phase.set(String::new()),
                 Err(e) => {
@@ -644,10 +679,8 @@ pub fn SyncPage() -> impl IntoView {
         });
     });
     let on_file_list = UnsyncCallback::new(move |list: web_sys::FileList| {
-        let picked = files::from_file_list(&list);
-        let id = format!("folder:{}", picked.root);
-        page.picked.set(Some(picked));
-        spawn_local(page.load(vec![id]));
+        page.picked.set(Some(files::from_file_list(&list)));
+        spawn_local(page.load_picked());
     });
     let on_upload = Callback::new(move |_| page.start());
     let resume_manifest: StoredValue<Option<Callback<String>>> = StoredValue::new(None);
@@ -746,12 +779,7 @@ pub fn SyncPage() -> impl IntoView {
                         page.copied.set(None);
                         page.summary.set(None);
                         page.refresh();
-                        if let Some(id) = page
-                            .picked
-                            .with_untracked(|p| p.as_ref().map(|p| format!("folder:{}", p.root)))
-                        {
-                            page.load(vec![id]).await;
-                        }
+                        page.load_picked().await;
                     }
                     Err(e) => app.error.set(Some(e.to_string())),
                 }
@@ -1135,7 +1163,8 @@ async fn run(
     let (label, planned, files): (String, Vec<StoredEncounter>, Rc<dyn FileSource>) = match target {
         Target::Folder(picked) => {
             page.phase.set("Fingerprinting files…".into());
-            let (planned, unreadable) = plan_folder(&picked, population_id, |i, n| {
+            let local_id = page.folder_id(&picked, population_id);
+            let (planned, unreadable) = plan_folder(&picked, population_id, local_id, |i, n| {
                 if i % 25 == 0 {
                     page.phase.set(format!("Fingerprinting files… {i} of {n}"));
                 }

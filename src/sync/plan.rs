@@ -102,22 +102,47 @@ pub struct Unreadable {
     pub message: String,
 }
 
-/// Plans the picked folder as one encounter of `population_id`.
-pub async fn plan_folder(
-    picked: &Picked,
-    population_id: i64,
-    on_progress: impl Fn(usize, usize),
-) -> (StoredEncounter, Vec<Unreadable>) {
+/// The date of a picked folder's encounter: its oldest image's (UTC), from the files'
+/// `lastModified` alone (nothing is read).
+pub fn folder_date(picked: &Picked) -> String {
     let oldest_ms = picked
         .images
         .iter()
         .map(|f| f.file.last_modified())
         .fold(f64::INFINITY, f64::min);
-    let date = if oldest_ms.is_finite() {
+    if oldest_ms.is_finite() {
         date_utc((oldest_ms / 1000.0).floor() as i64)
     } else {
         "1970-01-01".to_string()
-    };
+    }
+}
+
+/// The local id of a quick upload of `picked` into `population_id`: population, date and
+/// folder name — what the server's encounter dedup keys on too — so two folders of one name
+/// (every camera card's `DCIM`) are two encounters here as they are on the server, and a
+/// folder uploaded to two populations is two encounters. Encounters stored by earlier builds
+/// carry [`legacy_folder_id`].
+pub fn quick_upload_id(picked: &Picked, population_id: i64) -> String {
+    format!(
+        "folder:{population_id}/{}/{}",
+        folder_date(picked),
+        picked.root
+    )
+}
+
+/// The local id earlier builds gave a quick upload: the folder's name alone.
+pub fn legacy_folder_id(picked: &Picked) -> String {
+    format!("folder:{}", picked.root)
+}
+
+/// Plans the picked folder as one encounter of `population_id`, stored as `local_id`.
+pub async fn plan_folder(
+    picked: &Picked,
+    population_id: i64,
+    local_id: String,
+    on_progress: impl Fn(usize, usize),
+) -> (StoredEncounter, Vec<Unreadable>) {
+    let date = folder_date(picked);
     let fields = FindOrCreateEncounter {
         date: date.clone(),
         time: None,
@@ -127,7 +152,6 @@ pub async fn plan_folder(
         notes: None,
     };
     let identity = encounter_identity(&date, &fields.location_name, &fields.photographer);
-    let local_id = format!("folder:{}", picked.root);
     let mut images = Vec::with_capacity(picked.images.len());
     let mut sources = Vec::with_capacity(picked.images.len());
     let mut unreadable = Vec::new();

@@ -5,11 +5,12 @@
 //    such with what to do; its error can be copied (the clipboard is read back);
 //  * the per-image statuses on the card open with the keyboard (aria-expanded) and load
 //    lazily;
+//  * two folders of one name (every camera card's DCIM) are two encounters, both kept;
 //  * a Conflict encounter left by an older build (schema v4 data, upgraded by the app) is
 //    shown with what to do, and Sync resolves it against the server's existing encounter.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, launchBrowser, outDir } from './support/env.mjs';
 import { makeJpeg } from './support/jpeg.mjs';
@@ -150,11 +151,13 @@ test('a Conflict encounter from an older build is shown with what to do, and Syn
   // nothing uploaded locally (its engine skipped the encounter).
   await leaveApp(page, stack.appUrl);
   const { encounters, settings } = await readStores(page, ['encounters', 'settings']);
-  const mine = encounters.filter(e => e.localId === 'folder:Conflict bay');
-  assert.equal(mine.length, 1);
+  // A quick upload's local id: population, date and folder name.
+  const mine = encounters.filter(e => /^folder:1\/\d{4}-\d{2}-\d{2}\/Conflict bay$/.test(e.localId));
+  assert.equal(mine.length, 1, encounters.map(e => e.localId).join());
+  const localId = mine[0].localId;
   await writeV4(page, {
     encounters: mine,
-    encounterSync: [{ localId: 'folder:Conflict bay', remote: null, status: { status: 'conflict' } }],
+    encounterSync: [{ localId, remote: null, status: { status: 'conflict' } }],
     imageSync: [],
     settings: settings[0],
   });
@@ -172,9 +175,42 @@ test('a Conflict encounter from an older build is shown with what to do, and Syn
   await again.getByTestId('attention').waitFor({ state: 'detached' });
   await leaveApp(again, stack.appUrl);
   const { encounterSync } = await readStores(again, ['encounterSync']);
-  const row = encounterSync.find(r => r.localId === 'folder:Conflict bay');
+  const row = encounterSync.find(r => r.localId === localId);
   assert.equal(row.status.status, 'synced');
   const detail = await fetch(`${stack.appUrl}/api/v1/encounters/${row.remote.id}`, { headers: { Authorization: `Bearer ${stack.apiKey}` } }).then(r => r.json());
   assert.equal(detail.images.length, 3, 'the server encounter was reused: no image twice');
+  await context.close();
+});
+
+test("two folders of one name (every camera card's DCIM) are two encounters, both kept", async () => {
+  const cards = [['card-a', '2024-07-15T12:00:00Z', 70], ['card-b', '2024-08-20T12:00:00Z', 80]].map(([card, when, seed]) => {
+    const dir = path.join(out, card, 'DCIM');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    for (let i = 0; i < 2; i++) {
+      const file = path.join(dir, `IMG_${i}.JPG`);
+      writeFileSync(file, makeJpeg({ seed: seed + i, width: 160, height: 120 }));
+      utimesSync(file, new Date(when), new Date(when));
+    }
+    return dir;
+  });
+  const context = await browser.newContext();
+  let { page } = await openApp(context);
+  assert.equal(await upload(page, cards[0]), '2 uploaded, 0 already on the server, 0 failed');
+  await page.close();
+  ({ page } = await openApp(context));
+  assert.equal(await upload(page, cards[1]), '2 uploaded, 0 already on the server, 0 failed');
+  await expectCounts(page, [0, 2, 0, 4], 'both cards synced, neither replaced by the other');
+
+  await leaveApp(page, stack.appUrl);
+  const { encounters, encounterSync } = await readStores(page, ['encounters', 'encounterSync']);
+  const ids = encounters.map(e => e.localId).filter(id => id.endsWith('/DCIM')).sort();
+  assert.deepEqual(ids, ['folder:1/2024-07-15/DCIM', 'folder:1/2024-08-20/DCIM']);
+  const remote = ids.map(id => encounterSync.find(r => r.localId === id)?.remote?.id);
+  assert.equal(new Set(remote).size, 2, `server encounters: ${remote}`);
+  for (const id of remote) {
+    const detail = await fetch(`${stack.appUrl}/api/v1/encounters/${id}`, { headers: { Authorization: `Bearer ${stack.apiKey}` } }).then(r => r.json());
+    assert.equal(detail.images.length, 2, `encounter ${id}: its own two images`);
+  }
   await context.close();
 });
