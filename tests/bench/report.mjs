@@ -151,7 +151,8 @@ ${process.env.BENCH_ONLY === 'upload' ? `Measured again on its own on ${new Date
 
 ` : ''}One headless Chromium page, one Azurite, ${up.files} JPEGs of ${up.fileMiB} MiB each, 4 in flight.
 finsync's time is the whole sync as a person runs it (fingerprints, encounter, sessions, PUTs,
-commits, IndexedDB writes); the others are bare uploads to SAS URLs created beforehand.
+commits, IndexedDB writes); the others are bare uploads to SAS URLs created beforehand.${up.loadAverageAtStart === undefined ? '' : `
+The machine's 1-minute load average was ${f1(up.loadAverageAtStart)} at the start and ${f1(up.loadAverageAtEnd)} at the end (2 cores).`}
 Method: after an untimed warm-up (every file read once, 20 PUTs to Azurite), the five clients
 run in ${rounds} rounds, the order rotated each round (${(up.orders ?? []).map(o => o.join(' → ')).join('; ')}),
 so none is always first on a fresh Azurite or next after the server's thumbnail queue; each
@@ -173,7 +174,7 @@ Goals (issue 6): ≥ 0.9 × the bare pool — **${met(vsPool, 0.9)}** (${f2(vsPo
 Commit checks size, MD5 and the image header; the server's background queue (it waits while
 uploads go on) then made the thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (the
 next client starts only once it is empty, so it does not share the CPU with it).
-Where finsync's time went in its median round (the page's resource timings): the first request ${f2(tl.toFirstRequest)} s after the click
+Where finsync's time went in its round nearest the median (the page's resource timings): the first request ${f2(tl.toFirstRequest)} s after the click
 (planning: fingerprints, IndexedDB), the first PUT at ${f2(tl.toFirstPut)} s, the last PUT's end at ${f2(tl.lastPutEnd)} s, the summary at ${f2(tl.total)} s;
 fewer than 4 PUTs in flight for ${f1(tl.putsUnder4InFlight)} s of that; PUT p50 ${f2(tl.kinds.put.p50)} s, commit p50 ${f2(tl.kinds.commit.p50)} s
 (${tl.kinds.commit.n} commits). The page's main thread was busy (median) ${busy('finsync')} s during finsync's sync, ${busy('xhrPool')} s during the XHR pool's, ${busy('fetchPool')} s during the fetch pool's, ${busy('sdk')} s during the SDK's.
@@ -186,14 +187,15 @@ One file of ${up.bigMiB} MiB, finsync and the SDK alternating (${(up.bigOrders ?
 | @azure/storage-blob \`uploadData\` defaults (4 MiB blocks, 5 in flight, no MD5) | ${f1(up.sdkBigSeconds)}${perBig('sdk')} | ${f1(up.sdkBigMiBps)} | ${f2(vsSdkBig)} |
 
 Goal: ≥ 1.25 × the SDK — **${met(vsSdkBig, 1.25)}** (${f2(vsSdkBig)}${up.bigVsSdkPerRound ? `; round by round ${up.bigVsSdkPerRound.map(f2).join(', ')}` : ''}).
-finsync's median round: first Put Block at ${f2(btl.toFirstPut)} s, the last block's end at ${f2(btl.lastPutEnd)} s
+finsync's round nearest the median: first Put Block at ${f2(btl.toFirstPut)} s, the last block's end at ${f2(btl.lastPutEnd)} s
 (${btl.kinds.put.n} PUTs, p50 ${f2(btl.kinds.put.p50)} s), commit ${btl.kinds.commit ? `${f2(btl.kinds.commit.p50)} s` : '?'} (${btl.commits?.map(([a, b]) => `${f2(a)}–${f2(b)} s`).join(', ')}), the summary at ${f2(btl.total)} s;
 the page's main thread was busy ${busy('finsyncBig')} s (the SDK's run: ${busy('sdkBig')} s).
 `}
-Memory: the page's renderer processes grew by at most **${f1(up.rendererRssGrowthMiB)} MiB** (peak VmRSS
-while finsync synced, over the baseline taken before any upload, sampled every 250 ms) in
-finsync's ${(up.rendererRssGrowthPerRunMiB ?? []).length} runs, ${f1(up.finsyncGiB ?? 0)} GiB in all (goal ≤ 64 MiB during a 2 GB sync); within
-each run, over the RSS at its start: ${(up.rendererRssGrowthPerRunMiB ?? []).map(f1).join(', ')} MiB.
+Memory (goal ≤ 64 MiB of growth during a 2 GB sync): within each of finsync's runs the page's
+renderer processes grew by ${(up.rendererRssGrowthPerRunMiB ?? []).map(f1).join(', ')} MiB (peak VmRSS over the RSS at the run's
+start, sampled every 250 ms; at most **${f1(Math.max(...(up.rendererRssGrowthPerRunMiB ?? [0])))} MiB**). Over the baseline taken before any upload,
+across all ${(up.rendererRssGrowthPerRunMiB ?? []).length} runs (${f1(up.finsyncGiB ?? 0)} GiB, with the other clients' runs in the same renderer in
+between, whose garbage counts here too): **${f1(up.rendererRssGrowthMiB)} MiB**.
 ${plot('memory', 'Renderer memory over time during finsync\'s syncs')}`;
 }
 const uploadSection = md.slice(uploadFrom);

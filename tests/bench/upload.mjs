@@ -169,7 +169,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
 });
 const page = ctx.pages()[0] || await ctx.newPage();
 let sampler;
-const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB, rounds: ROUNDS, bigRounds: BIG_ROUNDS };
+const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB, rounds: ROUNDS, bigRounds: BIG_ROUNDS, loadAverageAtStart: os.loadavg()[0] };
 try {
   await page.goto(stack.appUrl);
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
@@ -427,4 +427,6 @@ if (!process.env.BENCH_SKIP_BIG) {
   results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
   results.bigVsSdkPerRound = results.bigRuns.finsync.map((s, i) => Number((results.bigRuns.sdk[i] / s).toFixed(3)));
 }
+// The machine is shared: its 1-minute load average at the start and the end says how busy.
+results.loadAverageAtEnd = os.loadavg()[0];
 console.log(JSON.stringify(results));
