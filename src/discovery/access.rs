@@ -103,7 +103,8 @@ impl OpenFolder {
     }
 
     /// [`OpenFolder::file`] without the one-byte [`probe`] of a `FileList` file: for a caller
-    /// that reads the file at once and tells a failed read apart itself (one read less).
+    /// that reads the file at once and tells a failed read apart itself (one read less), or
+    /// that probes alongside its use of the file (the sync, beside the PUT).
     pub async fn file_unprobed(&self, relative_path: &str) -> Result<File, FileProblem> {
         match &self.source {
             FolderSource::List(list) => {
@@ -191,8 +192,10 @@ impl OpenFolder {
 /// A `File` of a `FileList` is a snapshot of the file when it was chosen: its size and date
 /// never change, and reading it fails once the file on disk was deleted or rewritten. One byte
 /// read tells which, so a sync skips the file with that reason instead of failing its upload
-/// with a bare network error. The Sync page's own folder input (`sync::plan::PickedFiles`)
-/// probes its files the same way.
+/// with a bare network error — or, for a rewritten file, uploads its new bytes: an XHR PUT of
+/// such a `File` sends them. The sync (`sync::plan::PickedFiles`, `ScanFiles`) probes each file
+/// alongside its PUT (a probe before it cost every upload a round trip to the browser's file
+/// system) and fails the image on the probe's word, whatever the PUT did.
 pub async fn probe(file: &File, relative_path: &str) -> Result<(), FileProblem> {
     let blob = file
         .slice_with_f64_and_f64(0.0, 1.0)

@@ -6,8 +6,11 @@
 //! `FuturesUnordered` (the engine already caps PUTs at the concurrency; the read URLs of a
 //! copy request for Azure-sourced images are minted here, see `copy_call`), re-arm the one
 //! timer, then wait for whichever comes first: a request ending, the timer, or a control message
-//! (pause, resume, cancel, concurrency, online/offline). The UI hears of progress and
-//! persisted changes at most every [`UI_EVERY_MS`] (a state change and the end at once).
+//! (pause, resume, cancel, concurrency, online/offline); requests that ended meanwhile are
+//! handled with it, so their changes share the next drain's transaction. The UI hears of
+//! progress and persisted changes at most every [`UI_EVERY_MS`] (a state change and the end at
+//! once). A file's check ([`FileSource::check`], a one-byte read) runs alongside its PUT, not
+//! before it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -60,6 +63,16 @@ pub trait FileSource {
         encounter: &str,
         image: &str,
     ) -> LocalBoxFuture<'static, Result<web_sys::File, (SourceProblem, String)>>;
+
+    /// Whether `file` is still the one chosen (not deleted or rewritten since), run alongside
+    /// its PUT: a problem skips the image with that reason instead of it being retried as a
+    /// network failure or, for a rewritten file, committed with other bytes. `None`: it is.
+    fn check(
+        &self,
+        encounter: &str,
+        image: &str,
+        file: &web_sys::File,
+    ) -> LocalBoxFuture<'static, Option<(SourceProblem, String)>>;
 }
 
 /// A UI callback.
@@ -516,6 +529,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                     ..
                 } => {
                     let file = files.file(&encounter, &image);
+                    let source = files.clone();
                     let expires_ms = expiry_of(&url, &expiries);
                     let sent = sent.clone();
                     let blocks =
@@ -538,24 +552,56 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                                         }
                                     };
                                     let timeout = timeout_ms.min(u32::MAX as u64) as u32;
-                                    let r = match blocks {
-                                        Some(log) if file.size() as u64 > BLOCK_THRESHOLD => {
-                                            put_blocks(
-                                                &url,
-                                                &file,
-                                                &content_type,
-                                                block_parallelism,
-                                                &log,
-                                                progress,
-                                            )
-                                            .await
-                                        }
-                                        _ => {
-                                            put_blob(&url, &file, &content_type, timeout, progress)
+                                    let put = async {
+                                        let r = match blocks {
+                                            Some(log) if file.size() as u64 > BLOCK_THRESHOLD => {
+                                                put_blocks(
+                                                    &url,
+                                                    &file,
+                                                    &content_type,
+                                                    block_parallelism,
+                                                    &log,
+                                                    progress,
+                                                )
                                                 .await
+                                            }
+                                            _ => {
+                                                put_blob(
+                                                    &url,
+                                                    &file,
+                                                    &content_type,
+                                                    timeout,
+                                                    progress,
+                                                )
+                                                .await
+                                            }
+                                        };
+                                        r.map_err(|e| map_put_error(e, expires_ms))
+                                    };
+                                    // The file's check (a one-byte read) runs alongside the
+                                    // PUT instead of before it: a file deleted or rewritten
+                                    // since it was chosen fails the image with that reason,
+                                    // whatever the PUT did (it would send a rewritten file's
+                                    // new bytes), and the PUT is aborted.
+                                    let check = source.check(&encounter, &image, &file);
+                                    let source_failure = |(problem, detail)| {
+                                        Err(PutFailure::Source { problem, detail })
+                                    };
+                                    let r = match future::select(
+                                        std::pin::pin!(put),
+                                        std::pin::pin!(check),
+                                    )
+                                    .await
+                                    {
+                                        Either::Left((r, check)) => match check.await {
+                                            Some(problem) => source_failure(problem),
+                                            None => r,
+                                        },
+                                        Either::Right((Some(problem), _put)) => {
+                                            source_failure(problem)
                                         }
-                                    }
-                                    .map_err(|e| map_put_error(e, expires_ms));
+                                        Either::Right((None, put)) => put.await,
+                                    };
                                     sent.borrow_mut().remove(&request_id.0);
                                     r
                                 }
@@ -631,23 +677,31 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
                 continue;
             }
         };
-        if let Event::ApiResponse {
-            result: Ok(ApiResponse::Sessions(answer)),
-            ..
-        } = &ev
-        {
-            for session in &answer.sessions {
-                if let (Some(url), Some(at)) = (&session.upload_url, &session.expires_at) {
-                    if let Some(ms) = parse_iso_ms(at) {
-                        expiries.insert(url.clone(), ms);
+        // The requests that ended meanwhile are handled too before the next drain, so that
+        // PUTs ending together share one IndexedDB transaction instead of each waiting for
+        // its own (the write-ahead rule holds: the drain persists everything it polled before
+        // it starts any of its requests).
+        let mut next = Some(ev);
+        while let Some(ev) = next.take() {
+            if let Event::ApiResponse {
+                result: Ok(ApiResponse::Sessions(answer)),
+                ..
+            } = &ev
+            {
+                for session in &answer.sessions {
+                    if let (Some(url), Some(at)) = (&session.upload_url, &session.expires_at) {
+                        if let Some(ms) = parse_iso_ms(at) {
+                            expiries.insert(url.clone(), ms);
+                        }
                     }
                 }
             }
-        }
-        let put_ended = matches!(ev, Event::PutDone { .. });
-        engine.handle(ev, now_ms());
-        if put_ended {
-            prune_expiries(&mut expiries, &engine);
+            let put_ended = matches!(ev, Event::PutDone { .. });
+            engine.handle(ev, now_ms());
+            if put_ended {
+                prune_expiries(&mut expiries, &engine);
+            }
+            next = inflight.next().now_or_never().flatten();
         }
     }
 }

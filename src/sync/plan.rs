@@ -278,13 +278,33 @@ impl PickedFiles {
     }
 }
 
+/// What a failed read of a picked `File` means for the person: deleted or rewritten since the
+/// folder was picked, or unreadable for another reason.
+fn picked_problem(path: &str, e: crate::discovery::access::FileProblem) -> (SourceProblem, String) {
+    use crate::discovery::access::FileProblem;
+    match e {
+        FileProblem::Missing(_) | FileProblem::NotOpen(_) => (
+            SourceProblem::Missing,
+            format!("{path} was deleted since you picked the folder — pick it again"),
+        ),
+        FileProblem::Changed(_) => (
+            SourceProblem::Changed,
+            format!("{path} was changed since you picked the folder — pick it again"),
+        ),
+        FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
+    }
+}
+
 impl FileSource for PickedFiles {
     fn file(
         &self,
         _encounter: &str,
         image: &str,
     ) -> LocalBoxFuture<'static, Result<File, (SourceProblem, String)>> {
-        use crate::discovery::access::{probe, FileProblem};
+        // A picked `File` is a snapshot: its size and date never change, but reading it fails
+        // once the file on disk was deleted or rewritten (a PUT of it, though, sends a
+        // rewritten file's new bytes). Nothing is read here: `check`, one byte, runs alongside
+        // the PUT.
         let found = match self.expected.get(image) {
             None => Err(never_planned(image)),
             Some(p) if p.azure => Err(in_azure(p)),
@@ -293,31 +313,29 @@ impl FileSource for PickedFiles {
                     SourceProblem::Missing,
                     format!("{} is not in the selected folder any more", p.path),
                 )),
-                Some(file) => Ok((p.clone(), file.clone())),
+                Some(file) => p.unchanged(
+                    file.clone(),
+                    "changed since it was planned; pick the folder again",
+                ),
             },
         };
+        futures::future::ready(found).boxed_local()
+    }
+
+    fn check(
+        &self,
+        _encounter: &str,
+        image: &str,
+        file: &File,
+    ) -> LocalBoxFuture<'static, Option<(SourceProblem, String)>> {
+        let path = self.expected.get(image).map(|p| p.path.clone());
+        let file = file.clone();
         async move {
-            let (p, file) = found?;
-            // A picked `File` is a snapshot: its size and date never change, but reading it
-            // fails once the file on disk was deleted or rewritten. One byte tells which.
-            probe(&file, &p.path).await.map_err(|e| match e {
-                FileProblem::Missing(_) | FileProblem::NotOpen(_) => (
-                    SourceProblem::Missing,
-                    format!(
-                        "{} was deleted since you picked the folder — pick it again",
-                        p.path
-                    ),
-                ),
-                FileProblem::Changed(_) => (
-                    SourceProblem::Changed,
-                    format!(
-                        "{} was changed since you picked the folder — pick it again",
-                        p.path
-                    ),
-                ),
-                FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
-            })?;
-            p.unchanged(file, "changed since it was planned; pick the folder again")
+            let path = path?;
+            crate::discovery::access::probe(&file, &path)
+                .await
+                .err()
+                .map(|e| picked_problem(&path, e))
         }
         .boxed_local()
     }
@@ -359,7 +377,8 @@ impl FileSource for ScanFiles {
                     ),
                 ));
             };
-            let file = folder.file(&p.path).await.map_err(|e| match e {
+            // Not probed here (a `FileList` folder): `check` probes alongside the PUT.
+            let file = folder.file_unprobed(&p.path).await.map_err(|e| match e {
                 FileProblem::Missing(_) | FileProblem::NotOpen(_) => {
                     (SourceProblem::Missing, e.to_string())
                 }
@@ -367,6 +386,28 @@ impl FileSource for ScanFiles {
                 FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
             })?;
             p.unchanged(file, "changed since the scan; run discovery again")
+        }
+        .boxed_local()
+    }
+
+    fn check(
+        &self,
+        _encounter: &str,
+        image: &str,
+        file: &File,
+    ) -> LocalBoxFuture<'static, Option<(SourceProblem, String)>> {
+        use crate::discovery::access::{self, FileProblem};
+        let path = self.expected.get(image).map(|p| p.path.clone());
+        let file = file.clone();
+        async move {
+            let path = path?;
+            access::probe(&file, &path).await.err().map(|e| match e {
+                FileProblem::Missing(_) | FileProblem::NotOpen(_) => {
+                    (SourceProblem::Missing, e.to_string())
+                }
+                FileProblem::Changed(_) => (SourceProblem::Changed, e.to_string()),
+                FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
+            })
         }
         .boxed_local()
     }

@@ -125,7 +125,10 @@ pub fn UploadPanel(
                     aria-valuemax="100"
                     aria-valuenow=move || format!("{:.0}", percent())
                 >
-                    <div class="progress-fill" style:width=move || format!("{:.1}%", percent())></div>
+                    <div
+                        class="progress-fill"
+                        style:transform=move || format!("scaleX({:.4})", percent() / 100.0)
+                    ></div>
                 </div>
                 <p class="small muted" data-testid="progress-text">
                     {move || {

@@ -7,11 +7,22 @@
 //      same kind (the URLs go through a 0600 config file, never a command line or a log)
 // over N × 5 MiB JPEGs; then one big file: finsync's 8 MiB blocks vs the SDK's defaults; and
 // the renderer's memory growth during finsync's runs. Prints one JSON object.
-import { mkdirSync, writeFileSync, existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+//
+// Fairness: after an untimed warm-up (the files read once, a short XHR pool against Azurite),
+// the clients run in BENCH_ROUNDS rounds (3) whose order is rotated, so no client is always the
+// first on a fresh Azurite or the one after the server's thumbnail queue; each client's figure
+// is its median round. The big file alternates finsync and the SDK for BENCH_BIG_ROUNDS rounds
+// (2) each. Every client is timed in the page with performance.now(): the baselines around
+// their promise, finsync from the Upload click (a capturing click listener) to the summary's
+// appearance (a MutationObserver) — still the whole sync as a person runs it. finsync gets a
+// folder of its own each round (hard links to the same files under another folder name: the
+// quick upload's encounter is the folder's name, so each round has new idempotency keys and
+// uploads everything again).
+import { mkdirSync, writeFileSync, existsSync, readFileSync, mkdtempSync, rmSync, linkSync, readdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import os from 'node:os';
-import { startStack, launchBrowser, ROOT } from '../e2e/support/env.mjs';
+import { startStack, ROOT } from '../e2e/support/env.mjs';
 import { makeBigJpeg } from '../e2e/support/jpeg.mjs';
 
 const N = Number(process.env.BENCH_FILES || 200);
@@ -70,7 +81,7 @@ async function variantsDrained(stack) {
   }
 }
 
-function rendererRss(browserPid) {
+function rendererRss() {
   // Sum of VmRSS of this browser's renderer processes (kB → bytes).
   let total = 0;
   const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' });
@@ -89,7 +100,7 @@ function rendererRss(browserPid) {
  *  never a URL: upload URLs carry SAS signatures): seconds from the click to the first request
  *  (planning: fingerprints), to the first PUT and from the last PUT to the end; the time with
  *  fewer than 4 PUTs in flight while PUTs were running; each kind's count and p50 duration. */
-async function timeline(page, clickAt) {
+async function timeline(page, clickAt, doneAt) {
   const entries = await page.evaluate(() => performance.getEntriesByType('resource').map(e => {
     const u = new URL(e.name);
     const kind = u.pathname.endsWith('/upload-sessions/commit') ? 'commit'
@@ -99,7 +110,6 @@ async function timeline(page, clickAt) {
     return { kind, start: e.startTime, end: e.responseEnd || (e.startTime + e.duration) };
   }));
   const rel = entries.filter(e => e.start >= clickAt).map(e => ({ ...e, start: (e.start - clickAt) / 1000, end: (e.end - clickAt) / 1000 }));
-  const end = await page.evaluate(() => performance.now());
   const puts = rel.filter(e => e.kind === 'put');
   const p50 = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : null; };
   const kinds = {};
@@ -120,7 +130,7 @@ async function timeline(page, clickAt) {
     toFirstRequest: first,
     toFirstPut: puts.length ? Math.min(...puts.map(e => e.start)) : null,
     lastPutEnd: puts.length ? Math.max(...puts.map(e => e.end)) : null,
-    total: (end - clickAt) / 1000,
+    total: (doneAt - clickAt) / 1000,
     putsUnder4InFlight: under4,
     putTurnaroundP50Ms: p50(gaps),
     commits: rel.filter(e => e.kind === 'commit').map(e => [Number(e.start.toFixed(2)), Number(e.end.toFixed(2))]),
@@ -129,9 +139,23 @@ async function timeline(page, clickAt) {
   };
 }
 
-const SKIP_BIG = Symbol('skip the big file');
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const BIG_ROUNDS = Number(process.env.BENCH_BIG_ROUNDS || 2);
 const { many, big } = ensureData();
 const names = Array.from({ length: N }, (_, i) => `IMG_${i}.jpg`);
+
+// finsync's folder for each round: hard links to the same files under another name.
+const links = mkdtempSync(path.join(DATA, 'rounds-'));
+const linkedFolder = (from, name) => {
+  const dir = path.join(links, name);
+  mkdirSync(dir);
+  for (const f of readdirSync(from)) linkSync(path.join(from, f), path.join(dir, f));
+  return dir;
+};
+// Warm-up: every file read once, so no client pays for a cold page cache.
+for (const dir of [many, big]) for (const f of readdirSync(dir)) execFileSync('cat', [path.join(dir, f)], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const stack = await startStack();
 const { chromium } = await import('playwright-core');
 const profile = path.join(os.tmpdir(), `finsync-bench-profile-${process.pid}`);
@@ -145,7 +169,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
 });
 const page = ctx.pages()[0] || await ctx.newPage();
 let sampler;
-const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB };
+const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB, rounds: ROUNDS, bigRounds: BIG_ROUNDS, loadAverageAtStart: os.loadavg()[0] };
 try {
   await page.goto(stack.appUrl);
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
@@ -157,18 +181,21 @@ try {
     for (const id of ['bench-many', 'bench-big']) {
       const i = document.createElement('input'); i.type = 'file'; i.multiple = true; i.id = id; i.hidden = true; document.body.append(i);
     }
+    // The bare XHR pool (B2, and the warm-up).
+    window.benchXhrPool = async (urls, files) => {
+      const put = (url, file) => new Promise((resolve, reject) => {
+        const x = new XMLHttpRequest(); x.open('PUT', url); x.setRequestHeader('x-ms-blob-type', 'BlockBlob');
+        x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
+        x.send(file);
+      });
+      const t = performance.now(); let next = 0;
+      const worker = async () => { while (next < urls.length) { const i = next++; await put(urls[i], files[i]); } };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      return (performance.now() - t) / 1000;
+    };
   });
   await page.setInputFiles('#bench-many', names.map(n => path.join(many, n)));
   await page.setInputFiles('#bench-big', path.join(big, 'BIG.jpg'));
-
-  const memory = { baseline: rendererRss(), peak: 0, samples: [] };
-  const samplingFrom = Date.now();
-  sampler = setInterval(() => {
-    const rss = rendererRss();
-    memory.peak = Math.max(memory.peak, rss);
-    memory.samples.push([(Date.now() - samplingFrom) / 1000, Math.max(0, rss - memory.baseline) / MiB]);
-  }, 250);
-  const marks = {};
 
   // The renderer main thread's busy time per client (CDP Performance metrics), to tell the
   // page's own work from waiting on the network.
@@ -177,132 +204,215 @@ try {
   const busy = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics
     .filter(m => ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration'].includes(m.name)).map(m => [m.name, m.value]));
   const busyDelta = (a, b) => Object.fromEntries(Object.keys(a).map(k => [k, Number((b[k] - a[k]).toFixed(2))]));
-  results.mainThread = {};
-  let busy0 = await busy();
 
-  // A. finsync
-  await page.evaluate(() => { performance.setResourceTimingBufferSize(20000); performance.clearResourceTimings(); });
-  // BENCH_PROFILE=1: a CPU profile of the page during finsync's sync, top functions by self
-  // time on stderr (where the main thread's time goes).
-  if (process.env.BENCH_PROFILE) { await cdp.send('Profiler.enable'); await cdp.send('Profiler.start'); }
-  let t0 = Date.now();
-  await page.getByTestId('folder-input').setInputFiles(many);
-  const clickAt = await page.evaluate(() => performance.now());
-  await page.getByTestId('upload').click();
-  await page.getByTestId('summary').waitFor({ timeout: 600000 });
-  const summaryA = await page.getByTestId('summary').textContent();
-  if (!summaryA.startsWith(`${N} uploaded`)) throw new Error(`finsync run: ${summaryA}`);
-  results.finsyncSeconds = (Date.now() - t0) / 1000;
-  results.finsyncTimeline = await timeline(page, clickAt);
-  results.mainThread.finsync = busyDelta(busy0, await busy());
-  if (process.env.BENCH_PROFILE) {
-    const { profile } = await cdp.send('Profiler.stop');
-    const self = new Map();
-    const dt = profile.timeDeltas; const byId = new Map(profile.nodes.map(n => [n.id, n]));
-    profile.samples.forEach((id, i) => { const n = byId.get(id); const f = n.callFrame;
-      const k = `${f.functionName || '(anon)'} ${f.url.split('/').pop()}:${f.lineNumber}`; self.set(k, (self.get(k) || 0) + (dt[i] || 0) / 1000); });
-    const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
-    for (const [k, ms] of top) console.error(`${ms.toFixed(0).padStart(7)} ms  ${k}`);
+  // Memory: the renderer's VmRSS over the baseline taken before any upload, sampled every
+  // 250 ms; the peak counts only while finsync syncs (the baselines run in the same renderer).
+  const memory = { baseline: rendererRss(), peak: 0, samples: [], marks: [], perRun: [] };
+  const samplingFrom = Date.now();
+  let finsyncRunning = null;
+  sampler = setInterval(() => {
+    if (!finsyncRunning) return;
+    const rss = rendererRss();
+    memory.peak = Math.max(memory.peak, rss);
+    finsyncRunning.peak = Math.max(finsyncRunning.peak, rss);
+    memory.samples.push([(Date.now() - samplingFrom) / 1000, Math.max(0, rss - memory.baseline) / MiB]);
+  }, 250);
+
+  // Untimed warm-up of Azurite and the page's network stack: 20 files by the XHR pool.
+  {
+    const urls = await sasUrls(stack, 'bench-warmup', names.slice(0, 20), FILE_BYTES);
+    await page.evaluate((urls) => window.benchXhrPool(urls, [...document.getElementById('bench-many').files].slice(0, urls.length)), urls);
   }
-  marks.manyEnd = (Date.now() - samplingFrom) / 1000;
-  results.variantsAfterSeconds = await variantsDrained(stack);
 
-  // B. bare fetch pool
-  let urls = await sasUrls(stack, 'bench-pool', names, FILE_BYTES);
-  results.poolSeconds = await page.evaluate(async (urls) => {
-    const files = document.getElementById('bench-many').files;
-    const t = performance.now(); let next = 0;
-    const worker = async () => { while (next < files.length) { const i = next++;
-      const r = await fetch(urls[i], { method: 'PUT', body: files[i], headers: { 'x-ms-blob-type': 'BlockBlob' } });
-      if (r.status !== 201) throw new Error(`PUT ${r.status}`); } };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    return (performance.now() - t) / 1000;
-  }, urls);
-
-  // B2. the same pool with XMLHttpRequest (finsync's transport), to tell the transport's share
-  // of the gap from the app's own work.
-  urls = await sasUrls(stack, 'bench-xhr', names, FILE_BYTES);
-  busy0 = await busy();
-  results.xhrPoolSeconds = await page.evaluate(async (urls) => {
-    const files = document.getElementById('bench-many').files;
-    const put = (url, file) => new Promise((resolve, reject) => {
-      const x = new XMLHttpRequest(); x.open('PUT', url); x.setRequestHeader('x-ms-blob-type', 'BlockBlob');
-      x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
-      x.send(file);
+  /** One finsync sync of `dir` as a person runs it: pick the folder, click Upload, wait for the
+   *  summary. Timed in the page from the click to the summary's appearance. */
+  let profiled = 0;
+  const finsync = async (dir, files, label) => {
+    await page.getByTestId('folder-input').setInputFiles(dir);
+    await page.evaluate(() => {
+      performance.setResourceTimingBufferSize(20000); performance.clearResourceTimings();
+      const sel = '[data-testid=summary]';
+      const old = document.querySelector(sel);
+      let gone = !old;
+      const b = window.__bench = { clickAt: null, doneAt: null, text: null };
+      const onClick = (e) => { if (b.clickAt === null && e.target.closest?.('[data-testid=upload]')) b.clickAt = performance.now(); };
+      document.addEventListener('click', onClick, { capture: true });
+      window.__benchDone = new Promise(resolve => {
+        const mo = new MutationObserver(() => {
+          const s = document.querySelector(sel);
+          if (!s) { gone = true; return; }
+          if (b.clickAt === null || !(gone || s !== old) || !/^\d+ uploaded/.test(s.textContent)) return;
+          b.doneAt = performance.now(); b.text = s.textContent;
+          mo.disconnect(); document.removeEventListener('click', onClick, { capture: true }); resolve();
+        });
+        mo.observe(document.body, { childList: true, subtree: true, characterData: true });
+      });
     });
-    const t = performance.now(); let next = 0;
-    const worker = async () => { while (next < files.length) { const i = next++; await put(urls[i], files[i]); } };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    return (performance.now() - t) / 1000;
-  }, urls);
-  results.mainThread.xhrPool = busyDelta(busy0, await busy());
+    // BENCH_PROFILE=1: a CPU profile of the page during finsync's first sync of each kind, top
+    // functions by self time on stderr (where the main thread's time goes).
+    const profiling = process.env.BENCH_PROFILE && !(profiled & (files === 1 ? 2 : 1));
+    if (profiling) { profiled |= files === 1 ? 2 : 1; await cdp.send('Profiler.enable'); await cdp.send('Profiler.start'); }
+    const run = { peak: rendererRss() };
+    const before = run.peak;
+    memory.marks.push({ at: (Date.now() - samplingFrom) / 1000, label });
+    finsyncRunning = run;
+    const busy0 = await busy();
+    await page.getByTestId('upload').click();
+    await page.waitForFunction(() => window.__bench.doneAt !== null, null, { timeout: 600000, polling: 200 });
+    finsyncRunning = null;
+    const mainThread = busyDelta(busy0, await busy());
+    memory.perRun.push(Math.max(0, run.peak - before) / MiB);
+    const { clickAt, doneAt, text } = await page.evaluate(() => window.__bench);
+    if (!text.startsWith(`${files} uploaded`)) {
+      const errors = await page.getByTestId('errors').textContent().catch(() => '');
+      throw new Error(`finsync run ${label}: ${text} ${errors}`);
+    }
+    if (profiling) {
+      const { profile } = await cdp.send('Profiler.stop');
+      const self = new Map();
+      const dt = profile.timeDeltas; const byId = new Map(profile.nodes.map(n => [n.id, n]));
+      profile.samples.forEach((id, i) => { const n = byId.get(id); const f = n.callFrame;
+        const k = `${f.functionName || '(anon)'} ${f.url.split('/').pop()}:${f.lineNumber}`; self.set(k, (self.get(k) || 0) + (dt[i] || 0) / 1000); });
+      const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
+      console.error(`--- profile of finsync ${label}`);
+      for (const [k, ms] of top) console.error(`${ms.toFixed(0).padStart(7)} ms  ${k}`);
+    }
+    const seconds = (doneAt - clickAt) / 1000;
+    const tl = await timeline(page, clickAt, doneAt);
+    const variantsAfter = await variantsDrained(stack);
+    return { seconds, timeline: tl, mainThread, variantsAfter };
+  };
 
-  // C. Azure SDK, 4 files in flight
-  urls = await sasUrls(stack, 'bench-sdk', names, FILE_BYTES);
-  results.sdkSeconds = await page.evaluate(async (urls) => {
-    const files = [...document.getElementById('bench-many').files];
-    const t = performance.now(); await window.sdkUploadFiles(urls, files, 4); return (performance.now() - t) / 1000;
-  }, urls);
-
-  // D. parallel curl, 4 transfers at a time, outside the browser. The SAS URLs go into a config
-  // file readable only by us (never argv, which `ps` shows, nor any output); curl writes only
-  // each response's status code.
-  urls = await sasUrls(stack, 'bench-curl', names, FILE_BYTES);
-  const curlDir = mkdtempSync(path.join(os.tmpdir(), 'finsync-bench-curl-'));
-  try {
-    const q = (v) => '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
-    const config = names.map((n, i) => `upload-file = ${q(path.join(many, n))}\nurl = ${q(urls[i])}\noutput = "/dev/null"\n`).join('');
-    writeFileSync(path.join(curlDir, 'puts.conf'), config, { mode: 0o600 });
-    const t = Date.now();
-    const curl = spawnSync('curl', ['--parallel', '--parallel-max', '4', '--silent', '--show-error',
-      '-H', 'x-ms-blob-type: BlockBlob', '-w', '%{http_code}\\n', '-K', path.join(curlDir, 'puts.conf')], { encoding: 'utf8' });
-    results.curlSeconds = (Date.now() - t) / 1000;
-    const codes = curl.stdout.split('\n').filter(Boolean);
-    const created = codes.filter(c => c === '201').length;
-    // stderr could quote a URL: report only the count of failures, never curl's own words.
-    if (curl.status !== 0 || created !== N) throw new Error(`curl: exit ${curl.status}, ${created} of ${N} PUTs answered 201`);
-  } finally {
-    rmSync(curlDir, { recursive: true, force: true });
+  // The many-files clients; each returns its seconds (and what else it measured).
+  const clients = {
+    finsync: async (r) => finsync(linkedFolder(many, `bench-many-r${r}`), N, `${N} files, round ${r + 1}`),
+    pool: async (r) => {
+      const urls = await sasUrls(stack, `bench-pool-${r}`, names, FILE_BYTES);
+      const busy0 = await busy();
+      const seconds = await page.evaluate(async (urls) => {
+        const files = document.getElementById('bench-many').files;
+        const t = performance.now(); let next = 0;
+        const worker = async () => { while (next < files.length) { const i = next++;
+          const r = await fetch(urls[i], { method: 'PUT', body: files[i], headers: { 'x-ms-blob-type': 'BlockBlob' } });
+          if (r.status !== 201) throw new Error(`PUT ${r.status}`); } };
+        await Promise.all([worker(), worker(), worker(), worker()]);
+        return (performance.now() - t) / 1000;
+      }, urls);
+      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+    },
+    // The same pool with XMLHttpRequest (finsync's transport), to tell the transport's share of
+    // the gap from the app's own work.
+    xhrPool: async (r) => {
+      const urls = await sasUrls(stack, `bench-xhr-${r}`, names, FILE_BYTES);
+      const busy0 = await busy();
+      const seconds = await page.evaluate((urls) => window.benchXhrPool(urls, document.getElementById('bench-many').files), urls);
+      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+    },
+    sdk: async (r) => {
+      const urls = await sasUrls(stack, `bench-sdk-${r}`, names, FILE_BYTES);
+      const busy0 = await busy();
+      const seconds = await page.evaluate(async (urls) => {
+        const files = [...document.getElementById('bench-many').files];
+        const t = performance.now(); await window.sdkUploadFiles(urls, files, 4); return (performance.now() - t) / 1000;
+      }, urls);
+      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+    },
+    // Parallel curl, 4 transfers at a time, outside the browser. The SAS URLs go into a config
+    // file readable only by us (never argv, which `ps` shows, nor any output); curl writes only
+    // each response's status code.
+    curl: async (r) => {
+      const urls = await sasUrls(stack, `bench-curl-${r}`, names, FILE_BYTES);
+      const curlDir = mkdtempSync(path.join(os.tmpdir(), 'finsync-bench-curl-'));
+      try {
+        const q = (v) => '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+        const config = names.map((n, i) => `upload-file = ${q(path.join(many, n))}\nurl = ${q(urls[i])}\noutput = "/dev/null"\n`).join('');
+        writeFileSync(path.join(curlDir, 'puts.conf'), config, { mode: 0o600 });
+        const t = performance.now();
+        const curl = spawnSync('curl', ['--parallel', '--parallel-max', '4', '--silent', '--show-error',
+          '-H', 'x-ms-blob-type: BlockBlob', '-w', '%{http_code}\\n', '-K', path.join(curlDir, 'puts.conf')], { encoding: 'utf8' });
+        const seconds = (performance.now() - t) / 1000;
+        const codes = curl.stdout.split('\n').filter(Boolean);
+        const created = codes.filter(c => c === '201').length;
+        // stderr could quote a URL: report only the count of failures, never curl's own words.
+        if (curl.status !== 0 || created !== N) throw new Error(`curl: exit ${curl.status}, ${created} of ${N} PUTs answered 201`);
+        return { seconds };
+      } finally {
+        rmSync(curlDir, { recursive: true, force: true });
+      }
+    },
+  };
+  const order = Object.keys(clients);
+  const runs = Object.fromEntries(order.map(k => [k, []]));
+  results.orders = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Rotated by 2 each round: finsync runs 1st, 4th, 2nd; the SDK 4th, 2nd, 5th.
+    const turn = order.map((_, i) => order[(i + 2 * r) % order.length]);
+    results.orders.push(turn);
+    for (const k of turn) {
+      runs[k].push(await clients[k](r));
+      console.error(`round ${r + 1}: ${k} ${runs[k].at(-1).seconds.toFixed(2)} s`);
+    }
   }
+  results.runs = Object.fromEntries(order.map(k => [k, runs[k].map(x => Number(x.seconds.toFixed(3)))]));
+  const med = (k) => median(runs[k].map(x => x.seconds));
+  results.finsyncSeconds = med('finsync');
+  results.poolSeconds = med('pool');
+  results.xhrPoolSeconds = med('xhrPool');
+  results.sdkSeconds = med('sdk');
+  results.curlSeconds = med('curl');
+  // The finsync round nearest its median, for the timeline.
+  const mid = runs.finsync.reduce((a, b) => Math.abs(b.seconds - results.finsyncSeconds) < Math.abs(a.seconds - results.finsyncSeconds) ? b : a);
+  results.finsyncTimeline = mid.timeline;
+  results.finsyncTimelines = runs.finsync.map(x => x.timeline);
+  results.variantsAfterSeconds = median(runs.finsync.map(x => x.variantsAfter));
+  results.mainThread = Object.fromEntries(['finsync', 'pool', 'xhrPool', 'sdk'].map(k => [k === 'pool' ? 'fetchPool' : k,
+    Object.fromEntries(Object.keys(runs[k][0].mainThread).map(m => [m, median(runs[k].map(x => x.mainThread[m]))]))]));
 
-  // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults. BENCH_SKIP_BIG=1 leaves
-  // it out (quicker runs while working on the many-files case).
-  if (process.env.BENCH_SKIP_BIG) throw SKIP_BIG;
-  marks.bigStart = (Date.now() - samplingFrom) / 1000;
-  t0 = Date.now();
-  await page.getByTestId('folder-input').setInputFiles(big);
-  await page.evaluate(() => performance.clearResourceTimings());
-  const bigClickAt = await page.evaluate(() => performance.now());
-  await page.getByTestId('upload').click();
-  await page.getByTestId('summary').waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
-  await page.getByTestId('summary').waitFor({ timeout: 600000 });
-  const summaryBig = await page.getByTestId('summary').textContent();
-  if (!summaryBig.startsWith('1 uploaded')) {
-    const errors = await page.getByTestId('errors').textContent().catch(() => '');
-    throw new Error(`finsync big-file run: ${summaryBig} ${errors}`);
+  // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults, alternating who goes
+  // first. BENCH_SKIP_BIG=1 leaves it out (quicker runs while working on the many-files case).
+  if (!process.env.BENCH_SKIP_BIG) {
+    const bigRuns = { finsync: [], sdk: [] };
+    const bigClients = {
+      finsync: (r) => finsync(linkedFolder(big, `bench-big-r${r}`), 1, `one ${BIG_BYTES / MiB} MiB file, round ${r + 1}`),
+      sdk: async (r) => {
+        const [bigUrl] = await sasUrls(stack, `bench-sdk-big-${r}`, ['BIG.jpg'], BIG_BYTES);
+        const busy0 = await busy();
+        const seconds = await page.evaluate(async (url) => {
+          const file = document.getElementById('bench-big').files[0];
+          const t = performance.now(); await window.sdkUploadOne(url, file); return (performance.now() - t) / 1000;
+        }, bigUrl);
+        return { seconds, mainThread: busyDelta(busy0, await busy()) };
+      },
+    };
+    results.bigOrders = [];
+    for (let r = 0; r < BIG_ROUNDS; r++) {
+      const turn = r % 2 ? ['sdk', 'finsync'] : ['finsync', 'sdk'];
+      results.bigOrders.push(turn);
+      for (const k of turn) {
+        bigRuns[k].push(await bigClients[k](r));
+        console.error(`big round ${r + 1}: ${k} ${bigRuns[k].at(-1).seconds.toFixed(2)} s`);
+      }
+    }
+    results.bigRuns = Object.fromEntries(Object.entries(bigRuns).map(([k, v]) => [k, v.map(x => Number(x.seconds.toFixed(3)))]));
+    results.finsyncBigSeconds = median(bigRuns.finsync.map(x => x.seconds));
+    results.sdkBigSeconds = median(bigRuns.sdk.map(x => x.seconds));
+    results.finsyncBigTimeline = bigRuns.finsync.reduce((a, b) => Math.abs(b.seconds - results.finsyncBigSeconds) < Math.abs(a.seconds - results.finsyncBigSeconds) ? b : a).timeline;
+    results.variantsAfterBigSeconds = median(bigRuns.finsync.map(x => x.variantsAfter));
+    results.mainThread.finsyncBig = Object.fromEntries(Object.keys(bigRuns.finsync[0].mainThread).map(m => [m, median(bigRuns.finsync.map(x => x.mainThread[m]))]));
+    results.mainThread.sdkBig = Object.fromEntries(Object.keys(bigRuns.sdk[0].mainThread).map(m => [m, median(bigRuns.sdk.map(x => x.mainThread[m]))]));
   }
-  results.finsyncBigSeconds = (Date.now() - t0) / 1000;
-  results.finsyncBigTimeline = await timeline(page, bigClickAt);
-  results.variantsAfterBigSeconds = await variantsDrained(stack);
   clearInterval(sampler);
-  marks.bigEnd = (Date.now() - samplingFrom) / 1000;
-  // Memory over time for the plot: the 200-file sync, then the big file (the baselines in between
-  // run in the same renderer, so their part of the curve is left out).
-  results.memorySamples = memory.samples.filter(([t]) => t <= marks.manyEnd || t >= marks.bigStart)
-    .map(([t, m]) => [Number(t.toFixed(2)), Number(m.toFixed(1))]);
-  results.memoryMarks = marks;
+  results.memorySamples = memory.samples.map(([t, m]) => [Number(t.toFixed(2)), Number(m.toFixed(1))]);
+  results.memoryMarks = memory.marks.map(m => ({ at: Number(m.at.toFixed(2)), label: m.label }));
   results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;
-  const [bigUrl] = await sasUrls(stack, 'bench-sdk-big', ['BIG.jpg'], BIG_BYTES);
-  results.sdkBigSeconds = await page.evaluate(async (url) => {
-    const file = document.getElementById('bench-big').files[0];
-    const t = performance.now(); await window.sdkUploadOne(url, file); return (performance.now() - t) / 1000;
-  }, bigUrl);
-} catch (e) {
-  if (e !== SKIP_BIG) throw e;
+  results.rendererRssGrowthPerRunMiB = memory.perRun.map(x => Number(x.toFixed(1)));
+  results.finsyncGiB = (ROUNDS * N * FILE_BYTES + (process.env.BENCH_SKIP_BIG ? 0 : BIG_ROUNDS * BIG_BYTES)) / 2 ** 30;
 } finally {
   clearInterval(sampler);
   await ctx.close();
   await stack.stop();
+  rmSync(links, { recursive: true, force: true });
+  rmSync(profile, { recursive: true, force: true });
 }
 const mbps = (bytes, s) => bytes / MiB / s;
 results.finsyncMiBps = mbps(N * FILE_BYTES, results.finsyncSeconds);
@@ -310,6 +420,13 @@ results.poolMiBps = mbps(N * FILE_BYTES, results.poolSeconds);
 results.xhrPoolMiBps = mbps(N * FILE_BYTES, results.xhrPoolSeconds);
 results.sdkMiBps = mbps(N * FILE_BYTES, results.sdkSeconds);
 results.curlMiBps = mbps(N * FILE_BYTES, results.curlSeconds);
-if (!process.env.BENCH_SKIP_BIG) results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
-if (!process.env.BENCH_SKIP_BIG) results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
+// finsync ÷ the SDK in each round (the same round's two runs), next to the ratio of medians.
+results.vsSdkPerRound = results.runs.finsync.map((s, i) => Number((results.runs.sdk[i] / s).toFixed(3)));
+if (!process.env.BENCH_SKIP_BIG) {
+  results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
+  results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
+  results.bigVsSdkPerRound = results.bigRuns.finsync.map((s, i) => Number((results.bigRuns.sdk[i] / s).toFixed(3)));
+}
+// The machine is shared: its 1-minute load average at the start and the end says how busy.
+results.loadAverageAtEnd = os.loadavg()[0];
 console.log(JSON.stringify(results));
