@@ -532,6 +532,9 @@ pub enum DbEvent {
     /// Another tab (a newer finsync) upgrades the database: this connection was closed so the
     /// upgrade can go ahead, and this tab must be reloaded.
     ClosedForUpgrade,
+    /// The database is being deleted (Settings' "Forget", here or in another tab): this
+    /// connection was closed so the deletion can go ahead.
+    ClosedForDeletion,
 }
 
 impl DbEvent {
@@ -540,6 +543,7 @@ impl DbEvent {
         match self {
             DbEvent::Blocked => "finsync is waiting to update its browser database: another finsync tab still has the old version open. Close the other finsync tabs (or reload them); this tab then goes on by itself.",
             DbEvent::ClosedForUpgrade => "finsync was updated in another tab and this tab's database connection was closed for the update: reload this page to go on.",
+            DbEvent::ClosedForDeletion => "This browser's finsync data was cleared (here or in another tab): reload this page to start afresh.",
         }
     }
 }
@@ -658,10 +662,16 @@ impl Store {
         {
             let raw: web_sys::IdbDatabase = db.as_sys().clone().unchecked_into();
             let closing = raw.clone();
-            let on_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-                closing.close();
-                notify(DbEvent::ClosedForUpgrade);
-            });
+            let on_change = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
+                move |e: web_sys::IdbVersionChangeEvent| {
+                    closing.close();
+                    notify(if e.new_version().is_some() {
+                        DbEvent::ClosedForUpgrade
+                    } else {
+                        DbEvent::ClosedForDeletion
+                    });
+                },
+            );
             raw.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
             // Lives as long as the connection (one per page).
             on_change.forget();
