@@ -40,11 +40,27 @@ impl CallError {
     }
 }
 
-/// A configured server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A configured server, with the API key or session token it sends (`Debug` hides it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Client {
     base: String,
     key: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field(
+                "key",
+                &if self.key.is_empty() {
+                    "(none)"
+                } else {
+                    "(hidden)"
+                },
+            )
+            .finish()
+    }
 }
 
 impl Client {
@@ -388,5 +404,15 @@ mod tests {
         assert!(what_to_do(401, "invalidKey").is_some_and(|h| h.contains("Settings")));
         assert!(what_to_do(403, "notInPopulation").is_some_and(|h| h.contains("Settings")));
         assert_eq!(what_to_do(400, "invalidDate"), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn debug_does_not_show_the_key() {
+        let shown = format!("{:?}", Client::new("http://s/", "fsk_secret_value"));
+        assert!(!shown.contains("fsk_secret_value"), "{shown}");
+        assert!(
+            shown.contains("http://s") && shown.contains("(hidden)"),
+            "{shown}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::pages::{
     activity::ActivityPage, discover::DiscoverPage, review::ReviewPage, settings::SettingsPage,
     sync::SyncPage, Page,
 };
-use crate::store::{Settings, Store, StoredSession};
+use crate::store::{DbEvent, Settings, Store, StoredSession};
 use crate::sync::lock;
 use crate::ui::connection::{Connection, ConnectionBar};
 
@@ -94,7 +94,11 @@ pub fn App() -> impl IntoView {
 
     // Open the database and load the settings (or the development server's demo settings).
     spawn_local(async move {
-        let s = match Store::open(crate::store::DB_NAME).await {
+        let s = match Store::open_with(crate::store::DB_NAME, move |event| {
+            state.error.set(Some(event.message().to_string()))
+        })
+        .await
+        {
             Ok(s) => s,
             Err(e) => {
                 state.error.set(Some(format!(
@@ -124,6 +128,17 @@ pub fn App() -> impl IntoView {
                 None => Settings::default(),
             },
         };
+        // The open may have waited for another tab (DbEvent::Blocked): that is over now.
+        if state.error.get_untracked().as_deref() == Some(DbEvent::Blocked.message()) {
+            state.error.set(None);
+        }
+        // Keys and a session stored before their server was recorded belong to this server.
+        if let Err(e) = s
+            .adopt_unowned(&crate::store::server_origin(&initial.server_url))
+            .await
+        {
+            state.error.set(Some(e.to_string()));
+        }
         // The sign-in session, unless it has expired (then it is forgotten).
         match s.session().await {
             Ok(Some(session)) if session.expires_ms as f64 > js_sys::Date::now() => {

@@ -15,7 +15,7 @@ use leptos::task::spawn_local;
 use crate::activity::{self, Category};
 use crate::api::{CallError, Client};
 use crate::app::AppState;
-use crate::store::{StoredKey, StoredSession};
+use crate::store::{server_origin, StoredKey, StoredSession};
 use crate::ui::connection::{Connection, KeyLine};
 
 /// One key of this browser: what is shown, and the key itself (empty while provisioning or
@@ -24,6 +24,8 @@ use crate::ui::connection::{Connection, KeyLine};
 pub struct KeyState {
     pub line: KeyLine,
     secret: String,
+    /// The origin of the server the key belongs to ([`server_origin`]).
+    server: String,
 }
 
 impl std::fmt::Debug for KeyState {
@@ -31,6 +33,7 @@ impl std::fmt::Debug for KeyState {
         f.debug_struct("KeyState")
             .field("line", &self.line)
             .field("secret", &"(hidden)")
+            .field("server", &self.server)
             .finish()
     }
 }
@@ -52,6 +55,20 @@ fn one_per_population(keys: Vec<KeyState>) -> Vec<KeyState> {
         }
     }
     out
+}
+
+/// The Web Lock provisioning holds, so two tabs do not create two keys for one population.
+const PROVISION_LOCK: &str = "finsync-provision-keys";
+
+const SIGN_IN_ENDED: &str = "Your sign-in has ended: sign in again under Settings → Get an API key, then open the Sync page.";
+
+/// Why provisioning stopped before the last population.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// Signed out, the session ended (401) or another sign-in replaced it.
+    SignInEnded,
+    /// The server URL now names another server.
+    ServerChanged,
 }
 
 fn ms_now() -> f64 {
@@ -99,10 +116,11 @@ impl AppState {
     /// A client with the ready key of `population_id`, or what to do about it.
     pub fn client_for(self, population_id: i64) -> Result<Client, String> {
         let server = self.settings.with_untracked(|s| s.server_url.clone());
+        let origin = server_origin(&server);
         self.keys.with_untracked(|keys| {
             let k = keys
                 .iter()
-                .find(|k| population_id_is(k, population_id))
+                .find(|k| k.server == origin && population_id_is(k, population_id))
                 .ok_or_else(|| {
                     format!(
                         "This browser has no API key for population {population_id}: sign in under Settings → Get an API key and open the Sync page, or paste that population's key in Settings."
@@ -122,7 +140,23 @@ impl AppState {
         })
     }
 
-    /// Checks the server and the status of every key now.
+    /// The origin of the server URL now ([`server_origin`]); keys and the session of other
+    /// origins are never sent.
+    fn origin_now(self) -> String {
+        self.settings
+            .with_untracked(|s| server_origin(&s.server_url))
+    }
+
+    /// The sign-in session if it belongs to the server URL now (tracked, for views).
+    pub fn current_session(self) -> Option<StoredSession> {
+        let origin = self.settings.with(|s| server_origin(&s.server_url));
+        self.session
+            .with(|s| s.as_ref().filter(|s| s.server == origin).cloned())
+    }
+
+    /// Checks the server and the status of every key now. Only the keys of the server URL's
+    /// origin are asked about (and kept in memory); a key the server called invalid is not
+    /// asked about again.
     pub fn check_server(self) {
         let s = self.settings.get_untracked();
         if s.server_url.is_empty() {
@@ -130,10 +164,17 @@ impl AppState {
             self.keys.set(Vec::new());
             return;
         }
+        let origin = server_origin(&s.server_url);
+        if self
+            .keys
+            .with_untracked(|k| k.iter().any(|k| k.server != origin))
+        {
+            self.keys.update(|k| k.retain(|k| k.server == origin));
+        }
         self.connection.set(Connection::Checking);
         spawn_local(async move {
             let stored = match self.store.get_untracked() {
-                Some(st) => st.api_keys().await.unwrap_or_else(|e| {
+                Some(st) => st.api_keys(&origin).await.unwrap_or_else(|e| {
                     self.error.set(Some(e.to_string()));
                     Vec::new()
                 }),
@@ -155,56 +196,87 @@ impl AppState {
                 ));
             }
             let server = s.server_url.clone();
-            if candidates.is_empty() {
-                let answer = Client::new(&server, "").status().await;
-                match answer {
-                    Ok(st) => {
-                        self.keys.update(|k| k.retain(|k| !k.line.pasted));
-                        self.connection.set(Connection::Reachable {
-                            server_version: st.server_version,
-                        });
+            let previous = self.keys.get_untracked();
+            let before = |secret: &str| previous.iter().find(|k| k.secret == secret).cloned();
+            // A key the server rejected stays rejected: it is shown, not polled.
+            let mut fresh = Vec::new();
+            let mut to_ask = Vec::new();
+            for c in candidates {
+                match before(&c.0) {
+                    Some(k) if k.line.status == KeyStatus::Invalid && !k.line.unknown => {
+                        fresh.push(k)
                     }
-                    Err(e) => self.connection.set(Connection::Unreachable(e.to_string())),
+                    _ => to_ask.push(c),
                 }
+            }
+            let answers = if to_ask.is_empty() {
+                vec![Client::new(&server, "").status().await]
+            } else {
+                futures::future::join_all(
+                    to_ask
+                        .iter()
+                        .map(|(key, ..)| async { Client::new(&server, key).status().await }),
+                )
+                .await
+            };
+            if self.origin_now() != origin {
+                // The server URL changed meanwhile: these answers are of the old server.
                 return;
             }
-            let answers = futures::future::join_all(
-                candidates
-                    .iter()
-                    .map(|(key, ..)| async { Client::new(&server, key).status().await }),
-            )
-            .await;
-            let mut fresh = Vec::new();
-            let mut version = String::new();
-            for ((secret, pasted, stored_population), answer) in candidates.into_iter().zip(answers)
-            {
-                match answer {
-                    Ok(st) => {
-                        version = st.server_version;
-                        fresh.push(KeyState {
-                            line: KeyLine {
-                                // An invalid provisioned key keeps its population, so its card
-                                // and Settings can offer to re-provision it.
-                                population: st.population.or(stored_population),
-                                status: st.key_status,
-                                pasted,
-                                problem: None,
-                            },
-                            secret,
-                        });
-                    }
+            let version = answers
+                .iter()
+                .find_map(|a| a.as_ref().ok().map(|st| st.server_version.clone()));
+            let Some(version) = version else {
+                let why = answers
+                    .into_iter()
+                    .find_map(Result::err)
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                self.connection.set(Connection::Unreachable(why));
+                return;
+            };
+            for ((secret, pasted, stored_population), answer) in to_ask.into_iter().zip(answers) {
+                let line = match answer {
+                    Ok(st) => KeyLine {
+                        // An invalid provisioned key keeps its population, so its card
+                        // and Settings can offer to re-provision it.
+                        population: st.population.or(stored_population),
+                        status: st.key_status,
+                        pasted,
+                        problem: None,
+                        unknown: false,
+                    },
+                    // The server answered for other keys: only this one is unknown for now.
                     Err(e) => {
-                        self.connection.set(Connection::Unreachable(e.to_string()));
-                        return;
+                        let last = before(&secret).filter(|k| !k.line.unknown);
+                        KeyLine {
+                            population: last
+                                .as_ref()
+                                .and_then(|k| k.line.population.clone())
+                                .or(stored_population),
+                            status: last.map_or(KeyStatus::NotProvisioned, |k| k.line.status),
+                            pasted,
+                            problem: Some(format!(
+                                "The server did not say whether this key is valid ({e}); finsync asks again within a minute."
+                            )),
+                            unknown: true,
+                        }
                     }
-                }
+                };
+                fresh.push(KeyState {
+                    line,
+                    secret,
+                    server: origin.clone(),
+                });
             }
             self.keys.update(|current| {
                 // Keep what changed while the statuses were asked for: a key provisioned (or
                 // being provisioned) meanwhile, a population whose provisioning failed.
                 let covered: HashSet<i64> = fresh.iter().filter_map(population_id).collect();
                 let kept = current.drain(..).filter(|k| {
-                    !k.line.pasted && population_id(k).is_some_and(|p| !covered.contains(&p))
+                    !k.line.pasted
+                        && k.server == origin
+                        && population_id(k).is_some_and(|p| !covered.contains(&p))
                 });
                 let mut all = fresh;
                 all.extend(kept);
@@ -216,13 +288,16 @@ impl AppState {
         });
     }
 
-    /// The session, if there is one that has not expired (an expired one is forgotten).
+    /// The session, if there is one for the server URL now that has not expired (an expired
+    /// one is forgotten; one of another server is kept, unused).
     fn live_session(self) -> Option<StoredSession> {
         let s = self.session.get_untracked()?;
-        if (s.expires_ms as f64) > ms_now() {
+        if (s.expires_ms as f64) <= ms_now() {
+            self.forget_session();
+            None
+        } else if s.server == self.origin_now() {
             Some(s)
         } else {
-            self.forget_session();
             None
         }
     }
@@ -238,9 +313,21 @@ impl AppState {
         }
     }
 
+    /// Forgets the session only if it is still the one with `token` (a late 401 of an older
+    /// session must not end a sign-in made since).
+    fn forget_session_if(self, token: &str) {
+        if self
+            .session
+            .with_untracked(|s| s.as_ref().is_some_and(|s| s.token == token))
+        {
+            self.forget_session();
+        }
+    }
+
     /// What the Sync page does when it opens (spec §3.1): with a live sign-in session, creates
     /// a key for each population the person may sync and this browser has no key for,
-    /// showing "Provisioning..." and then the key's status.
+    /// showing "Provisioning..." and then the key's status. One tab at a time (a Web Lock);
+    /// keys another tab created meanwhile are used, not created again.
     pub fn provision_missing(self) {
         if self.provisioning.get_value() {
             return;
@@ -257,9 +344,13 @@ impl AppState {
         if server.is_empty() {
             return;
         }
-        let covered: HashSet<i64> = self
-            .keys
-            .with_untracked(|k| k.iter().filter_map(population_id).collect());
+        let origin = server_origin(&server);
+        let covered: HashSet<i64> = self.keys.with_untracked(|k| {
+            k.iter()
+                .filter(|k| k.server == origin)
+                .filter_map(population_id)
+                .collect()
+        });
         let missing: Vec<PopulationRef> = session
             .populations
             .iter()
@@ -281,16 +372,53 @@ impl AppState {
                     status: KeyStatus::Provisioning,
                     pasted: false,
                     problem: None,
+                    unknown: false,
                 },
                 secret: String::new(),
+                server: origin.clone(),
             }))
         });
         spawn_local(async move {
+            // Another tab may be creating keys for the same populations: one at a time, and
+            // what it stored is not created again.
+            let lock = crate::sync::lock::acquire(PROVISION_LOCK).await;
+            let stored: HashSet<i64> = match st.api_keys(&origin).await {
+                Ok(keys) => keys.iter().map(|k| k.population_id).collect(),
+                Err(e) => {
+                    self.error.set(Some(e.to_string()));
+                    HashSet::new()
+                }
+            };
+            let mut made_elsewhere = false;
+            let mut stop = None;
             let client = Client::new(&server, &session.token);
-            for p in missing {
+            let mut rest = missing.into_iter();
+            for p in rest.by_ref() {
+                if self.origin_now() != origin {
+                    stop = Some((Stop::ServerChanged, Some(p)));
+                    break;
+                }
+                if self
+                    .session
+                    .with_untracked(|s| s.as_ref().map(|s| &s.token) != Some(&session.token))
+                {
+                    stop = Some((Stop::SignInEnded, Some(p)));
+                    break;
+                }
+                if stored.contains(&p.id) {
+                    made_elsewhere = true;
+                    self.keys.update(|k| {
+                        k.retain(|k| {
+                            population_id(k) != Some(p.id)
+                                || k.line.status != KeyStatus::Provisioning
+                        })
+                    });
+                    continue;
+                }
                 let state = match client.provision_key(p.id).await {
                     Ok(k) => {
                         let row = StoredKey {
+                            server: origin.clone(),
                             population_id: k.population.id,
                             population_name: k.population.name.clone(),
                             organisation: k.population.organisation.clone(),
@@ -318,14 +446,17 @@ impl AppState {
                                 status: k.key_status,
                                 pasted: false,
                                 problem,
+                                unknown: false,
                             },
                             secret: k.api_key,
+                            server: origin.clone(),
                         }
                     }
                     Err(e) => {
                         let ended = matches!(&e, CallError::Api { status: 401, .. });
                         if ended {
-                            self.forget_session();
+                            self.forget_session_if(&session.token);
+                            stop = Some((Stop::SignInEnded, None));
                         }
                         activity::log(
                             &st,
@@ -341,26 +472,54 @@ impl AppState {
                                 status: KeyStatus::NotProvisioned,
                                 pasted: false,
                                 problem: Some(if ended {
-                                    "Your sign-in has ended: sign in again under Settings → Get an API key, then open the Sync page.".into()
+                                    SIGN_IN_ENDED.into()
                                 } else {
                                     format!("Could not create a key: {e}")
                                 }),
+                                unknown: false,
                             },
                             secret: String::new(),
+                            server: origin.clone(),
                         }
                     }
                 };
+                if self.origin_now() != origin {
+                    // Kept for that server (stored above), not shown for this one.
+                    stop = Some((Stop::ServerChanged, None));
+                    break;
+                }
                 self.keys.update(|k| {
                     k.retain(|k| population_id(k) != Some(p.id) || k.line.pasted);
                     k.push(state);
                     let all = std::mem::take(k);
                     *k = one_per_population(all);
                 });
-                if self.session.with_untracked(Option::is_none) {
+                if stop.is_some() {
                     break;
                 }
             }
+            if let Some((why, first)) = stop {
+                // The populations not tried: none stays "Provisioning..." forever.
+                let left: HashSet<i64> = first.into_iter().chain(rest).map(|p| p.id).collect();
+                let now = self.origin_now();
+                self.keys.update(|k| match why {
+                    Stop::ServerChanged => k.retain(|k| k.server == now),
+                    Stop::SignInEnded => {
+                        for k in k.iter_mut().filter(|k| {
+                            k.line.status == KeyStatus::Provisioning
+                                && population_id(k).is_some_and(|p| left.contains(&p))
+                        }) {
+                            k.line.status = KeyStatus::NotProvisioned;
+                            k.line.problem = Some(SIGN_IN_ENDED.into());
+                        }
+                    }
+                });
+            }
+            drop(lock);
             self.provisioning.set_value(false);
+            if made_elsewhere {
+                self.check_server();
+            }
         });
     }
 
@@ -382,6 +541,7 @@ impl AppState {
         let Some(st) = self.store.get_untracked() else {
             return Err("The browser database is not open.".into());
         };
+        let origin = self.origin_now();
         // Only a ready pasted key of that population still covers it.
         self.keys.update(|k| {
             k.retain(|k| {
@@ -390,7 +550,7 @@ impl AppState {
             })
         });
         spawn_local(async move {
-            if let Err(e) = st.delete_api_key(population).await {
+            if let Err(e) = st.delete_api_key(&origin, population).await {
                 self.error.set(Some(e.to_string()));
             }
             self.provision_missing();
@@ -414,6 +574,7 @@ impl AppState {
             .ok_or("Sign-in failed: the server answered without a session token.")?;
         let expires = js_sys::Date::parse(&info.expires_at);
         let session = StoredSession {
+            server: server_origin(&server),
             token,
             expires_ms: if expires.is_finite() {
                 expires.max(0.0) as u64
@@ -462,8 +623,11 @@ impl AppState {
         let server = self.settings.with_untracked(|s| s.server_url.clone());
         self.forget_session();
         spawn_local(async move {
-            // An ended or expired session is fine: it is gone here either way.
-            let _ = Client::new(&server, &session.token).sign_out().await;
+            // An ended or expired session is fine: it is gone here either way. A session of
+            // another server is only forgotten: its token is not sent to this one.
+            if session.server == server_origin(&server) {
+                let _ = Client::new(&server, &session.token).sign_out().await;
+            }
             if let Some(st) = self.store.get_untracked() {
                 activity::log(&st, Category::Settings, "Signed out", &session.user, true).await;
             }
@@ -491,8 +655,10 @@ mod tests {
                 status,
                 pasted,
                 problem: None,
+                unknown: false,
             },
             secret: secret.into(),
+            server: "http://s".into(),
         }
     }
 

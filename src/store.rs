@@ -10,7 +10,7 @@
 //! | 4 | `activity` (auto-increment key: the activity log); for discovery: `scanJobs` (key path `id`), `scanFiles` (key path `[jobId, relativePath]`, index `byJob`), `manifests` (key path `id`), `reviewRecords` (key path `[manifestId, localId]`, index `byManifest`) |
 //! | 5 | aggregates: `encounterSummary` (key path `localId`: one [`EncounterSummary`] per planned encounter) and `populationCounts` (key path `populationId`: the [`PopulationCounts`] a card shows); the upgrade builds both from the v2–v4 records in its own transaction |
 //! | 6 | `connections` (key path `id`: saved Azure storage connections, [`StorageConnection`]; their credentials never leave this browser except as per-blob read URLs sent to the server for a copy) |
-//! | 7 | `apiKeys` (key path `populationId`: one provisioned [`StoredKey`] per population). The `settings` record keeps its `apiKey` as the *pasted* key (its population is whatever the server's status says), so a v6 database's single key keeps working unchanged; the sign-in session is a second record of `settings` (key `"session"`, [`StoredSession`]), no schema change |
+//! | 7 | `apiKeys` (key path `populationId`: one provisioned [`StoredKey`] per population). The `settings` record keeps its `apiKey` as the *pasted* key (its population is whatever the server's status says), so a v6 database's single key keeps working unchanged; the sign-in session is a second record of `settings` (key `"session"`, [`StoredSession`]), no schema change. Both record their server's origin (`server`; [`Store::adopt_unowned`] fills it in records written before it existed) |
 //!
 //! The engine's write-ahead [`Persist`] changes go to `encounterSync`/`imageSync` in one
 //! transaction per batch ([`Store::persist`]). Every write awaits `commit()`:
@@ -116,10 +116,26 @@ impl Default for Settings {
     }
 }
 
+/// The normalised origin of a server URL (`scheme://host[:port]`, lower case, default port
+/// dropped) that provisioned keys and the session are tied to; the trimmed URL itself when
+/// it cannot be parsed (it then matches only itself).
+pub fn server_origin(url: &str) -> String {
+    let url = url.trim();
+    match web_sys::Url::new(url) {
+        Ok(u) if u.origin() != "null" => u.origin(),
+        _ => url.trim_end_matches('/').to_string(),
+    }
+}
+
 /// An API key this browser provisioned for one population after sign-in (`apiKeys`, v7).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredKey {
+    /// The origin of the server that issued the key ([`server_origin`]): the key is sent only
+    /// while the server URL has this origin. Empty in records a v7 database wrote before the
+    /// origin was recorded; [`Store::adopt_unowned`] gives them the server URL's origin.
+    #[serde(default)]
+    pub server: String,
     pub population_id: i64,
     pub population_name: String,
     pub organisation: String,
@@ -132,6 +148,7 @@ pub struct StoredKey {
 impl std::fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredKey")
+            .field("server", &self.server)
             .field("population_id", &self.population_id)
             .field("population_name", &self.population_name)
             .field("key_id", &self.key_id)
@@ -146,6 +163,10 @@ impl std::fmt::Debug for StoredKey {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredSession {
+    /// The origin of the server that issued the token ([`server_origin`]): the token is sent
+    /// only while the server URL has this origin (empty: see [`StoredKey::server`]).
+    #[serde(default)]
+    pub server: String,
     pub token: String,
     /// ISO-8601, as the server sent it.
     pub expires_at: String,
@@ -159,6 +180,7 @@ pub struct StoredSession {
 impl std::fmt::Debug for StoredSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredSession")
+            .field("server", &self.server)
             .field("expires_at", &self.expires_at)
             .field("user", &self.user)
             .field("token", &"(hidden)")
@@ -502,10 +524,49 @@ pub struct Store {
     db: std::rc::Rc<Database>,
 }
 
+/// What happened to the database connection while this tab uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbEvent {
+    /// Opening waits: another tab still has an older version of the database open.
+    Blocked,
+    /// Another tab (a newer finsync) upgrades the database: this connection was closed so the
+    /// upgrade can go ahead, and this tab must be reloaded.
+    ClosedForUpgrade,
+    /// The database is being deleted (Settings' "Forget", here or in another tab): this
+    /// connection was closed so the deletion can go ahead.
+    ClosedForDeletion,
+}
+
+impl DbEvent {
+    /// What to tell the person.
+    pub fn message(self) -> &'static str {
+        match self {
+            DbEvent::Blocked => "finsync is waiting to update its browser database: another finsync tab still has the old version open. Close the other finsync tabs (or reload them); this tab then goes on by itself.",
+            DbEvent::ClosedForUpgrade => "finsync was updated in another tab and this tab's database connection was closed for the update: reload this page to go on.",
+            DbEvent::ClosedForDeletion => "This browser's finsync data was cleared (here or in another tab): reload this page to start afresh.",
+        }
+    }
+}
+
 impl Store {
     /// Opens `name` (the app uses [`DB_NAME`]; tests use their own), upgrading the schema.
     pub async fn open(name: &str) -> Result<Store, StoreError> {
-        let db = Database::open(name)
+        Store::open_with(name, |_| {}).await
+    }
+
+    /// [`Store::open`], telling `notify` when the open waits for another tab to close the
+    /// database ([`DbEvent::Blocked`]) and when this connection is closed later because
+    /// another tab upgrades the database ([`DbEvent::ClosedForUpgrade`]) — rather than
+    /// blocking that tab's upgrade for as long as this one stays open.
+    pub async fn open_with(
+        name: &str,
+        notify: impl Fn(DbEvent) + 'static,
+    ) -> Result<Store, StoreError> {
+        use indexed_db_futures::internals::SystemRepr;
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let notify = std::rc::Rc::new(notify);
+        let request = Database::open(name)
             .with_version(DB_VERSION)
             .with_on_upgrade_needed_fut(|ev, db| async move {
                 let old = ev.old_version();
@@ -586,10 +647,61 @@ impl Store {
                 }
                 Ok(())
             })
-            .await?;
+            .build()?;
+        // Listened to beside the crate's handlers (its own `onblocked` option upsets its
+        // future when combined with an async upgrade).
+        let on_blocked = notify.clone();
+        let blocked =
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| on_blocked(DbEvent::Blocked));
+        let _ = request
+            .as_sys()
+            .add_event_listener_with_callback("blocked", blocked.as_ref().unchecked_ref());
+        let db = request.await;
+        drop(blocked);
+        let db = db?;
+        {
+            let raw: web_sys::IdbDatabase = db.as_sys().clone().unchecked_into();
+            let closing = raw.clone();
+            let on_change = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
+                move |e: web_sys::IdbVersionChangeEvent| {
+                    closing.close();
+                    notify(if e.new_version().is_some() {
+                        DbEvent::ClosedForUpgrade
+                    } else {
+                        DbEvent::ClosedForDeletion
+                    });
+                },
+            );
+            raw.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
+            // Lives as long as the connection (one per page).
+            on_change.forget();
+        }
         Ok(Store {
             db: std::rc::Rc::new(db),
         })
+    }
+
+    /// Gives provisioned keys and the session without a server origin (written by v7 before
+    /// the origin was recorded) the origin `server` — the server URL at the time they are
+    /// first loaded, which is the server they came from unless the URL was changed before
+    /// this update.
+    pub async fn adopt_unowned(&self, server: &str) -> Result<(), StoreError> {
+        if server.is_empty() {
+            return Ok(());
+        }
+        for mut k in self.all_api_keys().await? {
+            if k.server.is_empty() {
+                k.server = server.to_string();
+                self.save_api_key(&k).await?;
+            }
+        }
+        if let Some(mut s) = self.session().await? {
+            if s.server.is_empty() {
+                s.server = server.to_string();
+                self.save_session(&s).await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn settings(&self) -> Result<Option<Settings>, StoreError> {
@@ -648,8 +760,17 @@ impl Store {
         Ok(())
     }
 
-    /// Every provisioned key, by population id.
-    pub async fn api_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+    /// The provisioned keys of the server with origin `server` ([`server_origin`]), by
+    /// population id. Keys of other servers stay stored but are not returned, so they are
+    /// never sent to this one.
+    pub async fn api_keys(&self, server: &str) -> Result<Vec<StoredKey>, StoreError> {
+        let mut keys = self.all_api_keys().await?;
+        keys.retain(|k| k.server == server);
+        Ok(keys)
+    }
+
+    /// Every provisioned key of every server, by population id.
+    async fn all_api_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let tx = self.db.transaction(API_KEYS).build()?;
         let rows = tx
             .object_store(API_KEYS)?
@@ -671,18 +792,21 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets the provisioned key of a population.
-    pub async fn delete_api_key(&self, population_id: i64) -> Result<(), StoreError> {
+    /// Forgets the provisioned key of a population of the server with origin `server` (a key
+    /// of another server's population with the same id stays).
+    pub async fn delete_api_key(&self, server: &str, population_id: i64) -> Result<(), StoreError> {
         let tx = self
             .db
             .transaction(API_KEYS)
             .with_mode(TransactionMode::Readwrite)
             .build()?;
+        let store = tx.object_store(API_KEYS)?;
         // A number key, as the key path stores it (an i64 would go as a BigInt).
-        tx.object_store(API_KEYS)?
-            .delete(JsValue::from_f64(population_id as f64))
-            .primitive()?
-            .await?;
+        let id = JsValue::from_f64(population_id as f64);
+        let row: Option<StoredKey> = store.get(population_id).serde()?.await?;
+        if row.is_some_and(|k| k.server == server) {
+            store.delete(id).primitive()?.await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -1685,8 +1809,16 @@ mod tests {
         assert_eq!(state.encounters["a"].images.len(), 2);
     }
 
+    const SERVER_A: &str = "http://127.0.0.1:8080";
+    const SERVER_B: &str = "http://127.0.0.1:9090";
+
     fn key(population_id: i64, api_key: &str) -> StoredKey {
+        key_of(SERVER_A, population_id, api_key)
+    }
+
+    fn key_of(server: &str, population_id: i64, api_key: &str) -> StoredKey {
         StoredKey {
+            server: server.into(),
             population_id,
             population_name: format!("Population {population_id}"),
             organisation: "Org".into(),
@@ -1699,13 +1831,14 @@ mod tests {
     #[wasm_bindgen_test]
     async fn keys_per_population_and_the_session_survive_a_reopen() {
         let store = fresh("finsync-test-api-keys").await;
-        assert!(store.api_keys().await.unwrap().is_empty());
+        assert!(store.api_keys(SERVER_A).await.unwrap().is_empty());
         assert_eq!(store.session().await.unwrap(), None);
         store.save_api_key(&key(1, "fsk_one")).await.unwrap();
         store.save_api_key(&key(2, "fsk_two")).await.unwrap();
         // A new key for population 1 replaces the old one.
         store.save_api_key(&key(1, "fsk_one_new")).await.unwrap();
         let session = StoredSession {
+            server: SERVER_A.into(),
             token: "fss_secret".into(),
             expires_at: "2026-11-26T21:00:00Z".into(),
             expires_ms: 1_795_000_000_000,
@@ -1720,15 +1853,15 @@ mod tests {
         store.save_settings(&settings).await.unwrap();
         drop(store);
         let again = Store::open("finsync-test-api-keys").await.unwrap();
-        let mut keys = again.api_keys().await.unwrap();
+        let mut keys = again.api_keys(SERVER_A).await.unwrap();
         keys.sort_by_key(|k| k.population_id);
         assert_eq!(keys, [key(1, "fsk_one_new"), key(2, "fsk_two")]);
         // The session is a record of its own: saving settings does not touch it.
         assert_eq!(again.session().await.unwrap(), Some(session));
         assert_eq!(again.settings().await.unwrap(), Some(settings));
-        again.delete_api_key(1).await.unwrap();
+        again.delete_api_key(SERVER_A, 1).await.unwrap();
         again.delete_session().await.unwrap();
-        assert_eq!(again.api_keys().await.unwrap(), [key(2, "fsk_two")]);
+        assert_eq!(again.api_keys(SERVER_A).await.unwrap(), [key(2, "fsk_two")]);
         assert_eq!(again.session().await.unwrap(), None);
         // Neither Debug shows a key or token.
         let shown = format!("{:?} {:?}", key(3, "fsk_hidden"), again.session().await);
@@ -1814,14 +1947,165 @@ mod tests {
             ),
             ("fsk_v6_single", "http://127.0.0.1:8080", 3, false)
         );
-        assert!(store.api_keys().await.unwrap().is_empty());
+        assert!(store.api_keys(SERVER_A).await.unwrap().is_empty());
         assert_eq!(store.session().await.unwrap(), None);
         // The new store works beside it.
         store.save_api_key(&key(2, "fsk_two")).await.unwrap();
-        assert_eq!(store.api_keys().await.unwrap(), [key(2, "fsk_two")]);
+        assert_eq!(store.api_keys(SERVER_A).await.unwrap(), [key(2, "fsk_two")]);
         assert_eq!(
             store.settings().await.unwrap().map(|s| s.api_key),
             Some("fsk_v6_single".into())
         );
+    }
+
+    #[wasm_bindgen_test]
+    async fn keys_and_the_session_are_only_given_out_for_their_own_server() {
+        let name = "finsync-test-key-origins";
+        let store = fresh(name).await;
+        // Written by v7 before origins were recorded: no server.
+        store.save_api_key(&key_of("", 1, "fsk_old")).await.unwrap();
+        let old_session = StoredSession {
+            server: String::new(),
+            token: "fss_old".into(),
+            expires_at: "2026-11-26T21:00:00Z".into(),
+            expires_ms: 1_795_000_000_000,
+            user: "Demo User".into(),
+            populations: Vec::new(),
+        };
+        store.save_session(&old_session).await.unwrap();
+        assert!(store.api_keys(SERVER_A).await.unwrap().is_empty());
+        // At load they are taken to be the current server's.
+        store.adopt_unowned(SERVER_A).await.unwrap();
+        store
+            .save_api_key(&key_of(SERVER_A, 2, "fsk_a2"))
+            .await
+            .unwrap();
+        store
+            .save_api_key(&key_of(SERVER_B, 3, "fsk_b3"))
+            .await
+            .unwrap();
+        drop(store);
+        let again = Store::open(name).await.unwrap();
+        // Adopting again (now with B as the server) changes nothing: they are A's.
+        again.adopt_unowned(SERVER_B).await.unwrap();
+        let mut a = again.api_keys(SERVER_A).await.unwrap();
+        a.sort_by_key(|k| k.population_id);
+        assert_eq!(
+            a,
+            [
+                key_of(SERVER_A, 1, "fsk_old"),
+                key_of(SERVER_A, 2, "fsk_a2")
+            ]
+        );
+        assert_eq!(
+            again.api_keys(SERVER_B).await.unwrap(),
+            [key_of(SERVER_B, 3, "fsk_b3")]
+        );
+        assert_eq!(
+            again.session().await.unwrap().map(|s| s.server),
+            Some(SERVER_A.to_string())
+        );
+        // B cannot delete A's key of population 2; A can.
+        again.delete_api_key(SERVER_B, 2).await.unwrap();
+        assert_eq!(again.api_keys(SERVER_A).await.unwrap().len(), 2);
+        again.delete_api_key(SERVER_A, 2).await.unwrap();
+        assert_eq!(
+            again.api_keys(SERVER_A).await.unwrap(),
+            [key_of(SERVER_A, 1, "fsk_old")]
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn server_origins_are_normalised() {
+        assert_eq!(
+            server_origin(" HTTP://Example.org:80/api/ "),
+            "http://example.org"
+        );
+        assert_eq!(
+            server_origin("https://a.example:8443/x"),
+            "https://a.example:8443"
+        );
+        assert_ne!(
+            server_origin("http://127.0.0.1:8080"),
+            server_origin("http://127.0.0.1:9090")
+        );
+        assert_eq!(server_origin("not a url/"), "not a url");
+    }
+
+    async fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+        for _ in 0..100 {
+            if done() {
+                return true;
+            }
+            crate::sync::timer::sleep(20).await;
+        }
+        done()
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_open_waits_for_an_older_connection_and_says_so() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let name = "finsync-test-db-blocked";
+        if let Ok(req) = Database::delete_by_name(name) {
+            let _ = req.await;
+        }
+        // Another tab with version 1 open (and no versionchange handler).
+        let old = Database::open(name)
+            .with_version(1u32)
+            .with_on_upgrade_needed(|_, db| {
+                db.create_object_store(SETTINGS).build()?;
+                db.create_object_store("files").build()?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let seen = events.clone();
+        let opening = Store::open_with(name, move |e| seen.borrow_mut().push(e));
+        let (tx, rx) = futures::channel::oneshot::channel();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = tx.send(opening.await.map(|s| s.database().version() as u32));
+        });
+        assert!(
+            wait_until(|| events.borrow().contains(&DbEvent::Blocked)).await,
+            "no Blocked event: {:?}",
+            events.borrow()
+        );
+        // The other tab closes: the upgrade goes on.
+        old.close();
+        assert_eq!(rx.await.unwrap().unwrap(), DB_VERSION);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_newer_version_elsewhere_closes_this_connection_and_says_so() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let name = "finsync-test-db-versionchange";
+        if let Ok(req) = Database::delete_by_name(name) {
+            let _ = req.await;
+        }
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let seen = events.clone();
+        let store = Store::open_with(name, move |e| seen.borrow_mut().push(e))
+            .await
+            .unwrap();
+        // A newer finsync in another tab: not blocked, because this connection closes.
+        let blocked = Rc::new(RefCell::new(false));
+        let b = blocked.clone();
+        let newer = Database::open(name)
+            .with_version(DB_VERSION + 1)
+            .with_on_blocked(move |_| {
+                *b.borrow_mut() = true;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(newer.version() as u32, DB_VERSION + 1);
+        assert!(!*blocked.borrow());
+        assert_eq!(*events.borrow(), [DbEvent::ClosedForUpgrade]);
+        // This tab's store is closed: it errs instead of hanging.
+        assert!(store.settings().await.is_err());
+        newer.close();
     }
 }

@@ -221,10 +221,9 @@ pub fn SettingsPage() -> impl IntoView {
         sign_in_message.set(Some("Signed out. The keys of this browser stay.".into()));
     });
     let signed_in = Signal::derive(move || {
-        state.session.with(|s| {
-            s.as_ref()
-                .map(|s| format!("Signed in as {} until {}.", s.user, s.expires_at))
-        })
+        state
+            .current_session()
+            .map(|s| format!("Signed in as {} until {}.", s.user, s.expires_at))
     });
     let key_message: RwSignal<Option<String>> = RwSignal::new(None);
     let on_reprovision = Callback::new(move |population: i64| {

@@ -442,7 +442,7 @@ pub fn SyncPage() -> impl IntoView {
     Effect::new(move |_| {
         let shown = app.page.get() == crate::pages::Page::Sync;
         let reachable = matches!(app.connection.get(), Connection::Reachable { .. });
-        let signed_in = app.session.with(Option::is_some);
+        let signed_in = app.current_session().is_some();
         if shown && reachable && signed_in && app.store.with(Option::is_some) {
             app.provision_missing();
         }

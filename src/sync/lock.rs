@@ -1,5 +1,5 @@
 //! One tab drives a sync: an exclusive Web Lock (`navigator.locks`) held for as long as the
-//! returned [`SyncLock`] lives. Browsers without Web Locks get the lock unconditionally.
+//! returned [`SyncLock`] lives ([`acquire`] takes other named locks the same way, waiting). Browsers without Web Locks get the lock unconditionally.
 
 use futures::channel::oneshot;
 use wasm_bindgen::closure::Closure;
@@ -15,6 +15,16 @@ pub struct SyncLock {
 
 /// Takes the sync lock if no other tab holds it; `None` when another tab is syncing.
 pub async fn try_acquire() -> Option<SyncLock> {
+    request(LOCK_NAME, true).await
+}
+
+/// Takes the exclusive Web Lock `name`, waiting while another tab holds it (`None` only if
+/// the browser refuses the request).
+pub async fn acquire(name: &str) -> Option<SyncLock> {
+    request(name, false).await
+}
+
+async fn request(name: &str, if_available: bool) -> Option<SyncLock> {
     let Some(window) = web_sys::window() else {
         return Some(SyncLock { _release: None });
     };
@@ -46,10 +56,12 @@ pub async fn try_acquire() -> Option<SyncLock> {
         }
     });
     let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
+    if if_available {
+        let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
+    }
     let promise = request.call3(
         &locks,
-        &LOCK_NAME.into(),
+        &name.into(),
         &options,
         callback.as_ref().unchecked_ref(),
     );

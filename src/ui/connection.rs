@@ -22,14 +22,21 @@ pub struct KeyLine {
     pub status: KeyStatus,
     /// Pasted in Settings (or the demo key) rather than provisioned after sign-in.
     pub pasted: bool,
-    /// Why provisioning failed, when it did.
+    /// Why provisioning failed, or why the status is unknown, when it did or is.
     pub problem: Option<String>,
+    /// The last check of this key failed (`status` is the last known one, `problem` says
+    /// why); the other keys' statuses are still known.
+    pub unknown: bool,
 }
 
 impl KeyLine {
     /// "API key ready · Population (Organisation)".
     pub fn label(&self) -> String {
-        let (label, _) = key_status_text(self.status);
+        let (label, _) = if self.unknown {
+            ("API key status unknown", "")
+        } else {
+            key_status_text(self.status)
+        };
         match &self.population {
             Some(p) => format!("{label} · {} ({})", p.name, p.organisation),
             None => label.to_string(),
@@ -40,6 +47,10 @@ impl KeyLine {
     pub fn hint(&self) -> String {
         match &self.problem {
             Some(p) => p.clone(),
+            // Re-provision is offered for provisioned keys only.
+            None if self.pasted && self.status == KeyStatus::Invalid => {
+                "The server rejected this pasted key: paste a new key in Settings.".to_string()
+            }
             None => key_status_text(self.status).1.to_string(),
         }
     }
@@ -71,7 +82,8 @@ pub fn keys_summary(keys: &[KeyLine]) -> (&'static str, String, String) {
         let (label, hint) = key_status_text(KeyStatus::NotProvisioned);
         return ("status-bad", label.to_string(), hint.to_string());
     }
-    let all_ready = keys.iter().all(|k| k.status == KeyStatus::Ready);
+    let ready = |k: &KeyLine| k.status == KeyStatus::Ready && !k.unknown;
+    let all_ready = keys.iter().all(ready);
     let class = if all_ready {
         "status-ok"
     } else if keys.iter().any(|k| k.status == KeyStatus::Provisioning) {
@@ -86,7 +98,7 @@ pub fn keys_summary(keys: &[KeyLine]) -> (&'static str, String, String) {
         .join("; ");
     let hint = keys
         .iter()
-        .find(|k| k.status != KeyStatus::Ready)
+        .find(|k| !ready(k))
         .map(KeyLine::hint)
         .unwrap_or_else(|| key_status_text(KeyStatus::Ready).1.to_string());
     (class, label, hint)
@@ -183,6 +195,7 @@ mod tests {
             status,
             pasted: false,
             problem: None,
+            unknown: false,
         }
     }
 
@@ -201,5 +214,29 @@ mod tests {
         failed.problem = Some("sign in again".into());
         assert_eq!(keys_summary(&[failed]).2, "sign in again");
         assert_eq!(keys_summary(&[line(1, KeyStatus::Ready)]).0, "status-ok");
+        // One key the server did not answer for: that key is unknown, the other still ready.
+        let mut unchecked = line(4, KeyStatus::Ready);
+        unchecked.unknown = true;
+        unchecked.problem = Some("asks again".into());
+        let (class, label, hint) = keys_summary(&[line(1, KeyStatus::Ready), unchecked]);
+        assert_eq!(class, "status-bad");
+        assert_eq!(
+            label,
+            "API key ready · P1 (Org); API key status unknown · P4 (Org)"
+        );
+        assert_eq!(hint, "asks again");
+    }
+
+    #[wasm_bindgen_test]
+    fn an_invalid_pasted_key_is_told_to_paste_a_new_one_not_to_reprovision() {
+        let mut pasted = line(1, KeyStatus::Invalid);
+        pasted.pasted = true;
+        assert!(
+            pasted.hint().contains("paste a new key in Settings"),
+            "{}",
+            pasted.hint()
+        );
+        assert!(!pasted.hint().contains("re-provision"), "{}", pasted.hint());
+        assert!(line(1, KeyStatus::Invalid).hint().contains("re-provision"));
     }
 }

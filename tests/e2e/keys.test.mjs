@@ -4,19 +4,24 @@
 // A folder synced into the second population lands there on the server, sent with that
 // population's key. After a reload the keys are still there (nothing provisioned again); a key
 // the server rejects shows "API key invalid" and Settings' Re-provision replaces it; a
-// population whose browser sync is turned off shows "Access denied". No key or session token
-// appears in a URL, the console or the activity log.
+// population whose browser sync is turned off shows "Access denied". After the server URL is
+// changed to another server (a listener recording the Authorization headers it gets), none of
+// the first server's keys or its session token reaches it, even across a reload and the Sync
+// page; changing back finds the keys again. No key or session token appears in a URL, the
+// console or the activity log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { startStack, launchBrowser, outDir, ROOT } from './support/env.mjs';
 import { makeJpeg } from './support/jpeg.mjs';
 import { readStores } from './support/idb.mjs';
 import { waitText } from './support/wait.mjs';
 
-let stack, browser;
+let stack, browser, other, otherUrl;
+const seen = [];
 const out = outDir('keys');
 const folder = path.join(out, 'Rosario Strait 2024-08-02');
 
@@ -26,6 +31,24 @@ before(async () => {
     writeFileSync(path.join(folder, `IMG_${2000 + i}.JPG`), makeJpeg({ width: 160, height: 120, seed: 40 + i, exif: {
       date: `2024:08:02 09:0${i}:00`, offset: '-07:00', lat: 48.6, lon: -122.8, artist: 'Jane Smith', model: 'Canon EOS R5' } }));
   }
+  // Another server: a listener that answers like one (CORS allowed, so the browser would send
+  // an Authorization header if finsync gave it one) and records every header it gets.
+  other = http.createServer((req, res) => {
+    seen.push({ method: req.method, url: req.url, auth: req.headers.authorization || '' });
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+    if (req.method === 'OPTIONS') return res.writeHead(204).end();
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/api/v1/status') {
+      return res.end(JSON.stringify({ serverVersion: 'other-1', apiVersion: 1, keyStatus: req.headers.authorization ? 'invalid' : 'notProvisioned', population: null }));
+    }
+    res.writeHead(401).end(JSON.stringify({ error: { code: 'unauthorized', message: 'no' } }));
+  });
+  await new Promise(r => other.listen(0, '127.0.0.1', r));
+  otherUrl = `http://127.0.0.1:${other.address().port}`;
+  // The page's CSP lets it call the other server (as a deployment lists its servers).
+  process.env.FINSYNC_SOURCE_BLOB_ORIGINS = `https://*.blob.core.windows.net,${otherUrl}`;
   stack = await startStack({ testMode: true });
   browser = await launchBrowser();
 });
@@ -33,6 +56,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await stack?.stop();
+  other?.close();
 });
 
 /** `finsync-server admin …` on the running server's database. */
@@ -163,16 +187,52 @@ test('signing in, then opening the Sync page, gives each population its own key;
 
   // No key or session token in a URL, the console or the activity log.
   const secrets = [...apiKeys.map(k => k.apiKey), renewed];
-  const session = (await page.evaluate(() => new Promise((resolve, reject) => {
+  const readSession = () => page.evaluate(() => new Promise((resolve, reject) => {
     const open = indexedDB.open('finsync');
     open.onerror = () => reject(open.error);
     open.onsuccess = () => {
       const r = open.result.transaction('settings').objectStore('settings').get('session');
       r.onsuccess = () => { open.result.close(); resolve(r.result); };
     };
-  })));
+  }));
+  const session = await readSession();
   assert.match(session.token, /^fss_/);
+  assert.equal(session.server, new URL(stack.appUrl).origin);
   secrets.push(session.token);
+  for (const k of (await readStores(page, ['apiKeys'])).apiKeys) assert.equal(k.server, new URL(stack.appUrl).origin);
+
+  const statusCalls = () => seen.filter(r => r.method === 'GET' && r.url === '/api/v1/status').length;
+  const moreCallsThan = async n => {
+    for (let i = 0; i < 200 && statusCalls() <= n; i++) await new Promise(r => setTimeout(r, 100));
+    assert.ok(statusCalls() > n, `the other server was asked: ${JSON.stringify(seen)}`);
+  };
+  await page.getByTestId('nav-settings').click();
+  await page.locator('input[name=server-url]').fill(otherUrl);
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await moreCallsThan(0);
+  await status.filter({ hasText: 'API key not provisioned' }).waitFor({ timeout: 20000 });
+  // Settings lists only this server's keys (none) and no sign-in.
+  assert.equal(await page.getByTestId('api-key-row').count(), 0);
+  assert.equal(await page.getByTestId('signed-in').count(), 0);
+  // The Sync page (which provisions with a live sign-in) and a reload (which loads the keys).
+  await page.getByTestId('nav-sync').click();
+  const beforeReload = statusCalls();
+  await page.reload();
+  await status.filter({ hasText: 'API key not provisioned' }).waitFor({ timeout: 20000 });
+  await moreCallsThan(beforeReload);
+  assert.ok(!seen.some(r => r.url.includes('/keys/provision')), JSON.stringify(seen));
+  for (const r of seen) {
+    assert.equal(r.auth, '', `an Authorization header reached the other server: ${r.method} ${r.url}`);
+    for (const s of secrets) assert.ok(!r.url.includes(s));
+  }
+  // The first server's keys and session are kept: back on it, both keys are found again.
+  await page.getByTestId('nav-settings').click();
+  await page.locator('input[name=server-url]').fill(stack.appUrl);
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByTestId('api-key-row').filter({ hasText: `API key ready · ${demoPop.name}` }).waitFor({ timeout: 20000 });
+  await page.getByTestId('api-key-row').filter({ hasText: 'Access denied' }).waitFor();
+  await page.getByTestId('signed-in').waitFor();
+  assert.equal((await readSession()).token, session.token);
   await page.getByTestId('nav-activity').click();
   await page.getByTestId('activity-row').first().waitFor();
   const log = await page.getByTestId('activity-table').textContent();

@@ -52,7 +52,10 @@ test('key statuses, sign-in provisioning and offline are shown with what to do',
   await setKeyStatus(stack.apiKey, 'invalid');
   await page.reload();
   await status.filter({ hasText: 'API key invalid' }).waitFor();
-  assert.match(await page.locator('.status-bar').textContent(), /paste a new one in Settings/);
+  // A pasted key: paste a new one (Re-provision is only for provisioned keys).
+  const invalidBar = await page.locator('.status-bar').textContent();
+  assert.match(invalidBar, /paste a new key in Settings/);
+  assert.doesNotMatch(invalidBar, /re-provision/i);
 
   // No key at all, then sign in: the app provisions a new key for this browser.
   await page.getByTestId('nav-settings').click();
