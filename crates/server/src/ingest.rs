@@ -32,11 +32,12 @@ use base64::Engine;
 use finsync_core::api::{ApiError, CommitResult, CopyResult, CopyStatus, SessionStatus};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::blob::{BlobStore, CopyStart, LeaseAcquire};
+use crate::blob::{BlobError, BlobStore, CopyStart, Head, LeaseAcquire};
 use crate::db;
 use crate::error::AppError;
 use crate::variants;
 use crate::AppState;
+use reqwest::StatusCode;
 
 /// Per-session async locks (entries vanish when no one holds them).
 #[derive(Default)]
@@ -212,6 +213,11 @@ async fn wait_copy(
 /// the verified bytes are the snapshot's, and every later read of the original goes to it.
 /// When verification fails, the lease is released and the snapshot deleted, so the client can
 /// upload again under the same session.
+///
+/// Three storage calls per image: Acquire Lease (its 404 is the missing blob), Snapshot Blob,
+/// and one ranged Get Blob of the snapshot, whose headers carry the size, the stored MD5 and
+/// the copy status ([`BlobStore::read_head`]). A fourth, a full download, only when the client
+/// declared an MD5 the service does not have (block uploads).
 async fn lock_and_verify(
     s: &AppState,
     row: &SessionRow,
@@ -224,17 +230,14 @@ async fn lock_and_verify(
             format!("{file}: the blob was never uploaded"),
         )))
     };
-    let Some(props) = s.blob.props(container, &row.blob).await? else {
-        return missing();
-    };
-    if props.copy_status.as_deref() == Some("pending") {
-        return Ok(Err((
+    let copy_pending = || {
+        Ok(Err((
             "copyPending",
             format!(
                 "{file}: a server-side copy into this blob is still running; commit again later"
             ),
-        )));
-    }
+        )))
+    };
     let lease = s.blob.lease_id(container, &row.blob);
     match s.blob.acquire_lease(container, &row.blob, &lease).await? {
         LeaseAcquire::Held => {}
@@ -261,6 +264,13 @@ async fn lock_and_verify(
             unlock(s, row, &lease, None).await;
             return missing();
         }
+        // Azure refuses to snapshot a blob a pending copy is still writing.
+        Err(BlobError::Status { status, body, .. })
+            if status == StatusCode::CONFLICT && body.contains("PendingCopyOperation") =>
+        {
+            unlock(s, row, &lease, None).await;
+            return copy_pending();
+        }
         Err(e) => {
             unlock(s, row, &lease, None).await;
             return Err(e.into());
@@ -273,25 +283,77 @@ async fn lock_and_verify(
     verdict
 }
 
+/// How often [`unlock`] tries each call, and the pause before the second and third try.
+const UNLOCK_TRIES: u32 = 3;
+const UNLOCK_BACKOFF: Duration = Duration::from_millis(200);
+
 /// Undoes [`lock_and_verify`]'s lease and snapshot after a failed verification, so the client
-/// can upload again. Best effort: a failure is logged, and the next commit of the key
-/// acquires the same lease again anyway.
+/// can upload again. Each call is tried up to three times (200 ms, then 400 ms apart); a
+/// failure after that is logged. A lease that stays held is not for good: the next commit or
+/// copy of the key acquires the same lease again, and asking for the session again (which the
+/// app does when a PUT is answered 412 `LeaseIdMissing`) breaks it ([`free_for_upload`]).
 async fn unlock(s: &AppState, row: &SessionRow, lease: &str, snapshot: Option<&str>) {
     let container = s.blob.container();
     if let Some(t) = snapshot {
-        if let Err(e) = s.blob.delete_snapshot(container, &row.blob, t).await {
+        if let Err(e) = with_retries(|| s.blob.delete_snapshot(container, &row.blob, t)).await {
             tracing::warn!(session = row.id, error = %e, "cannot delete a refused upload's snapshot");
         }
     }
-    if let Err(e) = s.blob.release_lease(container, &row.blob, lease).await {
+    if let Err(e) = with_retries(|| s.blob.release_lease(container, &row.blob, lease)).await {
         tracing::warn!(session = row.id, error = %e, "cannot release a refused upload's lease");
     }
 }
 
+/// Runs `call` up to [`UNLOCK_TRIES`] times with a doubling pause, until it succeeds.
+async fn with_retries<F, Fut>(mut call: F) -> Result<(), BlobError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), BlobError>>,
+{
+    let mut delay = UNLOCK_BACKOFF;
+    let mut tries = 1;
+    loop {
+        match call().await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries >= UNLOCK_TRIES => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                tries += 1;
+            }
+        }
+    }
+}
+
+/// Makes an uncommitted session's blob writable again before its upload URL is handed out
+/// once more: breaks whatever lease it has (one Lease Blob call; no blob or no lease is not an
+/// error). A lease on an uncommitted blob guards nothing — it is left by a refused commit whose
+/// release failed, an interrupted commit, or a client — but it refuses the client's PUT (412
+/// `LeaseIdMissing`), and nothing else on the upload path would remove it. Runs under the
+/// session's lock and re-checks that no commit finished meanwhile, so it never breaks the lease
+/// of a committed original. Best effort: a failure is logged (the PUT then fails visibly, and
+/// the app's next request for the session tries again).
+pub async fn free_for_upload(s: AppState, session_id: i64, blob: String) {
+    let _guard = s.session_locks.lock(session_id).await;
+    match s.db.tx(move |tx| file_item_of(tx, session_id)).await {
+        Ok(None) => {}
+        Ok(Some(_)) => return,
+        Err(e) => {
+            tracing::warn!(session = session_id, error = %e, "cannot check a session before freeing its blob");
+            return;
+        }
+    }
+    let container = s.blob.container();
+    if let Err(e) = with_retries(|| s.blob.break_lease(container, &blob)).await {
+        tracing::warn!(session = session_id, error = %e, "cannot break the lease of an uncommitted blob");
+    }
+}
+
 /// Verifies one session's blob, as of `snapshot`: it has the declared size and the client's
-/// MD5 (when one was given), and starts like an image. Reads the blob whole only when a
-/// client MD5 has no service MD5 to compare with (block uploads); decoding and variants are
-/// the queue's.
+/// MD5 (when one was given), and starts like an image. One ranged read of the snapshot gives
+/// the first bytes and the whole blob's properties; reads the blob whole only when a client
+/// MD5 has no service MD5 to compare with (block uploads); decoding and variants are the
+/// queue's.
 async fn verify(
     s: &AppState,
     row: &SessionRow,
@@ -307,9 +369,22 @@ async fn verify(
             format!("{file}: the blob disappeared during the commit"),
         )))
     };
-    let Some(props) = s.blob.props_at(container, &source, at).await? else {
+    let Some(Head { props, bytes: head }) = s
+        .blob
+        .read_head(container, &source, at, variants::HEADER_BYTES)
+        .await?
+    else {
         return gone();
     };
+    // The snapshot carries the base blob's copy status at the time it was taken.
+    if props.copy_status.as_deref() == Some("pending") {
+        return Ok(Err((
+            "copyPending",
+            format!(
+                "{file}: a server-side copy into this blob is still running; commit again later"
+            ),
+        )));
+    }
     if props.size != row.size {
         return Ok(Err((
             "sizeMismatch",
@@ -351,16 +426,6 @@ async fn verify(
         }
         md5 = Some(actual);
     }
-    let head = if props.size == 0 {
-        Some(Vec::new())
-    } else {
-        s.blob
-            .read_prefix(container, &source, at, variants::HEADER_BYTES)
-            .await?
-    };
-    let Some(head) = head else {
-        return gone();
-    };
     if let Err(e) = variants::check_header(&head, props.size) {
         return Ok(Err(("undecodable", header_message(file, &e))));
     }
@@ -420,12 +485,6 @@ pub async fn commit_one(
     actor: String,
     key: String,
 ) -> Result<CommitResult, AppError> {
-    let complete = |key: String, id: i64| CommitResult {
-        idempotency_key: key,
-        status: SessionStatus::Complete,
-        file_item_id: Some(id),
-        error: None,
-    };
     let failed = |key: String, code: &str, message: String| CommitResult {
         idempotency_key: key,
         status: SessionStatus::Error,
@@ -442,6 +501,35 @@ pub async fn commit_one(
             "unknownSession",
             "no upload session has this key; create one first".into(),
         ));
+    };
+    // The lock, verification and record run as a task of their own, which a cancelled request
+    // (a client that gave up waiting) does not abort: a commit that has taken its snapshot
+    // always records it, so the client's retry finds the file item instead of taking a second
+    // snapshot and leaving the first one orphaned.
+    tokio::spawn(commit_locked(s, population_id, actor, row))
+        .await
+        .map_err(|e| AppError::Internal(format!("commit task failed: {e}")))?
+}
+
+/// [`commit_one`] under the session's lock.
+async fn commit_locked(
+    s: AppState,
+    population_id: i64,
+    actor: String,
+    row: SessionRow,
+) -> Result<CommitResult, AppError> {
+    let key = row.key.clone();
+    let complete = |key: String, id: i64| CommitResult {
+        idempotency_key: key,
+        status: SessionStatus::Complete,
+        file_item_id: Some(id),
+        error: None,
+    };
+    let failed = |key: String, code: &str, message: String| CommitResult {
+        idempotency_key: key,
+        status: SessionStatus::Error,
+        file_item_id: None,
+        error: api_error(code, message),
     };
     let _guard = s.session_locks.lock(row.id).await;
     // Re-read under the lock: a concurrent commit may have finished it.

@@ -1751,3 +1751,119 @@ async fn a_copy_breaks_a_stale_lease_on_an_uncommitted_blob() {
     let stored = read_blob(&s.http, &s.azurite.account(), &s.container, &blob).await;
     assert_eq!(stored.as_deref(), Some(photo.as_slice()));
 }
+
+/// Review of the lease: a refused commit whose Release Lease failed (a 503, a timeout) leaves
+/// the uncommitted blob leased with the server's own ID, so every PUT through the upload URL is
+/// refused with 412 LeaseIdMissing. Asking for the session again (the app's Retry, and its
+/// answer to that 412) breaks the lease and hands out a URL that uploads; the commit locks the
+/// new bytes.
+#[tokio::test]
+async fn asking_for_a_session_again_frees_a_blob_a_failed_release_left_leased() {
+    let s = Stack::start().await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let img = jpeg(70, 50, 4);
+    let k = key_for(5);
+    let items = [(k.clone(), "e.jpg", img.as_slice(), Some(md5_b64(&img)))];
+    let urls = sessions(&s, &key, enc, &items).await;
+    let blob = format!("encounters/{enc}/{k}/e.jpg");
+    let commit = json!({"idempotencyKeys": [k]});
+    let mut wrong = img.clone();
+    let last = wrong.len() - 3;
+    wrong[last] ^= 0xFF;
+    assert_eq!(put_blob(&s.http, &urls[0], wrong).await, 201);
+    let (_, res) = s
+        .post(&key, "/api/v1/upload-sessions/commit", commit.clone())
+        .await;
+    assert_eq!(res["results"][0]["error"]["code"], "md5Mismatch", "{res}");
+    // The release failed: the lease the commit took (its ID derived from the account key) is
+    // still held.
+    let lease_id = s.azurite.account().lease_id(&s.container, &blob);
+    let expiry = iso8601_utc(finsync_server::now_unix() + 600);
+    let account = s.azurite.account();
+    let acquire = s
+        .http
+        .put(format!(
+            "{}?comp=lease&{}",
+            account.url(&s.container, Resource::Blob(&blob)),
+            account.account_sas("w", "o", &expiry)
+        ))
+        .header("x-ms-lease-action", "acquire")
+        .header("x-ms-lease-duration", "-1")
+        .header("x-ms-proposed-lease-id", &lease_id)
+        .header("content-length", "0");
+    assert_eq!(sas_write(acquire).await.0, 201);
+    let put = s
+        .http
+        .put(&urls[0])
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(img.clone());
+    assert_eq!(sas_write(put).await, (412, "LeaseIdMissing".into()));
+    // The app asks for the session again: a fresh URL that uploads.
+    let again = sessions(&s, &key, enc, &items).await;
+    assert_eq!(put_blob(&s.http, &again[0], img.clone()).await, 201);
+    let (_, res) = s.post(&key, "/api/v1/upload-sessions/commit", commit).await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    let snaps = snapshots_of(&s, &blob).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(read_snapshot(&s, &blob, &snaps[0]).await, img);
+    // Committed: asking again hands out no URL and leaves the lock alone.
+    let after = sessions(&s, &key, enc, &items).await;
+    assert_eq!(after[0], "", "a complete session has no upload URL");
+    assert_eq!(put_blob(&s.http, &urls[0], b"x".to_vec()).await, 412);
+}
+
+/// Commit makes three storage calls per image uploaded in one Put Blob: Acquire Lease,
+/// Snapshot Blob and one ranged Get Blob of the snapshot (size, MD5 and copy status from its
+/// headers); a retry of a committed key makes none. A blob that was never uploaded costs one.
+#[tokio::test]
+async fn commit_makes_three_storage_calls_per_image() {
+    // The variants queue (which reads and writes blobs) waits out the test.
+    let s = Stack::start_with(|c| c.variants_quiet_ms = 60_000).await;
+    let (_, key) = s.population("P", true);
+    let enc = new_encounter(&s, &key).await;
+    let a = jpeg(60, 40, 1);
+    let b = png(30, 20, 1);
+    let items = [
+        (key_for(6), "f.jpg", a.as_slice(), Some(md5_b64(&a))),
+        (key_for(7), "g.png", b.as_slice(), None),
+    ];
+    let urls = sessions(&s, &key, enc, &items).await;
+    for (url, item) in urls.iter().zip(&items) {
+        assert_eq!(put_blob(&s.http, url, item.2.to_vec()).await, 201);
+    }
+    let commit = json!({"idempotencyKeys": [key_for(6), key_for(7)]});
+    let before = s.blob.calls();
+    let (_, res) = s
+        .post(&key, "/api/v1/upload-sessions/commit", commit.clone())
+        .await;
+    assert_eq!(res["results"][0]["status"], "complete", "{res}");
+    assert_eq!(res["results"][1]["status"], "complete", "{res}");
+    assert_eq!(s.blob.calls() - before, 6);
+    // The service's MD5 came from the ranged read's x-ms-blob-content-md5.
+    let md5 = s.db.tx_blocking(|tx| {
+        Ok(tx.query_row(
+            "SELECT content_md5 FROM file_items WHERE file_name = 'f.jpg'",
+            [],
+            |r| r.get::<_, Option<String>>(0),
+        )?)
+    });
+    assert_eq!(md5.unwrap(), Some(md5_b64(&a)));
+    let before = s.blob.calls();
+    let (_, res) = s.post(&key, "/api/v1/upload-sessions/commit", commit).await;
+    assert_eq!(res["results"][1]["status"], "complete", "{res}");
+    assert_eq!(s.blob.calls() - before, 0);
+    // Never uploaded: Acquire Lease's 404 says so.
+    let c = jpeg(10, 10, 2);
+    sessions(&s, &key, enc, &[(key_for(8), "h.jpg", c.as_slice(), None)]).await;
+    let before = s.blob.calls();
+    let (_, res) = s
+        .post(
+            &key,
+            "/api/v1/upload-sessions/commit",
+            json!({"idempotencyKeys": [key_for(8)]}),
+        )
+        .await;
+    assert_eq!(res["results"][0]["error"]["code"], "blobMissing", "{res}");
+    assert_eq!(s.blob.calls() - before, 1);
+}

@@ -19,6 +19,7 @@ use super::io::{
 use super::plan::{Config, Plan, PlanError, PlanUser};
 use super::retry::{
     copy_timeout_ms, put_timeout_ms, stops_sync, Attempts, Decision, OpKind, SplitMix64,
+    LEASE_ID_MISSING,
 };
 use super::state::{
     EncounterStatus, Failure, FailureKind, ImageStatus, Persist, RemoteEncounter, SkipReason, Step,
@@ -304,6 +305,14 @@ enum Handled {
     GaveUp(Failure),
 }
 
+/// What the person reads when the storage service keeps refusing an image's PUT with
+/// `412 LeaseIdMissing` even after the engine asked for the session again.
+pub const LOCKED_MESSAGE: &str = "the storage service refuses to write this image \
+     (412 LeaseIdMissing): the server has locked its blob after a commit of it was refused or \
+     interrupted. Press Retry: the app asks the server for the image's upload session again, \
+     which unlocks the blob, and uploads the file again. If it keeps failing, the server could \
+     not reach its storage: try again later or tell the server's administrator";
+
 fn failure_from(step: Step, kind: FailureKind, f: &HttpFailure, attempts: u8) -> Failure {
     let (http_status, code, message) = match f {
         HttpFailure::Network { detail } => (None, None, format!("network error: {detail}")),
@@ -325,7 +334,12 @@ fn failure_from(step: Step, kind: FailureKind, f: &HttpFailure, attempts: u8) ->
                 .map(|e| e.message.clone())
                 .filter(|m| !m.is_empty())
                 .or_else(|| message.clone())
-                .unwrap_or_else(|| format!("HTTP {status}"));
+                .unwrap_or_else(|| match azure_code.as_deref() {
+                    Some(c) if *status == 412 && c.eq_ignore_ascii_case(LEASE_ID_MISSING) => {
+                        LOCKED_MESSAGE.to_owned()
+                    }
+                    _ => format!("HTTP {status}"),
+                });
             (Some(*status), code, text)
         }
     };

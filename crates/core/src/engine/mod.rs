@@ -107,7 +107,7 @@ pub use io::{
     Event, HttpFailure, ImageFailure, ImageSkip, Outcome, Progress, PutFailure, RequestId,
     RunState, SourceProblem, Summary,
 };
-pub use machine::Engine;
+pub use machine::{Engine, LOCKED_MESSAGE};
 pub use plan::{Config, Plan, PlanEncounter, PlanError, PlanImage, PlanUser};
 pub use state::{
     CreatedUserRecord, EncounterRecord, EncounterStatus, Failure, FailureKind, ImageStatus,

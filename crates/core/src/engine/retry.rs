@@ -23,6 +23,10 @@
 //!   message with "Signature not valid"): the engine fetches a fresh upload session for the image
 //!   once per attempt and PUTs again without using up the attempt. A second expiry in the same
 //!   attempt counts as a failed attempt, and the next attempt starts with a refresh.
+//! * Locked: a PUT answered `412 LeaseIdMissing` (the server leased the blob in a commit that
+//!   was refused or interrupted, and the lease stayed) is handled like an expired SAS: the
+//!   engine asks for the image's session again — the server then breaks the lease of an
+//!   uncommitted blob — and PUTs again with the fresh URL.
 //! * Offline: a network error or timeout that arrives while the engine knows it is offline does
 //!   not use up an attempt; the request is sent again when the network is back.
 //! * The docs give no wait for the session retry ("1 retry on 5xx"): it is sent at once.
@@ -109,6 +113,10 @@ pub enum FailureClass {
     ServerError,
     /// 403 from Azure saying the SAS is no longer valid.
     SasExpired,
+    /// 412 `LeaseIdMissing` from Azure: the server has leased the image's blob (a commit of it
+    /// was refused or interrupted and the lease stayed). Asking for the session again makes the
+    /// server break the lease.
+    Locked,
     /// Any other non-2xx answer.
     Refused,
     /// A 2xx answer that could not be decoded.
@@ -141,9 +149,17 @@ pub fn classify(failure: &HttpFailure) -> FailureClass {
                 FailureClass::Refused
             }
         }
+        HttpFailure::Status {
+            status: 412,
+            azure_code: Some(code),
+            ..
+        } if code.eq_ignore_ascii_case(LEASE_ID_MISSING) => FailureClass::Locked,
         HttpFailure::Status { .. } => FailureClass::Refused,
     }
 }
+
+/// Azure's `x-ms-error-code` for a write to a leased blob without the lease ID.
+pub const LEASE_ID_MISSING: &str = "LeaseIdMissing";
 
 /// `true` when an answer of the sync API (not the blob store) means the key is not accepted
 /// (401 invalid key, 403 access denied): nothing else can succeed, the run stops.
@@ -237,7 +253,7 @@ impl Attempts {
                 },
                 None => self.next(rng, false),
             },
-            FailureClass::SasExpired if self.kind == OpKind::Put => {
+            FailureClass::SasExpired | FailureClass::Locked if self.kind == OpKind::Put => {
                 if self.refreshed {
                     self.next(rng, true)
                 } else {
@@ -245,7 +261,7 @@ impl Attempts {
                     Decision::RefreshSas
                 }
             }
-            FailureClass::SasExpired | FailureClass::Refused => {
+            FailureClass::SasExpired | FailureClass::Locked | FailureClass::Refused => {
                 Decision::GiveUp(FailureKind::Rejected)
             }
             FailureClass::Malformed => Decision::GiveUp(FailureKind::BadResponse),

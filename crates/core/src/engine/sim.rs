@@ -899,7 +899,7 @@ impl Sim {
                 FailureClass::NoAnswer => "network error",
                 FailureClass::ServerError => "5xx",
                 FailureClass::SasExpired => "SAS expired",
-                FailureClass::Refused => "4xx",
+                FailureClass::Refused | FailureClass::Locked => "4xx",
                 FailureClass::Malformed => "malformed answer",
             });
         }

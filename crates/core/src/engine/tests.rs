@@ -424,6 +424,75 @@ fn expired_sas_is_refreshed_then_puts_back_off_with_jitter_and_give_up() {
     );
 }
 
+fn locked() -> PutFailure {
+    PutFailure::Http(HttpFailure::Status {
+        status: 412,
+        error: None,
+        azure_code: Some("LeaseIdMissing".into()),
+        message: None,
+        retry_after_ms: None,
+    })
+}
+
+/// A PUT refused with 412 LeaseIdMissing (the server's lease left on an uncommitted blob) asks
+/// for the image's session again — the server then breaks the lease — and PUTs to the fresh
+/// URL; a lock that stays fails the image with a message that says what to do.
+#[test]
+fn a_put_refused_by_a_lease_asks_for_the_session_again() {
+    let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let ps = puts(&h.answer(id, sessions_for(&req, &[])));
+    let (id, req) = one_api(&h.put_done(ps[0].0, Err(locked())));
+    let ApiRequest::CreateUploadSessions(r) = &req else {
+        panic!("{req:?}")
+    };
+    assert_eq!(r.items.len(), 1);
+    let fresh = Ok(ApiResponse::Sessions(UploadSessions {
+        sessions: vec![UploadSession {
+            upload_url: Some("https://blob/k-a?fresh".into()),
+            ..session(&key("a"), SessionStatus::Pending)
+        }],
+    }));
+    let ps = puts(&h.answer(id, fresh));
+    assert_eq!(ps[0].2, "https://blob/k-a?fresh");
+    let (id, req) = one_api(&h.put_done(ps[0].0, Ok(())));
+    assert!(matches!(req, ApiRequest::CommitSessions(_)), "{req:?}");
+    let s = finished(&h.answer(id, commit_all(&req))).unwrap();
+    assert!(s.encounters[0].failed.is_empty(), "{s:?}");
+
+    // The lock stays (the server could not break it): every attempt asks again, then fails.
+    let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(2));
+    let (id, _) = one_api(&h.start());
+    let (id, req) = one_api(&h.answer(id, encounter_ref(1)));
+    let mut cmds = h.answer(id, sessions_for(&req, &[]));
+    let mut refreshes = 0;
+    let summary = loop {
+        if let Some(s) = finished(&cmds) {
+            break s;
+        }
+        let ps = puts(&cmds);
+        let api = apis(&cmds);
+        cmds = if let Some((id, _, _)) = ps.first() {
+            h.put_done(*id, Err(locked()))
+        } else if let Some((id, req)) = api.first() {
+            refreshes += 1;
+            h.answer(*id, sessions_for(req, &[]))
+        } else {
+            h.fire()
+        };
+        assert!(refreshes < 10, "never gives up");
+    };
+    assert_eq!(refreshes, 3, "one session request per attempt");
+    let f = &summary.encounters[0].failed[0].failure;
+    assert_eq!(
+        (f.step, f.http_status, f.code.as_deref()),
+        (Step::Put, Some(412), Some("LeaseIdMissing"))
+    );
+    assert_eq!(f.message, LOCKED_MESSAGE);
+    assert!(f.message.contains("Press Retry"), "{}", f.message);
+}
+
 #[test]
 fn commit_retries_after_2s_then_4s_then_fails_the_batch() {
     let mut h = H::new(plan(vec![encounter("e1", &["a"])]), config(2));

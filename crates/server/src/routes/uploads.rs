@@ -124,6 +124,7 @@ pub async fn create_sessions(
             let now = crate::now_unix();
             let mut out = Vec::with_capacity(req.items.len());
             let mut created = 0usize;
+            let mut reissued = Vec::new();
             for item in &req.items {
                 let existing: Option<(i64, i64, String, String, i64)> = tx
                     .query_row(
@@ -150,6 +151,7 @@ pub async fn create_sessions(
                                  content_md5 = COALESCE(?3, content_md5) WHERE id = ?1",
                                 params![id, now, item.content_md5],
                             )?;
+                            reissued.push((id, blob.clone()));
                             (item.idempotency_key.clone(), id, SessionStatus::Pending, Some((blob, item.size)))
                         }
                     }
@@ -192,9 +194,24 @@ pub async fn create_sessions(
                     req.encounter_id
                 ),
             )?;
-            Ok(out)
+            Ok((out, reissued))
         })
         .await?;
+    let (rows, reissued) = rows;
+    // An uncommitted session asked for again may have a lease on its blob (a refused commit
+    // whose release failed, an interrupted commit): break it, or the new URL's PUT would be
+    // refused with 412 LeaseIdMissing. Only for sessions that existed: a new one has no blob.
+    if !reissued.is_empty() {
+        let state = s.clone();
+        ingest::bounded(reissued, ITEM_CONCURRENCY, move |(id, blob)| {
+            let state = state.clone();
+            async move {
+                ingest::free_for_upload(state, id, blob).await;
+                Ok(())
+            }
+        })
+        .await?;
+    }
     let now = crate::now_unix();
     let sessions = rows
         .into_iter()

@@ -107,6 +107,8 @@ pub struct Stack {
     pub base: String,
     pub http: reqwest::Client,
     pub db: db::Db,
+    /// The server's blob store (to count the storage calls a request makes).
+    pub blob: std::sync::Arc<finsync_server::blob::BlobStore>,
     pub container: String,
     /// The configuration this server started with (to start another on the same database).
     pub config: Config,
@@ -179,6 +181,7 @@ impl Stack {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             db: state.db,
+            blob: state.blob,
             container,
             config,
             shutdown: Some(tx),
