@@ -282,38 +282,40 @@ impl BlobStore {
         blob: &str,
         lease_id: &str,
     ) -> Result<(), BlobError> {
-        let resp = self
-            .send(
-                "release blob lease",
-                self.put_comp(container, blob, "lease")
-                    .header("x-ms-lease-action", "release")
-                    .header("x-ms-lease-id", lease_id),
-            )
-            .await?;
-        match resp.status() {
-            s if s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::CONFLICT => {
-                Ok(())
-            }
-            _ => Err(Self::fail("release blob lease", resp).await),
-        }
+        self.end_lease(
+            "release blob lease",
+            self.put_comp(container, blob, "lease")
+                .header("x-ms-lease-action", "release")
+                .header("x-ms-lease-id", lease_id),
+        )
+        .await
     }
 
     /// Breaks whatever lease a blob has, at once (break period 0). No lease, or no blob, is
     /// not an error.
     pub async fn break_lease(&self, container: &str, blob: &str) -> Result<(), BlobError> {
-        let resp = self
-            .send(
-                "break blob lease",
-                self.put_comp(container, blob, "lease")
-                    .header("x-ms-lease-action", "break")
-                    .header("x-ms-lease-break-period", "0"),
-            )
-            .await?;
+        self.end_lease(
+            "break blob lease",
+            self.put_comp(container, blob, "lease")
+                .header("x-ms-lease-action", "break")
+                .header("x-ms-lease-break-period", "0"),
+        )
+        .await
+    }
+
+    /// Sends a release or break of a lease: no blob (404) or no lease of ours to end (409) is
+    /// not an error.
+    async fn end_lease(
+        &self,
+        operation: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(), BlobError> {
+        let resp = self.send(operation, request).await?;
         match resp.status() {
             s if s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::CONFLICT => {
                 Ok(())
             }
-            _ => Err(Self::fail("break blob lease", resp).await),
+            _ => Err(Self::fail(operation, resp).await),
         }
     }
 

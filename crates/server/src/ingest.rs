@@ -683,17 +683,18 @@ pub async fn copy_one(
         .props(container, &row.blob)
         .await?
         .is_some_and(|p| p.copy_status.as_deref() == Some("pending"));
+    let start_copy = || {
+        s.blob.start_copy(
+            container,
+            &row.blob,
+            &source_url,
+            s.config.copy_put_from_url,
+        )
+    };
     let start = if running {
         CopyStart::Pending
     } else {
-        s.blob
-            .start_copy(
-                container,
-                &row.blob,
-                &source_url,
-                s.config.copy_put_from_url,
-            )
-            .await?
+        start_copy().await?
     };
     // A commit interrupted between its lease and its answer (or a client holding the upload
     // SAS) can leave a lease on the uncommitted blob, which refuses the copy: break it (no
@@ -703,14 +704,7 @@ pub async fn copy_one(
             status: 412, code, ..
         } if code == "LeaseIdMissing" => {
             s.blob.break_lease(container, &row.blob).await?;
-            s.blob
-                .start_copy(
-                    container,
-                    &row.blob,
-                    &source_url,
-                    s.config.copy_put_from_url,
-                )
-                .await?
+            start_copy().await?
         }
         other => other,
     };
