@@ -104,7 +104,13 @@ impl Client {
             .await
             .map_err(|_| CallError::Network(self.base.clone()))?;
         if (200..300).contains(&status) {
-            return serde_json::from_str::<T>(&body)
+            // 204 No Content has no body: read as JSON null, which is what `()` is.
+            let json = if status == 204 && body.trim().is_empty() {
+                "null"
+            } else {
+                body.as_str()
+            };
+            return serde_json::from_str::<T>(json)
                 .map_err(|e| CallError::BadResponse(unreadable_answer(&self.base, &body, &e)));
         }
         match serde_json::from_str::<ApiError>(&body) {
@@ -229,24 +235,14 @@ impl Client {
 
     /// Ends the session whose token is this client's credential.
     pub async fn sign_out(&self) -> Result<(), CallError> {
-        let req = self
-            .authed(Request::post(&format!(
+        self.send(
+            self.authed(Request::post(&format!(
                 "{}/api/v1/auth/sign-out",
                 self.base
             )))
-            .build();
-        let req = req.map_err(|e| CallError::BadResponse(e.to_string()))?;
-        let resp = req
-            .send()
-            .await
-            .map_err(|_| CallError::Network(self.base.clone()))?;
-        match resp.status() {
-            200..=299 => Ok(()),
-            status => Err(CallError::Http {
-                status,
-                retry_after_ms: None,
-            }),
-        }
+            .build(),
+        )
+        .await
     }
 
     /// Creates an API key for this browser in `population_id`, with a session token as the

@@ -141,7 +141,7 @@ pub fn App() -> impl IntoView {
         }
         // The sign-in session, unless it has expired (then it is forgotten).
         match s.session().await {
-            Ok(Some(session)) if session.expires_ms as f64 > js_sys::Date::now() => {
+            Ok(Some(session)) if !session.expired(js_sys::Date::now()) => {
                 state.session.set(Some(session))
             }
             Ok(Some(_)) => {

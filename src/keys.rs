@@ -120,7 +120,7 @@ impl AppState {
         self.keys.with_untracked(|keys| {
             let k = keys
                 .iter()
-                .find(|k| k.server == origin && population_id_is(k, population_id))
+                .find(|k| k.server == origin && crate::keys::population_id(k) == Some(population_id))
                 .ok_or_else(|| {
                     format!(
                         "This browser has no API key for population {population_id}: sign in under Settings → Get an API key and open the Sync page, or paste that population's key in Settings."
@@ -292,7 +292,7 @@ impl AppState {
     /// one is forgotten; one of another server is kept, unused).
     fn live_session(self) -> Option<StoredSession> {
         let s = self.session.get_untracked()?;
-        if (s.expires_ms as f64) <= ms_now() {
+        if s.expired(ms_now()) {
             self.forget_session();
             None
         } else if s.server == self.origin_now() {
@@ -633,10 +633,6 @@ impl AppState {
             }
         });
     }
-}
-
-fn population_id_is(k: &KeyState, id: i64) -> bool {
-    population_id(k) == Some(id)
 }
 
 #[cfg(test)]

@@ -177,6 +177,13 @@ pub struct StoredSession {
     pub populations: Vec<finsync_core::api::PopulationMembership>,
 }
 
+impl StoredSession {
+    /// Whether the session has expired at `now_ms` (ms since the epoch, this browser's clock).
+    pub fn expired(&self, now_ms: f64) -> bool {
+        self.expires_ms as f64 <= now_ms
+    }
+}
+
 impl std::fmt::Debug for StoredSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredSession")
