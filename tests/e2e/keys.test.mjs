@@ -242,5 +242,17 @@ test('signing in, then opening the Sync page, gives each population its own key;
     assert.ok(!consoleText.some(t => t.includes(s)), 'a key or token in the console');
     assert.ok(!log.includes(s), 'a key or token in the activity log');
   }
+
+  // Sign out ends the session on the server too: its token can no longer make a key.
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('sign-out').click();
+  await page.getByTestId('signed-in').waitFor({ state: 'detached' });
+  await page.getByTestId('nav-activity').click();
+  await page.getByTestId('activity-table').filter({ hasText: 'Signed out' }).waitFor();
+  const again = await fetch(`${stack.appUrl}/api/v1/keys/provision`, {
+    method: 'POST', headers: { Authorization: `Bearer ${session.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ populationId: demoPop.id }),
+  });
+  assert.equal(again.status, 401, 'the signed-out session still makes keys');
   await context.close();
 });
