@@ -239,22 +239,22 @@ async fn lock_and_verify(
         )))
     };
     let lease = s.blob.lease_id(container, &row.blob);
-    match s.blob.acquire_lease(container, &row.blob, &lease).await? {
-        LeaseAcquire::Held => {}
-        LeaseAcquire::Missing => return missing(),
-        LeaseAcquire::HeldByOther => {
+    let mut broken = false;
+    loop {
+        match s.blob.acquire_lease(container, &row.blob, &lease).await? {
+            LeaseAcquire::Held => break,
+            LeaseAcquire::Missing => return missing(),
             // Only a holder of the upload SAS can have leased it (Write permits leases), and
-            // the blob is not committed yet: the server takes it back.
-            s.blob.break_lease(container, &row.blob).await?;
-            match s.blob.acquire_lease(container, &row.blob, &lease).await? {
-                LeaseAcquire::Held => {}
-                LeaseAcquire::Missing => return missing(),
-                LeaseAcquire::HeldByOther => {
-                    return Ok(Err((
-                        "blobBusy",
-                        format!("{file}: another client is holding the blob; commit again"),
-                    )))
-                }
+            // the blob is not committed yet: the server takes it back, once.
+            LeaseAcquire::HeldByOther if !broken => {
+                s.blob.break_lease(container, &row.blob).await?;
+                broken = true;
+            }
+            LeaseAcquire::HeldByOther => {
+                return Ok(Err((
+                    "blobBusy",
+                    format!("{file}: another client is holding the blob; commit again"),
+                )))
             }
         }
     }
