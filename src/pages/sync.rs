@@ -34,7 +34,10 @@ use crate::store::{EncounterSummary, PopulationCounts, StoredEncounter};
 use crate::sync::driver::FileSource;
 use crate::sync::driver::{self, Control, Observer};
 use crate::sync::lock;
-use crate::sync::plan::{legacy_folder_id, plan_folder, quick_upload_id, PickedFiles, ScanFiles};
+use crate::sync::plan::{
+    folder_date, legacy_folder_id, plan_folder, quick_upload_id, quick_upload_id_on, PickedFiles,
+    ScanFiles,
+};
 use crate::sync::timer::now_ms;
 use crate::ui::connection::Connection;
 use crate::ui::encounter_state::{AttentionItem, EncounterAttention, EncounterState};
@@ -267,12 +270,15 @@ impl Page {
     /// stored under the folder's name alone keeps its id and population.
     fn folder_target(self, picked: &Picked) -> Option<(String, i64)> {
         let legacy = legacy_folder_id(picked);
+        let date = folder_date(picked);
         let stored = self.summaries.with_untracked(|ss| {
             ss.iter()
                 .find(|s| s.local_id == legacy)
                 .or_else(|| {
                     ss.iter().find(|s| {
-                        s.left() > 0 && s.local_id == quick_upload_id(picked, s.population_id)
+                        s.left() > 0
+                            && s.local_id
+                                == quick_upload_id_on(&date, &picked.root, s.population_id)
                     })
                 })
                 .map(|s| (s.local_id.clone(), s.population_id))
@@ -281,7 +287,10 @@ impl Page {
             Some(found) => Some(found),
             None => {
                 let population = self.app.upload_population()?.id;
-                Some((quick_upload_id(picked, population), population))
+                Some((
+                    quick_upload_id_on(&date, &picked.root, population),
+                    population,
+                ))
             }
         }
     }

@@ -123,11 +123,13 @@ pub fn folder_date(picked: &Picked) -> String {
 /// folder uploaded to two populations is two encounters. Encounters stored by earlier builds
 /// carry [`legacy_folder_id`].
 pub fn quick_upload_id(picked: &Picked, population_id: i64) -> String {
-    format!(
-        "folder:{population_id}/{}/{}",
-        folder_date(picked),
-        picked.root
-    )
+    quick_upload_id_on(&folder_date(picked), &picked.root, population_id)
+}
+
+/// [`quick_upload_id`] with the folder's date already known ([`folder_date`] reads every
+/// file's `lastModified`).
+pub fn quick_upload_id_on(date: &str, root: &str, population_id: i64) -> String {
+    format!("folder:{population_id}/{date}/{root}")
 }
 
 /// The local id earlier builds gave a quick upload: the folder's name alone.
