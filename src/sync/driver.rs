@@ -475,7 +475,8 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
         tx: control_tx,
         rx: mut control,
     } = controls;
-    let stored = store.sync_state().await?;
+    let ids: Vec<String> = plan.encounters.iter().map(|e| e.local_id.clone()).collect();
+    let stored = store.sync_state_for(&ids).await?;
     let keys: HashMap<(String, String), String> = plan
         .encounters
         .iter()
