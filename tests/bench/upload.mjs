@@ -92,13 +92,17 @@ async function variantsDrained(stack) {
   }
 }
 
+/** Whether a process's command line is one of this run's browser's (its own profile folder):
+ *  other benchmarks running at the same time have profiles named the same way, with their pid. */
+const ofThisBrowser = (args) => args.split(' ').includes(`--user-data-dir=${profile}`);
+
 function rendererRss() {
   // Sum of VmRSS of this browser's renderer processes (kB → bytes).
   let total = 0;
   const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' });
   for (const line of out.split('\n')) {
     const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
-    if (!m || !m[3].includes('--type=renderer') || !m[3].includes('finsync-bench-profile')) continue;
+    if (!m || !m[3].includes('--type=renderer') || !ofThisBrowser(m[3])) continue;
     try {
       const st = readFileSync(`/proc/${m[1]}/status`, 'utf8');
       total += Number(/VmRSS:\s+(\d+)/.exec(st)[1]) * 1024;
@@ -238,10 +242,10 @@ try { await (async () => { // (a function, so that a partial run can return earl
   const markers = {
     azurite: (a) => a.includes('azurite') && a.includes(stack.tmp),
     server: (a) => a.includes('finsync-server') && a.includes(stack.tmp),
-    renderer: (a) => a.includes('finsync-bench-profile') && a.includes('--type=renderer'),
-    network: (a) => a.includes('finsync-bench-profile') && a.includes('--type=utility') && a.includes('network'),
-    browserOther: (a) => a.includes('finsync-bench-profile') && a.includes('--type='),
-    browserMain: (a) => a.includes('finsync-bench-profile'),
+    renderer: (a) => ofThisBrowser(a) && a.includes('--type=renderer'),
+    network: (a) => ofThisBrowser(a) && a.includes('--type=utility') && a.includes('network'),
+    browserOther: (a) => ofThisBrowser(a) && a.includes('--type='),
+    browserMain: (a) => ofThisBrowser(a),
   };
   const cpu = () => cpuSeconds(markers);
   const cpuDelta = (a, b) => Object.fromEntries(Object.keys(a).map(k => [k, Number((b[k] - a[k]).toFixed(2))]));
