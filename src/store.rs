@@ -441,6 +441,31 @@ async fn apply_deltas(
     Ok(())
 }
 
+/// [`apply_deltas`] in a transaction that is committed next: every counts row is read at once,
+/// and written without waiting for the answer (a failed write aborts the transaction, which
+/// its commit reports).
+async fn queue_deltas(
+    counts: &ObjectStore<'_>,
+    deltas: HashMap<i64, [i64; 4]>,
+) -> Result<(), IdbError> {
+    let mut reads = Vec::new();
+    for (population_id, d) in deltas {
+        if d != [0; 4] {
+            reads.push((population_id, d, counts.get(population_id).serde()?));
+        }
+    }
+    for (population_id, d, read) in reads {
+        let row: Option<PopulationCounts> = read.await?;
+        let mut row = row.unwrap_or(PopulationCounts {
+            population_id,
+            ..PopulationCounts::default()
+        });
+        row.add(d);
+        drop(counts.put(row).serde()?);
+    }
+    Ok(())
+}
+
 /// The `imageSync` rows of one encounter: keys `[id] ..= [id, []]` (an array sorts after every
 /// string).
 async fn image_rows(img_sync: &ObjectStore<'_>, id: &str) -> Result<Vec<ImageSyncRow>, IdbError> {
@@ -1101,6 +1126,43 @@ impl Store {
         Ok(state)
     }
 
+    /// What a run over the encounters `ids` starts from ([`finsync_core::engine::Plan::with_store`]):
+    /// their image statuses, and every encounter's row (one per encounter; the users created
+    /// on sync, which any encounter of the plan may reuse, are kept in them). The image rows
+    /// of the rest of the library are not read: [`Store::sync_state`] reads them all, a cost
+    /// that grew with the library and came before every sync's first request.
+    pub async fn sync_state_for(&self, ids: &[String]) -> Result<SyncStore, StoreError> {
+        let tx = self.db.transaction([ENCOUNTER_SYNC, IMAGE_SYNC]).build()?;
+        let encounters = tx
+            .object_store(ENCOUNTER_SYNC)?
+            .get_all::<EncounterSyncRow>()
+            .serde()?;
+        let img_sync = tx.object_store(IMAGE_SYNC)?;
+        // All the ranges are asked for at once.
+        let images =
+            futures::future::try_join_all(ids.iter().map(|id| image_rows(&img_sync, id))).await?;
+        let mut state = SyncStore::default();
+        for row in encounters.await? {
+            let row = row?;
+            state.encounters.insert(
+                row.local_id,
+                EncounterRecord {
+                    remote: row.remote,
+                    status: row.status.split().0,
+                    images: Default::default(),
+                    created_user: row.created_user,
+                },
+            );
+        }
+        for (id, rows) in ids.iter().zip(images) {
+            let record = state.encounters.entry(id.clone()).or_default();
+            for r in rows {
+                record.images.insert(r.image, r.status);
+            }
+        }
+        Ok(state)
+    }
+
     /// The persisted sync state of the given encounters only (their rows, by key range).
     pub async fn sync_state_of(&self, ids: &[String]) -> Result<SyncStore, StoreError> {
         let tx = self.db.transaction([ENCOUNTER_SYNC, IMAGE_SYNC]).build()?;
@@ -1335,10 +1397,11 @@ impl Store {
                 writes.push(sum_store.put(after).serde()?);
             }
         }
-        for write in writes {
-            write.await?;
-        }
-        apply_deltas(&tx.object_store(COUNTS)?, deltas).await?;
+        // The writes are not awaited one by one: a failed request aborts the transaction, and
+        // the commit then reports it. So the batch takes three round trips (the reads, the
+        // counts' read, the commit) instead of five; it is on the way of the next PUT.
+        drop(writes);
+        queue_deltas(&tx.object_store(COUNTS)?, deltas).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1814,6 +1877,40 @@ mod tests {
         let state = store.sync_state().await.unwrap();
         assert!(!state.encounters.contains_key("c"));
         assert_eq!(state.encounters["a"].images.len(), 2);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_runs_state_has_its_encounters_images_and_every_created_user() {
+        let store = fresh("finsync-test-state-for").await;
+        store
+            .put_encounters(&[planned("a", 1, 2), planned("b", 1, 2), planned("c", 1, 1)])
+            .await
+            .unwrap();
+        store
+            .persist(&[
+                image("a", 0, DONE),
+                image("a", 1, ImageStatus::Uploaded),
+                image("b", 0, DONE),
+                Persist::UserCreated {
+                    encounter: "b".into(),
+                    key: "jane".into(),
+                    user_id: 7,
+                },
+                image("c", 0, failed()),
+            ])
+            .await
+            .unwrap();
+        let ids = ["a".to_string(), "c".to_string()];
+        let state = store.sync_state_for(&ids).await.unwrap();
+        let all = store.sync_state().await.unwrap();
+        for id in &ids {
+            assert_eq!(state.encounters[id], all.encounters[id], "{id}");
+        }
+        assert_eq!(state.encounters["a"].images.len(), 2);
+        // b's image rows are not read, its user is: a plan's encounter may reuse it.
+        assert!(state.encounters["b"].images.is_empty());
+        assert_eq!(state.created_users(), all.created_users());
+        assert_eq!(state.created_users().get("jane"), Some(&7));
     }
 
     const SERVER_A: &str = "http://127.0.0.1:8080";

@@ -8,8 +8,8 @@
 //! timer, then wait for whichever comes first: a request ending, the timer, or a control message
 //! (pause, resume, cancel, concurrency, online/offline); requests that ended meanwhile are
 //! handled with it, so their changes share the next drain's transaction. The UI hears of
-//! progress and persisted changes at most every [`UI_EVERY_MS`] (a state change and the end at
-//! once). A file's check ([`FileSource::check`], a one-byte read) runs alongside its PUT, not
+//! progress at most every [`UI_EVERY_MS`] and of persisted changes at most every
+//! [`PERSISTED_EVERY_MS`] (a state change and the end at once). A file's check ([`FileSource::check`], a one-byte read) runs alongside its PUT, not
 //! before it.
 
 use std::cell::RefCell;
@@ -214,53 +214,78 @@ fn map_put_error(e: PutError, expires_ms: Option<f64>) -> PutFailure {
     })
 }
 
-/// How often, at most, a running sync updates the UI (progress, persisted changes, bytes in
-/// flight); a change of the run's state (paused, offline) and the end are shown at once.
+/// How often, at most, a running sync updates the progress bar (progress, bytes in flight); a
+/// change of the run's state (paused, offline) and the end are shown at once.
 const UI_EVERY_MS: u64 = 250;
+
+/// How often, at most, a running sync hands persisted changes to the UI (the images' statuses
+/// in the tables, and the card's counts, which the page re-reads from IndexedDB each time):
+/// each hand-over re-renders every row of the picked folder and reads the aggregates in a
+/// transaction that the next write-ahead transaction has to wait for. A state change and the
+/// end hand everything over at once.
+const PERSISTED_EVERY_MS: u64 = 1_000;
 
 /// UI updates not yet handed to the [`Observer`].
 #[derive(Default)]
 struct UiBatch {
     progress: Option<Progress>,
     persisted: Vec<Persist>,
-    /// When the observer was last called (the driver's clock, ms).
+    /// When the progress was last shown (the driver's clock, ms).
     last: u64,
+    /// When persisted changes were last handed over.
+    last_persisted: u64,
     /// Flush at the next chance (a control event was handled).
     urgent: bool,
     shown: Option<RunState>,
 }
 
 impl UiBatch {
-    fn pending(&self) -> bool {
-        self.progress.is_some() || !self.persisted.is_empty()
+    fn state_changed(&self) -> bool {
+        self.progress
+            .as_ref()
+            .is_some_and(|p| Some(p.state) != self.shown)
+    }
+
+    fn persisted_due(&self, now: u64) -> bool {
+        !self.persisted.is_empty() && now >= self.last_persisted.saturating_add(PERSISTED_EVERY_MS)
     }
 
     /// Whether to call the observer now.
     fn due(&self, now: u64) -> bool {
         self.urgent
-            || self
-                .progress
-                .as_ref()
-                .is_some_and(|p| Some(p.state) != self.shown)
-            || (self.pending() && now >= self.last.saturating_add(UI_EVERY_MS))
+            || self.state_changed()
+            || (self.progress.is_some() && now >= self.last.saturating_add(UI_EVERY_MS))
+            || self.persisted_due(now)
     }
 
     /// When the next update is due, if there is anything to show (`moving`: PUTs in flight,
     /// whose bytes move the bar).
     fn deadline(&self, moving: bool) -> Option<u64> {
-        (self.pending() || moving).then(|| self.last.saturating_add(UI_EVERY_MS))
+        let bar =
+            (self.progress.is_some() || moving).then(|| self.last.saturating_add(UI_EVERY_MS));
+        let rows = (!self.persisted.is_empty())
+            .then(|| self.last_persisted.saturating_add(PERSISTED_EVERY_MS));
+        match (bar, rows) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    fn flush(&mut self, observer: &Observer, sent: &RefCell<HashMap<u64, f64>>) {
+    /// Shows the progress; hands over the persisted changes too when they are due, the run's
+    /// state changed, or `all` (the end).
+    fn flush(&mut self, observer: &Observer, sent: &RefCell<HashMap<u64, f64>>, all: bool) {
+        let now = now_ms();
+        let rows = all || self.urgent || self.state_changed() || self.persisted_due(now);
         if let Some(p) = self.progress.take() {
             self.shown = Some(p.state);
             (observer.progress)(&p);
         }
-        if !self.persisted.is_empty() {
+        if rows && !self.persisted.is_empty() {
             (observer.persisted)(&std::mem::take(&mut self.persisted));
+            self.last_persisted = now;
         }
         (observer.in_flight_bytes)(&sent.borrow().values().sum());
-        self.last = now_ms();
+        self.last = now;
         self.urgent = false;
     }
 }
@@ -450,7 +475,8 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
         tx: control_tx,
         rx: mut control,
     } = controls;
-    let stored = store.sync_state().await?;
+    let ids: Vec<String> = plan.encounters.iter().map(|e| e.local_id.clone()).collect();
+    let stored = store.sync_state_for(&ids).await?;
     let keys: HashMap<(String, String), String> = plan
         .encounters
         .iter()
@@ -502,7 +528,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
             ui.persisted.append(&mut persist);
         }
         if let Some(summary) = finished {
-            ui.flush(&observer, &sent);
+            ui.flush(&observer, &sent, true);
             // Whatever is still in flight is dropped here, which aborts it.
             return Ok(summary);
         }
@@ -615,7 +641,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
             }
         }
         if ui.due(now_ms()) {
-            ui.flush(&observer, &sent);
+            ui.flush(&observer, &sent, false);
         }
 
         // Wait for the next event (or the next batched UI update).
@@ -673,7 +699,7 @@ pub async fn run(job: Job, controls: Controls, observer: Observer) -> Result<Sum
             None if deadline.is_some_and(|at| at <= now_ms()) => Event::TimerFired,
             // Only the UI was due.
             None => {
-                ui.flush(&observer, &sent);
+                ui.flush(&observer, &sent, false);
                 continue;
             }
         };

@@ -17,7 +17,18 @@
 // appearance (a MutationObserver) — still the whole sync as a person runs it. finsync gets a
 // folder of its own each round (hard links to the same files under another folder name: the
 // quick upload's encounter is the folder's name, so each round has new idempotency keys and
-// uploads everything again).
+// uploads everything again). Each client's CPU seconds (Azurite, the server, the browser's
+// renderer, network service and other processes) are measured around its timed part too
+// (`cpu`): on this 2-core machine Azurite and the page share the CPU, so what a client costs
+// the machine decides its time as much as its requests do.
+//
+// Experiments: BENCH_CLIENTS=finsync,xhrPool,… runs only those clients (round-robin order)
+// and prints their rounds, main-thread time and CPU; `xhrProgress` (the XHR pool with an
+// upload progress listener, as finsync registers) runs only when named there.
+// BENCH_AB_BASE=other.html adds `finsyncBase`: the same sync in a second tab that loads
+// another build of the app (its index page copied into dist/ under that name, its hashed
+// files beside the current ones), for a side-by-side comparison of two builds in one run.
+// BENCH_PROFILE_OUT=file.json keeps BENCH_PROFILE's raw CPU profile.
 import { mkdirSync, writeFileSync, existsSync, readFileSync, mkdtempSync, rmSync, linkSync, readdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -81,19 +92,42 @@ async function variantsDrained(stack) {
   }
 }
 
+/** Whether a process's command line is one of this run's browser's (its own profile folder):
+ *  other benchmarks running at the same time have profiles named the same way, with their pid. */
+const ofThisBrowser = (args) => args.split(' ').includes(`--user-data-dir=${profile}`);
+
 function rendererRss() {
   // Sum of VmRSS of this browser's renderer processes (kB → bytes).
   let total = 0;
   const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' });
   for (const line of out.split('\n')) {
     const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
-    if (!m || !m[3].includes('--type=renderer') || !m[3].includes('finsync-bench-profile')) continue;
+    if (!m || !m[3].includes('--type=renderer') || !ofThisBrowser(m[3])) continue;
     try {
       const st = readFileSync(`/proc/${m[1]}/status`, 'utf8');
       total += Number(/VmRSS:\s+(\d+)/.exec(st)[1]) * 1024;
     } catch { /* gone */ }
   }
   return total;
+}
+
+/** CPU seconds (user + system) used so far by the processes whose command line contains
+ *  each marker: Azurite and the server (their temporary folder) and this browser (its
+ *  profile folder), to tell each client's cost to the machine from its wall time. */
+function cpuSeconds(markers) {
+  const hz = 100;
+  const out = Object.fromEntries(Object.keys(markers).map(k => [k, 0]));
+  for (const line of execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' }).split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const k = Object.keys(markers).find(k => markers[k](m[2]));
+    if (!k) continue;
+    try {
+      const f = readFileSync(`/proc/${m[1]}/stat`, 'utf8').split(') ')[1].split(' ');
+      out[k] += (Number(f[11]) + Number(f[12])) / hz;
+    } catch { /* gone */ }
+  }
+  return out;
 }
 
 /** Where finsync's time went, from the page's resource timings (request kinds and times only,
@@ -156,7 +190,8 @@ const linkedFolder = (from, name) => {
 for (const dir of [many, big]) for (const f of readdirSync(dir)) execFileSync('cat', [path.join(dir, f)], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const stack = await startStack();
+// BENCH_STATIC_DIR: serve another copy of the bundle than dist/ (e.g. a build keeping its function names, for BENCH_PROFILE).
+const stack = await startStack({ staticDir: process.env.BENCH_STATIC_DIR || undefined });
 const { chromium } = await import('playwright-core');
 const profile = path.join(os.tmpdir(), `finsync-bench-profile-${process.pid}`);
 const ctx = await chromium.launchPersistentContext(profile, {
@@ -170,7 +205,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
 const page = ctx.pages()[0] || await ctx.newPage();
 let sampler;
 const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB, rounds: ROUNDS, bigRounds: BIG_ROUNDS, loadAverageAtStart: os.loadavg()[0] };
-try {
+try { await (async () => { // (a function, so that a partial run can return early)
   await page.goto(stack.appUrl);
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
   await page.getByTestId('concurrency').selectOption('4');
@@ -182,9 +217,10 @@ try {
       const i = document.createElement('input'); i.type = 'file'; i.multiple = true; i.id = id; i.hidden = true; document.body.append(i);
     }
     // The bare XHR pool (B2, and the warm-up).
-    window.benchXhrPool = async (urls, files) => {
+    window.benchXhrPool = async (urls, files, progress) => {
       const put = (url, file) => new Promise((resolve, reject) => {
         const x = new XMLHttpRequest(); x.open('PUT', url); x.setRequestHeader('x-ms-blob-type', 'BlockBlob');
+        if (progress) x.upload.onprogress = (e) => { window.__benchLoaded = e.loaded; };
         x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
         x.send(file);
       });
@@ -201,8 +237,18 @@ try {
   // page's own work from waiting on the network.
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Performance.enable');
-  const busy = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics
+  const busy = async (session = cdp) => Object.fromEntries((await session.send('Performance.getMetrics')).metrics
     .filter(m => ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration'].includes(m.name)).map(m => [m.name, m.value]));
+  const markers = {
+    azurite: (a) => a.includes('azurite') && a.includes(stack.tmp),
+    server: (a) => a.includes('finsync-server') && a.includes(stack.tmp),
+    renderer: (a) => ofThisBrowser(a) && a.includes('--type=renderer'),
+    network: (a) => ofThisBrowser(a) && a.includes('--type=utility') && a.includes('network'),
+    browserOther: (a) => ofThisBrowser(a) && a.includes('--type='),
+    browserMain: (a) => ofThisBrowser(a),
+  };
+  const cpu = () => cpuSeconds(markers);
+  const cpuDelta = (a, b) => Object.fromEntries(Object.keys(a).map(k => [k, Number((b[k] - a[k]).toFixed(2))]));
   const busyDelta = (a, b) => Object.fromEntries(Object.keys(a).map(k => [k, Number((b[k] - a[k]).toFixed(2))]));
 
   // Memory: the renderer's VmRSS over the baseline taken before any upload, sampled every
@@ -227,9 +273,10 @@ try {
   /** One finsync sync of `dir` as a person runs it: pick the folder, click Upload, wait for the
    *  summary. Timed in the page from the click to the summary's appearance. */
   let profiled = 0;
-  const finsync = async (dir, files, label) => {
-    await page.getByTestId('folder-input').setInputFiles(dir);
-    await page.evaluate(() => {
+  const finsync = async (dir, files, label, pg = page, pcdp = cdp) => {
+    await pg.bringToFront();
+    await pg.getByTestId('folder-input').setInputFiles(dir);
+    await pg.evaluate(() => {
       performance.setResourceTimingBufferSize(20000); performance.clearResourceTimings();
       const sel = '[data-testid=summary]';
       const old = document.querySelector(sel);
@@ -251,24 +298,27 @@ try {
     // BENCH_PROFILE=1: a CPU profile of the page during finsync's first sync of each kind, top
     // functions by self time on stderr (where the main thread's time goes).
     const profiling = process.env.BENCH_PROFILE && !(profiled & (files === 1 ? 2 : 1));
-    if (profiling) { profiled |= files === 1 ? 2 : 1; await cdp.send('Profiler.enable'); await cdp.send('Profiler.start'); }
+    if (profiling) { profiled |= files === 1 ? 2 : 1; await pcdp.send('Profiler.enable'); await pcdp.send('Profiler.start'); }
     const run = { peak: rendererRss() };
     const before = run.peak;
     memory.marks.push({ at: (Date.now() - samplingFrom) / 1000, label });
     finsyncRunning = run;
-    const busy0 = await busy();
-    await page.getByTestId('upload').click();
-    await page.waitForFunction(() => window.__bench.doneAt !== null, null, { timeout: 600000, polling: 200 });
+    const busy0 = await busy(pcdp);
+    const cpu0 = cpu();
+    await pg.getByTestId('upload').click();
+    await pg.waitForFunction(() => window.__bench.doneAt !== null, null, { timeout: 600000, polling: 200 });
+    const cpuUsed = cpuDelta(cpu0, cpu());
     finsyncRunning = null;
-    const mainThread = busyDelta(busy0, await busy());
+    const mainThread = busyDelta(busy0, await busy(pcdp));
     memory.perRun.push(Math.max(0, run.peak - before) / MiB);
-    const { clickAt, doneAt, text } = await page.evaluate(() => window.__bench);
+    const { clickAt, doneAt, text } = await pg.evaluate(() => window.__bench);
     if (!text.startsWith(`${files} uploaded`)) {
-      const errors = await page.getByTestId('errors').textContent().catch(() => '');
+      const errors = await pg.getByTestId('errors').textContent().catch(() => '');
       throw new Error(`finsync run ${label}: ${text} ${errors}`);
     }
     if (profiling) {
-      const { profile } = await cdp.send('Profiler.stop');
+      const { profile } = await pcdp.send('Profiler.stop');
+      if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify({ profile, clickAt, doneAt }));
       const self = new Map();
       const dt = profile.timeDeltas; const byId = new Map(profile.nodes.map(n => [n.id, n]));
       profile.samples.forEach((id, i) => { const n = byId.get(id); const f = n.callFrame;
@@ -278,17 +328,31 @@ try {
       for (const [k, ms] of top) console.error(`${ms.toFixed(0).padStart(7)} ms  ${k}`);
     }
     const seconds = (doneAt - clickAt) / 1000;
-    const tl = await timeline(page, clickAt, doneAt);
+    const tl = await timeline(pg, clickAt, doneAt);
     const variantsAfter = await variantsDrained(stack);
-    return { seconds, timeline: tl, mainThread, variantsAfter };
+    return { seconds, timeline: tl, mainThread, variantsAfter, cpu: cpuUsed };
   };
 
+  // A/B experiments: BENCH_AB_BASE=<page> runs finsync a second time per round in another
+  // tab that loads another build of the app from the same server (same origin, same data).
+  let basePage = null, baseCdp = null;
+  if (process.env.BENCH_AB_BASE) {
+    basePage = await ctx.newPage();
+    await basePage.goto(`${stack.appUrl}/${process.env.BENCH_AB_BASE}`);
+    await basePage.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+    await basePage.getByTestId('concurrency').selectOption('4');
+    await basePage.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
+    baseCdp = await ctx.newCDPSession(basePage);
+    await baseCdp.send('Performance.enable');
+  }
   // The many-files clients; each returns its seconds (and what else it measured).
   const clients = {
+    ...(basePage ? { finsyncBase: async (r) => finsync(linkedFolder(many, `bench-base-r${r}`), N, `other build, ${N} files, round ${r + 1}`, basePage, baseCdp) } : {}),
     finsync: async (r) => finsync(linkedFolder(many, `bench-many-r${r}`), N, `${N} files, round ${r + 1}`),
     pool: async (r) => {
       const urls = await sasUrls(stack, `bench-pool-${r}`, names, FILE_BYTES);
       const busy0 = await busy();
+      const cpu0 = cpu();
       const seconds = await page.evaluate(async (urls) => {
         const files = document.getElementById('bench-many').files;
         const t = performance.now(); let next = 0;
@@ -298,24 +362,26 @@ try {
         await Promise.all([worker(), worker(), worker(), worker()]);
         return (performance.now() - t) / 1000;
       }, urls);
-      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
     },
     // The same pool with XMLHttpRequest (finsync's transport), to tell the transport's share of
     // the gap from the app's own work.
     xhrPool: async (r) => {
       const urls = await sasUrls(stack, `bench-xhr-${r}`, names, FILE_BYTES);
       const busy0 = await busy();
+      const cpu0 = cpu();
       const seconds = await page.evaluate((urls) => window.benchXhrPool(urls, document.getElementById('bench-many').files), urls);
-      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
     },
     sdk: async (r) => {
       const urls = await sasUrls(stack, `bench-sdk-${r}`, names, FILE_BYTES);
       const busy0 = await busy();
+      const cpu0 = cpu();
       const seconds = await page.evaluate(async (urls) => {
         const files = [...document.getElementById('bench-many').files];
         const t = performance.now(); await window.sdkUploadFiles(urls, files, 4); return (performance.now() - t) / 1000;
       }, urls);
-      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
     },
     // Parallel curl, 4 transfers at a time, outside the browser. The SAS URLs go into a config
     // file readable only by us (never argv, which `ps` shows, nor any output); curl writes only
@@ -327,6 +393,7 @@ try {
         const q = (v) => '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
         const config = names.map((n, i) => `upload-file = ${q(path.join(many, n))}\nurl = ${q(urls[i])}\noutput = "/dev/null"\n`).join('');
         writeFileSync(path.join(curlDir, 'puts.conf'), config, { mode: 0o600 });
+        const cpu0 = cpu();
         const t = performance.now();
         const curl = spawnSync('curl', ['--parallel', '--parallel-max', '4', '--silent', '--show-error',
           '-H', 'x-ms-blob-type: BlockBlob', '-w', '%{http_code}\\n', '-K', path.join(curlDir, 'puts.conf')], { encoding: 'utf8' });
@@ -335,26 +402,48 @@ try {
         const created = codes.filter(c => c === '201').length;
         // stderr could quote a URL: report only the count of failures, never curl's own words.
         if (curl.status !== 0 || created !== N) throw new Error(`curl: exit ${curl.status}, ${created} of ${N} PUTs answered 201`);
-        return { seconds };
+        return { seconds, cpu: cpuDelta(cpu0, cpu()) };
       } finally {
         rmSync(curlDir, { recursive: true, force: true });
       }
     },
   };
+  // The same XHR pool with an upload progress listener (what finsync registers), opt-in.
+  if (process.env.BENCH_CLIENTS?.split(',').includes('xhrProgress')) {
+    clients.xhrProgress = async (r) => {
+      const urls = await sasUrls(stack, `bench-xhrp-${r}`, names, FILE_BYTES);
+      const busy0 = await busy();
+      const cpu0 = cpu();
+      const seconds = await page.evaluate((urls) => window.benchXhrPool(urls, document.getElementById('bench-many').files, true), urls);
+      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
+    };
+  }
+  // BENCH_CLIENTS=a,b,…: only those clients (experiments; prints their rounds and CPU only).
+  for (const k of Object.keys(clients)) if (process.env.BENCH_CLIENTS && !process.env.BENCH_CLIENTS.split(',').includes(k)) delete clients[k];
   const order = Object.keys(clients);
   const runs = Object.fromEntries(order.map(k => [k, []]));
   results.orders = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Rotated by 2 each round: finsync runs 1st, 4th, 2nd; the SDK 4th, 2nd, 5th.
-    const turn = order.map((_, i) => order[(i + 2 * r) % order.length]);
+    const turn = order.map((_, i) => order[(i + (process.env.BENCH_CLIENTS ? r : 2 * r)) % order.length]);
     results.orders.push(turn);
     for (const k of turn) {
+      if (basePage && k !== 'finsyncBase') await page.bringToFront();
       runs[k].push(await clients[k](r));
       console.error(`round ${r + 1}: ${k} ${runs[k].at(-1).seconds.toFixed(2)} s`);
     }
   }
   results.runs = Object.fromEntries(order.map(k => [k, runs[k].map(x => Number(x.seconds.toFixed(3)))]));
+  // CPU seconds of Azurite, the server and the browser during each client's timed part, median.
+  results.cpu = Object.fromEntries(order.map(k => [k, Object.fromEntries(Object.keys(runs[k][0].cpu).map(m => [m, median(runs[k].map(x => x.cpu[m]))]))]));
   const med = (k) => median(runs[k].map(x => x.seconds));
+  if (process.env.BENCH_CLIENTS) {
+    results.mainThreadRuns = Object.fromEntries(order.map(k => [k, runs[k].map(x => x.mainThread?.TaskDuration)]));
+    results.cpuRuns = Object.fromEntries(order.map(k => [k, runs[k].map(x => x.cpu)]));
+    if (runs.finsync) results.finsyncTimelines = runs.finsync.map(x => x.timeline);
+    results.partial = true;
+    return;
+  }
   results.finsyncSeconds = med('finsync');
   results.poolSeconds = med('pool');
   results.xhrPoolSeconds = med('xhrPool');
@@ -407,12 +496,16 @@ try {
   results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;
   results.rendererRssGrowthPerRunMiB = memory.perRun.map(x => Number(x.toFixed(1)));
   results.finsyncGiB = (ROUNDS * N * FILE_BYTES + (process.env.BENCH_SKIP_BIG ? 0 : BIG_ROUNDS * BIG_BYTES)) / 2 ** 30;
-} finally {
+})(); } finally {
   clearInterval(sampler);
   await ctx.close();
   await stack.stop();
   rmSync(links, { recursive: true, force: true });
   rmSync(profile, { recursive: true, force: true });
+}
+if (results.partial) {
+  console.log(JSON.stringify(results));
+  process.exit(0);
 }
 const mbps = (bytes, s) => bytes / MiB / s;
 results.finsyncMiBps = mbps(N * FILE_BYTES, results.finsyncSeconds);
