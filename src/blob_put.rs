@@ -12,14 +12,15 @@
 //!
 //! Integrity: each Put Block carries `Content-MD5`, the MD5 of that block, so the storage
 //! service refuses a block whose bytes changed on the way (`400 Md5Mismatch`; Azurite says
-//! `InvalidOperation`), and the block is sent again (twice at most). To hash a block the app
-//! reads it once through a BYOB stream reader into one reused 1 MiB buffer ([`blob_md5`]; where
-//! `Blob.stream()` is no byte stream, 1 MiB `slice().arrayBuffer()` reads instead);
-//! the request body is still the Blob slice. A single Put Blob (files up to
-//! [`BLOCK_THRESHOLD`]) sends no MD5: that would read every small file once more in full,
-//! where sync otherwise reads 128 KiB of it for the fingerprint. Its integrity check is the
-//! size at commit, and the service computes and stores the blob's MD5,
-//! which commit records.
+//! `InvalidOperation`), and the block is sent again (twice at most). The blocks are hashed off
+//! the page's main thread, in the block hasher's worker ([`crate::block_hasher`]), which reads
+//! each block itself through a BYOB stream reader into one reused 1 MiB buffer; where no worker
+//! can be had the page does the same ([`blob_md5`]; where `Blob.stream()` is no byte stream,
+//! 1 MiB `slice().arrayBuffer()` reads instead). The request body is still the Blob slice.
+//! A single Put Blob (files up to [`BLOCK_THRESHOLD`]) sends no MD5: that would read every
+//! small file once more in full, where sync otherwise reads 128 KiB of it for the fingerprint.
+//! Its integrity check is the size at commit, and the service computes and stores the blob's
+//! MD5, which commit records.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -33,6 +34,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, XmlHttpRequest};
+
+use crate::block_hasher::{worker_url, BlockHasher};
 
 /// Files above this size go as blocks.
 pub const BLOCK_THRESHOLD: u64 = 32 * 1024 * 1024;
@@ -300,7 +303,7 @@ pub async fn blob_md5_sliced(blob: &Blob, start: u64, end: u64) -> Result<String
 }
 
 /// The file shrank (or the read stopped short) while it was being hashed.
-fn check_hashed(total: u64, start: u64, end: u64) -> Result<(), PutError> {
+pub(crate) fn check_hashed(total: u64, start: u64, end: u64) -> Result<(), PutError> {
     if total != end - start {
         return Err(PutError::Browser(format!(
             "read {total} bytes of the file to hash where {} were expected; the file may have changed",
@@ -345,12 +348,16 @@ pub trait BlockLog {
 /// frees, instead of the slot waiting for its block to be read and hashed (tens of ms per
 /// 8 MiB block, during which one of the 4 slots sent nothing).
 const HASH_AHEAD: usize = 3;
+/// Workers hashing blocks: one hashes faster than the uploads need (over 600 MB/s on this
+/// machine), and a second one measured slower here (2 cores: it took CPU from the uploads).
+const HASH_WORKERS: usize = 1;
 
-/// The `Content-MD5` of each block of `todo`, in order, computed by a task of its own that
-/// runs up to [`HASH_AHEAD`] blocks ahead of the receiver. The task stops after the first
-/// error (sent as the last item) or once the receiver is dropped (the upload ended or was
-/// aborted).
+/// The `Content-MD5` of each block of `todo`, in order, computed by a task of its own (in the
+/// block hasher's worker, see [`crate::block_hasher`]) that runs up to [`HASH_AHEAD`] blocks
+/// ahead of the receiver. The task stops after the first error (sent as the last item) or once
+/// the receiver is dropped (the upload ended or was aborted).
 fn hash_ahead(
+    hasher: BlockHasher,
     file: Blob,
     size: u64,
     todo: Vec<u32>,
@@ -358,10 +365,19 @@ fn hash_ahead(
     use futures::SinkExt;
     let (mut tx, rx) = futures::channel::mpsc::channel(HASH_AHEAD - 1);
     wasm_bindgen_futures::spawn_local(async move {
-        for i in todo {
-            let start = i as u64 * BLOCK_SIZE;
-            let end = (start + BLOCK_SIZE).min(size);
-            let hashed = blob_md5(&file, start, end).await.map(|md5| (i, md5));
+        // In order, as many at once as the hasher has workers.
+        let parallel = hasher.parallelism();
+        let mut hashes = futures::stream::iter(todo)
+            .map(|i| {
+                let (hasher, file) = (hasher.clone(), file.clone());
+                async move {
+                    let start = i as u64 * BLOCK_SIZE;
+                    let end = (start + BLOCK_SIZE).min(size);
+                    hasher.md5(&file, start, end).await.map(|md5| (i, md5))
+                }
+            })
+            .buffered(parallel);
+        while let Some(hashed) = hashes.next().await {
             let failed = hashed.is_err();
             if tx.send(hashed).await.is_err() || failed {
                 return;
@@ -401,7 +417,8 @@ pub async fn put_blocks(
     let done = Rc::new(RefCell::new(staged_bytes(&state.staged)));
     on_progress(*done.borrow());
     let todo: Vec<u32> = (0..count).filter(|i| !state.staged.contains(i)).collect();
-    let hashes = hash_ahead(file.clone(), size, todo);
+    let hasher = BlockHasher::new(&worker_url(), HASH_WORKERS);
+    let hashes = hash_ahead(hasher, file.clone(), size, todo);
     let mut uploads = hashes
         .map(|hashed| {
             let progress = on_progress.clone();

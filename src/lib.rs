@@ -16,6 +16,7 @@ pub mod api;
 pub mod app;
 pub mod azure;
 pub mod blob_put;
+pub mod block_hasher;
 pub mod discovery;
 pub mod files;
 pub mod keys;

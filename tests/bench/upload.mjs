@@ -11,7 +11,8 @@
 // Fairness: after an untimed warm-up (the files read once, a short XHR pool against Azurite),
 // the clients run in BENCH_ROUNDS rounds (3) whose order is rotated, so no client is always the
 // first on a fresh Azurite or the one after the server's thumbnail queue; each client's figure
-// is its median round. The big file alternates finsync and the SDK for BENCH_BIG_ROUNDS rounds
+// is its median round. The big file's clients (finsync, the SDK, and bare XHR Put Block pools
+// with and without Content-MD5) take turns, rotated each round, for BENCH_BIG_ROUNDS rounds
 // (2) each. Every client is timed in the page with performance.now(): the baselines around
 // their promise, finsync from the Upload click (a capturing click listener) to the summary's
 // appearance (a MutationObserver) — still the whole sync as a person runs it. finsync gets a
@@ -420,6 +421,8 @@ try { await (async () => { // (a function, so that a partial run can return earl
   }
   // BENCH_CLIENTS=a,b,…: only those clients (experiments; prints their rounds and CPU only).
   for (const k of Object.keys(clients)) if (process.env.BENCH_CLIENTS && !process.env.BENCH_CLIENTS.split(',').includes(k)) delete clients[k];
+  // BENCH_SKIP_MANY=1 leaves the many-files part out (quicker runs while working on the big file).
+  if (process.env.BENCH_SKIP_MANY) for (const k of Object.keys(clients)) delete clients[k];
   const order = Object.keys(clients);
   const runs = Object.fromEntries(order.map(k => [k, []]));
   results.orders = [];
@@ -444,24 +447,73 @@ try { await (async () => { // (a function, so that a partial run can return earl
     results.partial = true;
     return;
   }
-  results.finsyncSeconds = med('finsync');
-  results.poolSeconds = med('pool');
-  results.xhrPoolSeconds = med('xhrPool');
-  results.sdkSeconds = med('sdk');
-  results.curlSeconds = med('curl');
-  // The finsync round nearest its median, for the timeline.
-  const mid = runs.finsync.reduce((a, b) => Math.abs(b.seconds - results.finsyncSeconds) < Math.abs(a.seconds - results.finsyncSeconds) ? b : a);
-  results.finsyncTimeline = mid.timeline;
-  results.finsyncTimelines = runs.finsync.map(x => x.timeline);
-  results.variantsAfterSeconds = median(runs.finsync.map(x => x.variantsAfter));
-  results.mainThread = Object.fromEntries(['finsync', 'pool', 'xhrPool', 'sdk'].map(k => [k === 'pool' ? 'fetchPool' : k,
-    Object.fromEntries(Object.keys(runs[k][0].mainThread).map(m => [m, median(runs[k].map(x => x.mainThread[m]))]))]));
+  if (order.length) {
+    results.finsyncSeconds = med('finsync');
+    results.poolSeconds = med('pool');
+    results.xhrPoolSeconds = med('xhrPool');
+    results.sdkSeconds = med('sdk');
+    results.curlSeconds = med('curl');
+    // The finsync round nearest its median, for the timeline.
+    const mid = runs.finsync.reduce((a, b) => Math.abs(b.seconds - results.finsyncSeconds) < Math.abs(a.seconds - results.finsyncSeconds) ? b : a);
+    results.finsyncTimeline = mid.timeline;
+    results.finsyncTimelines = runs.finsync.map(x => x.timeline);
+    results.variantsAfterSeconds = median(runs.finsync.map(x => x.variantsAfter));
+    results.mainThread = Object.fromEntries(['finsync', 'pool', 'xhrPool', 'sdk'].map(k => [k === 'pool' ? 'fetchPool' : k,
+      Object.fromEntries(Object.keys(runs[k][0].mainThread).map(m => [m, median(runs[k].map(x => x.mainThread[m]))]))]));
+  }
+  results.mainThread ??= {};
 
   // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults, alternating who goes
   // first. BENCH_SKIP_BIG=1 leaves it out (quicker runs while working on the many-files case).
   if (!process.env.BENCH_SKIP_BIG) {
-    const bigRuns = { finsync: [], sdk: [] };
+    // The bare block pools (what finsync's block path costs over the transport and Azurite):
+    // XHR Put Block, BLOCK MiB × 4 in flight, deterministic IDs, then Put Block List; with and
+    // without each block's Content-MD5, computed here beforehand (untimed), so the difference
+    // is Azurite's own MD5 check.
+    const BLOCK = 8 * MiB;
+    const blockMd5s = [];
+    {
+      const { createHash } = await import('node:crypto');
+      const { openSync, readSync, closeSync } = await import('node:fs');
+      const fd = openSync(path.join(big, 'BIG.jpg'), 'r');
+      const buf = Buffer.alloc(BLOCK);
+      for (let at = 0; at < BIG_BYTES; at += BLOCK) {
+        const n = readSync(fd, buf, 0, Math.min(BLOCK, BIG_BYTES - at), at);
+        blockMd5s.push(createHash('md5').update(buf.subarray(0, n)).digest('base64'));
+      }
+      closeSync(fd);
+    }
+    await page.evaluate(() => {
+      window.benchBlockPool = async (url, file, block, parallel, md5s) => {
+        const put = (u, body, headers) => new Promise((resolve, reject) => {
+          const x = new XMLHttpRequest(); x.open('PUT', u);
+          for (const [k, v] of headers) x.setRequestHeader(k, v);
+          x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
+          x.send(body);
+        });
+        const id = (i) => btoa(`bench-block-${String(i).padStart(6, '0')}`);
+        const count = Math.ceil(file.size / block);
+        const t = performance.now(); let next = 0;
+        const worker = async () => { while (next < count) { const i = next++;
+          await put(`${url}&comp=block&blockid=${encodeURIComponent(id(i))}`, file.slice(i * block, Math.min(file.size, (i + 1) * block)),
+            md5s ? [['Content-MD5', md5s[i]]] : []); } };
+        await Promise.all(Array.from({ length: parallel }, worker));
+        const xml = '<?xml version="1.0" encoding="utf-8"?><BlockList>' + Array.from({ length: count }, (_, i) => `<Latest>${id(i)}</Latest>`).join('') + '</BlockList>';
+        await put(`${url}&comp=blocklist`, xml, [['x-ms-blob-content-type', 'image/jpeg']]);
+        return (performance.now() - t) / 1000;
+      };
+    });
+    const blockPool = (label, md5s) => async (r) => {
+      const [bigUrl] = await sasUrls(stack, `${label}-${r}`, ['BIG.jpg'], BIG_BYTES);
+      const busy0 = await busy();
+      const seconds = await page.evaluate(([url, block, md5s]) =>
+        window.benchBlockPool(url, document.getElementById('bench-big').files[0], block, 4, md5s), [bigUrl, BLOCK, md5s]);
+      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+    };
+    const bigRuns = { finsync: [], sdk: [], xhrBlocks: [], xhrBlocksMd5: [] };
     const bigClients = {
+      xhrBlocks: blockPool('bench-blocks', null),
+      xhrBlocksMd5: blockPool('bench-blocks-md5', blockMd5s),
       finsync: (r) => finsync(linkedFolder(big, `bench-big-r${r}`), 1, `one ${BIG_BYTES / MiB} MiB file, round ${r + 1}`),
       sdk: async (r) => {
         const [bigUrl] = await sasUrls(stack, `bench-sdk-big-${r}`, ['BIG.jpg'], BIG_BYTES);
@@ -475,7 +527,9 @@ try { await (async () => { // (a function, so that a partial run can return earl
     };
     results.bigOrders = [];
     for (let r = 0; r < BIG_ROUNDS; r++) {
-      const turn = r % 2 ? ['sdk', 'finsync'] : ['finsync', 'sdk'];
+      // Rotated by one each round, so no client always follows the same one.
+      const ks = Object.keys(bigRuns);
+      const turn = ks.map((_, i) => ks[(i + r) % ks.length]);
       results.bigOrders.push(turn);
       for (const k of turn) {
         bigRuns[k].push(await bigClients[k](r));
@@ -484,6 +538,8 @@ try { await (async () => { // (a function, so that a partial run can return earl
     }
     results.bigRuns = Object.fromEntries(Object.entries(bigRuns).map(([k, v]) => [k, v.map(x => Number(x.seconds.toFixed(3)))]));
     results.finsyncBigSeconds = median(bigRuns.finsync.map(x => x.seconds));
+    results.bigMedians = Object.fromEntries(Object.entries(bigRuns).map(([k, v]) => [k, Number(median(v.map(x => x.seconds)).toFixed(3))]));
+    results.bigMainThread = Object.fromEntries(Object.entries(bigRuns).map(([k, v]) => [k, median(v.map(x => x.mainThread.TaskDuration))]));
     results.sdkBigSeconds = median(bigRuns.sdk.map(x => x.seconds));
     results.finsyncBigTimeline = bigRuns.finsync.reduce((a, b) => Math.abs(b.seconds - results.finsyncBigSeconds) < Math.abs(a.seconds - results.finsyncBigSeconds) ? b : a).timeline;
     results.variantsAfterBigSeconds = median(bigRuns.finsync.map(x => x.variantsAfter));
@@ -514,7 +570,7 @@ results.xhrPoolMiBps = mbps(N * FILE_BYTES, results.xhrPoolSeconds);
 results.sdkMiBps = mbps(N * FILE_BYTES, results.sdkSeconds);
 results.curlMiBps = mbps(N * FILE_BYTES, results.curlSeconds);
 // finsync ÷ the SDK in each round (the same round's two runs), next to the ratio of medians.
-results.vsSdkPerRound = results.runs.finsync.map((s, i) => Number((results.runs.sdk[i] / s).toFixed(3)));
+results.vsSdkPerRound = results.runs.finsync?.map((s, i) => Number((results.runs.sdk[i] / s).toFixed(3)));
 if (!process.env.BENCH_SKIP_BIG) {
   results.finsyncBigMiBps = mbps(BIG_BYTES, results.finsyncBigSeconds);
   results.sdkBigMiBps = mbps(BIG_BYTES, results.sdkBigSeconds);
