@@ -1,12 +1,15 @@
 // finsync's scan reader: a dedicated worker that reads the start of image files for the
 // Discover page's scan (src/discovery/reader.rs), so the page's main thread does not.
 //
-// Why: a File of an `<input webkitdirectory>` list has no size or date until asked, and each
-// `size`, `lastModified` and `slice()` on it asks the browser process synchronously; a scan made
-// four such calls per file on the page's thread and spent most of its time there. Here they block
-// only this worker. The page posts each File (or FileSystemFileHandle) and gets back its size,
-// date and bytes, the buffer transferred, not copied. (Posting a File still makes the page stat it
-// and look up its MIME type once — the serialisation does; a handle costs the page neither.)
+// Why: a File of an `<input webkitdirectory>` list has no size or date until asked: the first
+// `size`, `lastModified` or `slice()` on it asks the browser process synchronously to stat the
+// file (Blob::CaptureSnapshot; the answer is kept), and every `slice()` registers a new blob,
+// synchronously too (BlobRegistry::Register). Made on the page's thread, those calls were most of
+// a scan's time; here the slice blocks only this worker. The page posts each File (or
+// FileSystemFileHandle) and gets back its size, date and bytes, the buffer transferred, not
+// copied. (Posting a File still costs the page one synchronous call — the serialisation captures
+// the snapshot —, where the I/O floor's `slice()` costs it two; a handle costs the page none.
+// tests/bench/file-calls.mjs counts them.)
 //
 // Requests: an array of { id, src, start, end, known, expect }.
 //   * `end` null — the head: the first `HEAD` bytes (the whole file when it is no larger, read

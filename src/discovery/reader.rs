@@ -2,14 +2,19 @@
 //! ([`WORKERS`] of `public/scan-reader.js`, copied to the root of the bundle), and in the page
 //! itself where no worker can be had.
 //!
-//! Why: a `File` of an `<input webkitdirectory>` list learns its size and date only when asked,
-//! and every `size`, `lastModified` and `slice()` asks the browser process synchronously. Done
-//! in the page, those calls were most of a scan's time (the main thread ~96 % busy in them,
-//! the disk not). The worker makes them instead: the page posts the `File` (or the
-//! `FileSystemFileHandle` of a picked folder: `getFile()` then runs there too) and gets back
-//! size, lastModified and the bytes (the buffer transferred). Posting a `File` still costs the
-//! page two synchronous calls — the serialisation stats it and looks up its MIME type — and that
-//! is now most of the page's share of a scan (a trace of 2,500 files); a handle costs neither.
+//! Why: a `File` of an `<input webkitdirectory>` list learns its size and date only when asked:
+//! the first `size`, `lastModified` or `slice()` asks the browser process synchronously to stat
+//! it (`Blob::CaptureSnapshot`, kept after), and every `slice()` also registers the new blob
+//! synchronously (`BlobRegistry::Register`). Done in the page, those calls were most of a scan's
+//! time (the main thread ~96 % busy in them, the disk not). The worker makes the slice instead:
+//! the page posts the `File` (or the `FileSystemFileHandle` of a picked folder: `getFile()` then
+//! runs there too) and gets back size, lastModified and the bytes (the buffer transferred).
+//! Posting a `File` still costs the page one synchronous call — the serialisation captures the
+//! snapshot; there is no MIME lookup (a Chromium 156 trace, tests/bench/file-calls.mjs) — where
+//! the I/O floor's `slice()` costs it two; a handle costs none. That one call is where the
+//! page's thread spends most of a scan: it is mostly blocked in it, not working (the scan's
+//! CPU per file, page and browser together, is about the floor's — `BENCH_SCAN_CPU_SPLIT` of
+//! tests/bench/scan.mjs).
 //!
 //! Requests made while the scan's futures are polled are posted together in one message (a
 //! microtask later); the worker sends its replies in small batches too. When the worker cannot be created, fails

@@ -20,7 +20,13 @@
 // during finsync's metadata pass over the N files (open it in Chromium's DevTools, Performance
 // panel) and prints where the samples went, by function (self time), to stderr — e.g. whether the
 // thread waits (`(idle)`) or works.
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+//
+// BENCH_SCAN_CPU_SPLIT=1: prints to stderr the CPU time per file that each Chromium process and
+// thread spent (from /proc, all of the browser's processes) during finsync's metadata pass and
+// during the floor, side by side — e.g. whether the page's main thread is busy (CPU) or mostly
+// blocked in synchronous calls (its CPU much below the wall time), and what the browser process
+// costs per file. Linux only.
+import { mkdirSync, writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -66,6 +72,45 @@ function rendererRss(profile) {
   return total;
 }
 
+/** CPU ticks so far of every thread of every Chromium process, by `<process type>:<thread>`
+ * (`MAIN` for a process's main thread; a thread name's trailing digits dropped, so a pool's
+ * threads add up). */
+function cpuTicks() {
+  const ticks = new Map();
+  const ps = execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' });
+  for (const line of ps.split('\n')) {
+    const m = /^\s*(\d+)\s+(\S+)(.*)$/.exec(line);
+    if (!m || !/chrom/.test(path.basename(m[2]))) continue;
+    const type = (/--type=(\S+)/.exec(m[3]) || [, 'browser'])[1];
+    let tasks = [];
+    try { tasks = readdirSync(`/proc/${m[1]}/task`); } catch { continue; }
+    for (const t of tasks) {
+      try {
+        const stat = readFileSync(`/proc/${m[1]}/task/${t}/stat`, 'utf8');
+        const name = t === m[1] ? 'MAIN' : /\((.*)\)/.exec(stat)[1].replace(/\d+$/, '');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const key = `${type}:${name}`;
+        ticks.set(key, (ticks.get(key) || 0) + Number(f[11]) + Number(f[12]));
+      } catch { /* gone */ }
+    }
+  }
+  return ticks;
+}
+
+/** `what`'s CPU µs per file between two cpuTicks(), by process and by its busiest threads, to stderr. */
+function printCpuSplit(what, before, after, files, wallSeconds) {
+  const tick = 1e6 / 100; // USER_HZ
+  const rows = [...after].map(([k, v]) => [k, (v - (before.get(k) || 0)) * tick / files]).filter(([, us]) => us > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const byProcess = new Map();
+  for (const [k, us] of rows) byProcess.set(k.split(':')[0], (byProcess.get(k.split(':')[0]) || 0) + us);
+  const total = rows.reduce((s, [, us]) => s + us, 0);
+  console.error(`CPU per file, ${what} (wall ${(wallSeconds * 1e6 / files).toFixed(0)} µs/file): ${total.toFixed(0)} µs — `
+    + [...byProcess].map(([p, us]) => `${p} ${us.toFixed(0)}`).join(', '));
+  console.error('  ' + rows.slice(0, 10).map(([k, us]) => `${k} ${us.toFixed(0)}`).join(', '));
+}
+const CPU_SPLIT = !!process.env.BENCH_SCAN_CPU_SPLIT;
+
 /** The newest scan job as stored in IndexedDB. */
 const newestJob = page => page.evaluate(() => new Promise((resolve, reject) => {
   const open = indexedDB.open('finsync');
@@ -90,9 +135,11 @@ async function appScan(page, dir, profile, expected, cpuProfile) {
   const baseline = rendererRss(profile);
   let peak = baseline;
   const sampler = setInterval(() => { peak = Math.max(peak, rendererRss(profile)); }, 200);
+  const ticks0 = CPU_SPLIT ? cpuTicks() : null;
   await page.getByTestId('scan-folder-input').setInputFiles(dir);
   await page.waitForFunction(n => document.querySelectorAll('[data-testid=scan-job]').length > n
     && document.querySelector('[data-testid=scan-job] [data-testid=scan-job-state]')?.textContent === 'Done', before, { timeout: 1_800_000, polling: 250 });
+  const ticks1 = CPU_SPLIT ? cpuTicks() : null;
   if (cdp) {
     const { profile: cpu } = await cdp.send('Profiler.stop');
     writeFileSync(cpuProfile, JSON.stringify(cpu));
@@ -108,6 +155,7 @@ async function appScan(page, dir, profile, expected, cpuProfile) {
   const c = job.counts;
   if (c.filesSeen !== expected || c.images !== expected || c.fingerprinted !== expected) throw new Error(`app scan: ${JSON.stringify(c)}`);
   const seconds = (job.endedMs - job.startedMs) / 1000;
+  if (CPU_SPLIT) printCpuSplit(`finsync's metadata pass over ${expected} files`, ticks0, ticks1, expected, seconds);
   const fingerprintedSeconds = (job.fingerprintsEndedMs - job.startedMs) / 1000;
   // What stays after a full garbage collection (peak also counts garbage not yet collected).
   await page.evaluate(() => window.gc && window.gc());
@@ -202,12 +250,24 @@ try {
     let withDate = 0;
     const exifrFiles = list('bench-exifr');
     const exifrSeconds = await pool(exifrFiles, async f => { const m = await window.exifr.parse(f, options); if (m?.DateTimeOriginal) withDate++; });
+    return { exifrSeconds, withDate };
+  });
+  const floorTicks0 = CPU_SPLIT ? cpuTicks() : null;
+  Object.assign(inPage, await page.evaluate(async () => {
+    const pool = async (files, work) => {
+      let next = 0;
+      const t = performance.now();
+      const worker = async () => { while (next < files.length) { const f = files[next++]; await work(f); } };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      return (performance.now() - t) / 1000;
+    };
     let bytes = 0;
-    const files = list('bench-floor');
+    const files = [...document.getElementById('bench-floor').files];
     const floorSeconds = await pool(files, async f => { bytes += (await f.slice(0, 65536).arrayBuffer()).byteLength; });
     const total = files.reduce((s, f) => s + f.size, 0);
-    return { n: files.length, exifrSeconds, withDate, floorSeconds, bytes, avgFileKB: total / files.length / 1000 };
-  });
+    return { n: files.length, floorSeconds, bytes, avgFileKB: total / files.length / 1000 };
+  }));
+  if (CPU_SPLIT) printCpuSplit(`the floor over ${N} files`, floorTicks0, cpuTicks(), N, inPage.floorSeconds);
   if (inPage.n !== N || inPage.withDate !== N) throw new Error(`exifr run: ${JSON.stringify(inPage)}`);
   Object.assign(results, {
     avgFileKB: inPage.avgFileKB,
