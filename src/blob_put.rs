@@ -152,6 +152,9 @@ pub async fn xhr_put(
     xhr.set_onerror(None);
     xhr.set_ontimeout(None);
     xhr.set_onabort(None);
+    if let Ok(upload) = xhr.upload() {
+        upload.set_onprogress(None);
+    }
     match outcome {
         Outcome::Loaded => {
             let status = xhr.status().unwrap_or(0);
