@@ -12,17 +12,12 @@
 //! request waiting on it and every later one is hashed in the page, the way blocks were hashed
 //! before: the same result, more of the page's time.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::rc::{Rc, Weak};
-
-use futures::channel::oneshot;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{Blob, MessageEvent, Worker};
+use web_sys::Blob;
 
 use crate::blob_put::{blob_md5, check_hashed, PutError};
 use crate::files::js_error_text;
+use crate::worker_pool::{get, set, WorkerPool};
 
 /// The worker's script, relative to the page (it sits next to `index.html`).
 pub const WORKER_URL: &str = "block-md5.js";
@@ -33,14 +28,8 @@ pub fn worker_url() -> String {
     #[cfg(test)]
     {
         thread_local! {
-            static URL: String = {
-                let parts = js_sys::Array::of1(&JsValue::from_str(include_str!("../public/block-md5.js")));
-                let opts = web_sys::BlobPropertyBag::new();
-                opts.set_type("text/javascript");
-                web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
-                    .and_then(|b| web_sys::Url::create_object_url_with_blob(&b))
-                    .unwrap_or_default()
-            };
+            static URL: String =
+                crate::worker_pool::blob_script_url(include_str!("../public/block-md5.js"));
         }
         URL.with(Clone::clone)
     }
@@ -52,144 +41,39 @@ pub fn worker_url() -> String {
 
 /// Hashes blocks of a `Blob` in the worker, or in the page.
 #[derive(Clone)]
-pub struct BlockHasher(Rc<Inner>);
-
-struct Inner {
-    /// Empty: hashing happens in the page.
-    workers: RefCell<Vec<Worker>>,
-    /// Round robin over `workers`.
-    turn: Cell<usize>,
-    next_id: Cell<u32>,
-    /// Requests waiting for their reply; `None` is sent when the worker is gone.
-    waiting: RefCell<HashMap<u32, oneshot::Sender<Option<JsValue>>>>,
-    #[allow(clippy::type_complexity)]
-    handlers: RefCell<
-        Option<(
-            Closure<dyn FnMut(MessageEvent)>,
-            Closure<dyn FnMut(JsValue)>,
-        )>,
-    >,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        for w in self.workers.get_mut().drain(..) {
-            w.terminate();
-        }
-    }
-}
+pub struct BlockHasher(WorkerPool);
 
 impl BlockHasher {
     /// A hasher over `count` workers of the script at `url` ([`worker_url`] in the app); in
     /// the page when none can be created.
     pub fn new(url: &str, count: usize) -> BlockHasher {
-        let hasher = BlockHasher::in_page();
-        let workers: Vec<Worker> = (0..count).filter_map(|_| Worker::new(url).ok()).collect();
-        if workers.is_empty() {
-            return hasher;
-        }
-        let weak: Weak<Inner> = Rc::downgrade(&hasher.0);
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-            let weak = weak.clone();
-            move |e: MessageEvent| {
-                let Some(inner) = weak.upgrade() else { return };
-                let reply = e.data();
-                let id = get(&reply, "id").as_f64();
-                let tx = id.and_then(|id| inner.waiting.borrow_mut().remove(&(id as u32)));
-                if let Some(tx) = tx {
-                    let _ = tx.send(Some(reply));
-                }
-            }
-        });
-        // `error` (the script did not load, or threw) and `messageerror` (a reply that could not
-        // be read): from here on the page hashes, and every waiting request is served there.
-        let on_error = Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
-            if let Some(inner) = weak.upgrade() {
-                inner.fail();
-            }
-        });
-        for worker in &workers {
-            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-            let _ = worker.add_event_listener_with_callback(
-                "messageerror",
-                on_error.as_ref().unchecked_ref(),
-            );
-        }
-        *hasher.0.workers.borrow_mut() = workers;
-        *hasher.0.handlers.borrow_mut() = Some((on_message, on_error));
-        hasher
+        BlockHasher(WorkerPool::new(url, count))
     }
 
     /// A hasher that hashes in the page's own thread.
     pub fn in_page() -> BlockHasher {
-        BlockHasher(Rc::new(Inner {
-            workers: RefCell::new(Vec::new()),
-            turn: Cell::new(0),
-            next_id: Cell::new(0),
-            waiting: RefCell::new(HashMap::new()),
-            handlers: RefCell::new(None),
-        }))
+        BlockHasher(WorkerPool::none())
     }
 
     /// Whether blocks are hashed in workers (until one fails).
     pub fn uses_worker(&self) -> bool {
-        !self.0.workers.borrow().is_empty()
+        !self.0.is_empty()
     }
 
     /// How many blocks are worth hashing at once: one per worker (one in the page).
     pub fn parallelism(&self) -> usize {
-        self.0.workers.borrow().len().max(1)
+        self.0.len().max(1)
     }
 
     /// Base64 of the MD5 of `blob`'s bytes `start..end` (a `Content-MD5` value).
     pub async fn md5(&self, blob: &Blob, start: u64, end: u64) -> Result<String, PutError> {
-        match self.ask(blob, start, end).await {
-            Some(reply) => md5_of(&reply, start, end),
-            None => blob_md5(blob, start, end).await,
-        }
-    }
-
-    /// Posts the request to the worker; its reply, or `None` when there is no worker (any more).
-    async fn ask(&self, blob: &Blob, start: u64, end: u64) -> Option<JsValue> {
-        let id = self.0.next_id.get();
-        self.0.next_id.set(id.wrapping_add(1));
         let request = js_sys::Object::new();
-        set(&request, "id", &JsValue::from(id));
         set(&request, "blob", blob);
         set(&request, "start", &JsValue::from(start as f64));
         set(&request, "end", &JsValue::from(end as f64));
-        let (tx, rx) = oneshot::channel();
-        let posted = {
-            let workers = self.0.workers.borrow();
-            let turn = self.0.turn.get();
-            self.0.turn.set(turn.wrapping_add(1));
-            let worker = workers.get(turn % workers.len().max(1))?;
-            self.0.waiting.borrow_mut().insert(id, tx);
-            worker.post_message(&request).is_ok()
-        };
-        if !posted {
-            self.0.fail();
-        }
-        // A dropped sender (the worker failed meanwhile) counts as no worker.
-        rx.await.ok().flatten()
-    }
-}
-
-impl Inner {
-    /// A worker is unusable: drop them all and let everything waiting hash in the page.
-    fn fail(&self) {
-        for w in self.workers.borrow_mut().drain(..) {
-            w.terminate();
-        }
-        let waiting: Vec<_> = self
-            .waiting
-            .borrow_mut()
-            .drain()
-            .map(|(_, tx)| tx)
-            .collect();
-        for tx in waiting {
-            let _ = tx.send(None);
+        match self.0.ask(request).await {
+            Some(reply) => md5_of(&reply, start, end),
+            None => blob_md5(blob, start, end).await,
         }
     }
 }
@@ -211,14 +95,6 @@ fn md5_of(reply: &JsValue, start: u64, end: u64) -> Result<String, PutError> {
     };
     check_hashed(bytes as u64, start, end)?;
     Ok(md5)
-}
-
-fn set(o: &js_sys::Object, key: &str, v: &JsValue) {
-    let _ = js_sys::Reflect::set(o, &key.into(), v);
-}
-
-fn get(o: &JsValue, key: &str) -> JsValue {
-    js_sys::Reflect::get(o, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 #[cfg(test)]

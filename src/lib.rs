@@ -24,6 +24,7 @@ pub mod pages;
 pub mod store;
 pub mod sync;
 pub mod ui;
+pub mod worker_pool;
 
 /// Entry point called by `main.rs` (trunk's binary).
 pub fn main() {

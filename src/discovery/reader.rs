@@ -22,20 +22,16 @@
 //! is served in the page, the way the scan read before ([`in_page_head`], [`in_page_range`]):
 //! the same results and the same per-file errors.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::rc::{Rc, Weak};
-
-use futures::channel::oneshot;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{File, FileSystemFileHandle, MessageEvent, Worker};
+use web_sys::{File, FileSystemFileHandle};
 
 use finsync_core::metadata::INITIAL_PREFIX_BYTES;
 
 use crate::files::js_error_text;
 use crate::sync::plan::{read_all, slice_bytes};
+use crate::worker_pool::{get, set, WorkerPool};
 
 /// The worker's script, relative to the page (it sits next to `index.html`).
 pub const WORKER_URL: &str = "scan-reader.js";
@@ -46,14 +42,9 @@ pub fn worker_url() -> String {
     #[cfg(test)]
     {
         thread_local! {
-            static URL: String = {
-                let parts = js_sys::Array::of1(&JsValue::from_str(include_str!("../../public/scan-reader.js")));
-                let opts = web_sys::BlobPropertyBag::new();
-                opts.set_type("text/javascript");
-                web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
-                    .and_then(|b| web_sys::Url::create_object_url_with_blob(&b))
-                    .unwrap_or_default()
-            };
+            static URL: String = crate::worker_pool::blob_script_url(include_str!(
+                "../../public/scan-reader.js"
+            ));
         }
         URL.with(Clone::clone)
     }
@@ -114,128 +105,33 @@ pub enum Head {
 
 /// Reads files' heads and further ranges through the scan worker, or in the page.
 #[derive(Clone)]
-pub struct FileReader(Rc<Inner>);
+pub struct FileReader(WorkerPool);
 
 /// Workers a reader starts: each file's head costs a worker a synchronous call to the browser
 /// process (a `slice()` registers a blob), so two read while one waits.
 pub const WORKERS: usize = 2;
 
-struct Inner {
-    /// None: reads happen in the page.
-    workers: RefCell<Vec<Worker>>,
-    /// Round robin over `workers`.
-    turn: Cell<usize>,
-    next_id: Cell<u32>,
-    /// Requests waiting for their reply; `None` is sent when the worker is gone.
-    waiting: RefCell<HashMap<u32, oneshot::Sender<Option<JsValue>>>>,
-    /// Requests not posted yet (posted together a microtask later).
-    queue: RefCell<Vec<JsValue>>,
-    #[allow(clippy::type_complexity)]
-    handlers: RefCell<
-        Option<(
-            Closure<dyn FnMut(MessageEvent)>,
-            Closure<dyn FnMut(JsValue)>,
-        )>,
-    >,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        for w in self.workers.get_mut().drain(..) {
-            w.terminate();
-        }
-    }
-}
-
 impl FileReader {
     /// A reader over [`WORKERS`] workers of the script at `url` ([`worker_url`] in the app); in
     /// the page when none can be created.
     pub fn new(url: &str) -> FileReader {
-        let reader = FileReader::in_page();
-        let workers: Vec<Worker> = (0..WORKERS).filter_map(|_| Worker::new(url).ok()).collect();
-        if workers.is_empty() {
-            return reader;
-        }
-        let weak: Weak<Inner> = Rc::downgrade(&reader.0);
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-            let weak = weak.clone();
-            move |e: MessageEvent| {
-                let Some(inner) = weak.upgrade() else { return };
-                // An array of replies (the worker sends those that are ready together).
-                let replies: js_sys::Array = e.data().unchecked_into();
-                for reply in replies.iter() {
-                    let id = get(&reply, "id").as_f64();
-                    let tx = id.and_then(|id| inner.waiting.borrow_mut().remove(&(id as u32)));
-                    if let Some(tx) = tx {
-                        let _ = tx.send(Some(reply));
-                    }
-                }
-            }
-        });
-        // `error` (the script did not load, or threw) and `messageerror` (a reply that could not
-        // be read): from here on the page reads, and every waiting request is served there.
-        let on_error = Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
-            if let Some(inner) = weak.upgrade() {
-                inner.fail();
-            }
-        });
-        for worker in &workers {
-            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-            let _ = worker.add_event_listener_with_callback(
-                "messageerror",
-                on_error.as_ref().unchecked_ref(),
-            );
-        }
-        *reader.0.workers.borrow_mut() = workers;
-        *reader.0.handlers.borrow_mut() = Some((on_message, on_error));
-        reader
+        FileReader(WorkerPool::new(url, WORKERS))
     }
 
     /// A reader that reads in the page's own thread.
     pub fn in_page() -> FileReader {
-        FileReader(Rc::new(Inner {
-            workers: RefCell::new(Vec::new()),
-            turn: Cell::new(0),
-            next_id: Cell::new(0),
-            waiting: RefCell::new(HashMap::new()),
-            queue: RefCell::new(Vec::new()),
-            handlers: RefCell::new(None),
-        }))
+        FileReader(WorkerPool::none())
     }
 
     /// Whether reads go to a worker (until it fails).
     pub fn uses_worker(&self) -> bool {
-        !self.0.workers.borrow().is_empty()
+        !self.0.is_empty()
     }
 
-    /// Sends `request` (its `id` set here) to the worker; the reply, or `None` when there is
-    /// no worker (any more).
+    /// Sends `request` to a worker; the reply, or `None` when there is no worker (any more).
+    /// Requests made while the scan's futures are polled go in one message.
     async fn ask(&self, request: js_sys::Object) -> Option<JsValue> {
-        if !self.uses_worker() {
-            return None;
-        }
-        let id = self.0.next_id.get();
-        self.0.next_id.set(id.wrapping_add(1));
-        set(&request, "id", &JsValue::from(id));
-        let (tx, rx) = oneshot::channel();
-        self.0.waiting.borrow_mut().insert(id, tx);
-        let first = {
-            let mut q = self.0.queue.borrow_mut();
-            q.push(request.into());
-            q.len() == 1
-        };
-        if first {
-            // Everything asked for until the current poll ends goes in one message.
-            let weak = Rc::downgrade(&self.0);
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Some(inner) = weak.upgrade() {
-                    inner.flush();
-                }
-            });
-        }
-        // A dropped sender (a reader dropped meanwhile) counts as no worker.
-        rx.await.ok().flatten()
+        self.0.ask_batched(request).await
     }
 
     /// The first [`INITIAL_PREFIX_BYTES`] of `src`, or [`Head::Kept`] when it has the `known`
@@ -274,59 +170,6 @@ impl FileReader {
             None => in_page_range(src, start, end, expect).await,
         }
     }
-}
-
-impl Inner {
-    /// Posts the queued requests, shared out in turn among the workers (one message each).
-    fn flush(&self) {
-        let queued: Vec<JsValue> = self.queue.borrow_mut().drain(..).collect();
-        let posted = {
-            let workers = self.workers.borrow();
-            let n = workers.len();
-            let batches: Vec<js_sys::Array> = (0..n).map(|_| js_sys::Array::new()).collect();
-            let turn = self.turn.get();
-            for (i, r) in queued.iter().enumerate() {
-                if let Some(b) = batches.get((turn + i) % n.max(1)) {
-                    b.push(r);
-                }
-            }
-            self.turn.set((turn + queued.len()) % n.max(1));
-            n > 0
-                && workers
-                    .iter()
-                    .zip(&batches)
-                    .filter(|(_, b)| b.length() > 0)
-                    .all(|(w, b)| w.post_message(b).is_ok())
-        };
-        if !posted && !queued.is_empty() {
-            self.fail();
-        }
-    }
-
-    /// A worker is unusable: drop them all and let everything waiting read in the page.
-    fn fail(&self) {
-        for w in self.workers.borrow_mut().drain(..) {
-            w.terminate();
-        }
-        self.queue.borrow_mut().clear();
-        let waiting: Vec<_> = self
-            .waiting
-            .borrow_mut()
-            .drain()
-            .map(|(_, tx)| tx)
-            .collect();
-        for tx in waiting {
-            let _ = tx.send(None);
-        }
-    }
-}
-
-fn set(o: &js_sys::Object, key: &str, v: &JsValue) {
-    let _ = js_sys::Reflect::set(o, &key.into(), v);
-}
-
-fn get(o: &JsValue, key: &str) -> JsValue {
-    js_sys::Reflect::get(o, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn pair(p: Option<(u64, f64)>) -> JsValue {
