@@ -297,6 +297,17 @@ fn picked_problem(path: &str, e: crate::discovery::access::FileProblem) -> (Sour
     }
 }
 
+/// A scanned file's problem as the engine takes it, in the access layer's own words.
+fn scanned_problem(e: crate::discovery::access::FileProblem) -> (SourceProblem, String) {
+    use crate::discovery::access::FileProblem;
+    let kind = match e {
+        FileProblem::Missing(_) | FileProblem::NotOpen(_) => SourceProblem::Missing,
+        FileProblem::Changed(_) => SourceProblem::Changed,
+        FileProblem::Failed { .. } => SourceProblem::Unreadable,
+    };
+    (kind, e.to_string())
+}
+
 impl FileSource for PickedFiles {
     fn file(
         &self,
@@ -362,7 +373,7 @@ impl FileSource for ScanFiles {
         _encounter: &str,
         image: &str,
     ) -> LocalBoxFuture<'static, Result<File, (SourceProblem, String)>> {
-        use crate::discovery::access::{self, FileProblem};
+        use crate::discovery::access;
         let expected = self.expected.get(image).cloned();
         let image = image.to_string();
         async move {
@@ -380,13 +391,10 @@ impl FileSource for ScanFiles {
                 ));
             };
             // Not probed here (a `FileList` folder): `check` probes alongside the PUT.
-            let file = folder.file_unprobed(&p.path).await.map_err(|e| match e {
-                FileProblem::Missing(_) | FileProblem::NotOpen(_) => {
-                    (SourceProblem::Missing, e.to_string())
-                }
-                FileProblem::Changed(_) => (SourceProblem::Changed, e.to_string()),
-                FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
-            })?;
+            let file = folder
+                .file_unprobed(&p.path)
+                .await
+                .map_err(scanned_problem)?;
             p.unchanged(file, "changed since the scan; run discovery again")
         }
         .boxed_local()
@@ -398,18 +406,12 @@ impl FileSource for ScanFiles {
         image: &str,
         file: &File,
     ) -> LocalBoxFuture<'static, Option<(SourceProblem, String)>> {
-        use crate::discovery::access::{self, FileProblem};
+        use crate::discovery::access;
         let path = self.expected.get(image).map(|p| p.path.clone());
         let file = file.clone();
         async move {
             let path = path?;
-            access::probe(&file, &path).await.err().map(|e| match e {
-                FileProblem::Missing(_) | FileProblem::NotOpen(_) => {
-                    (SourceProblem::Missing, e.to_string())
-                }
-                FileProblem::Changed(_) => (SourceProblem::Changed, e.to_string()),
-                FileProblem::Failed { .. } => (SourceProblem::Unreadable, e.to_string()),
-            })
+            access::probe(&file, &path).await.err().map(scanned_problem)
         }
         .boxed_local()
     }
