@@ -1457,10 +1457,15 @@ mod tests {
         assert_eq!(again.connections().await.unwrap().len(), 1);
     }
 
-    async fn fresh(name: &str) -> Store {
+    /// Deletes the test database `name` (nothing when there is none).
+    async fn delete_db(name: &str) {
         if let Ok(req) = Database::delete_by_name(name) {
             let _ = req.await;
         }
+    }
+
+    async fn fresh(name: &str) -> Store {
+        delete_db(name).await;
         Store::open(name).await.expect("open test database")
     }
 
@@ -1751,9 +1756,7 @@ mod tests {
     async fn upgrade_from_v4_builds_aggregates_and_keeps_legacy_conflict() {
         use serde::Serialize;
         let name = "finsync-test-upgrade-v4";
-        if let Ok(req) = Database::delete_by_name(name) {
-            let _ = req.await;
-        }
+        delete_db(name).await;
         // A v4 database as an older build left it (the stores the aggregates come from).
         let db = Database::open(name)
             .with_version(4u32)
@@ -1975,9 +1978,7 @@ mod tests {
     #[wasm_bindgen_test]
     async fn upgrade_from_v6_keeps_the_single_pasted_key() {
         let name = "finsync-test-upgrade-v6";
-        if let Ok(req) = Database::delete_by_name(name) {
-            let _ = req.await;
-        }
+        delete_db(name).await;
         // A v6 database as the previous build left it: every v6 store, one settings record
         // with the single (pasted or demo) key, and a saved connection.
         let db = Database::open(name)
@@ -2151,9 +2152,7 @@ mod tests {
         use std::cell::RefCell;
         use std::rc::Rc;
         let name = "finsync-test-db-blocked";
-        if let Ok(req) = Database::delete_by_name(name) {
-            let _ = req.await;
-        }
+        delete_db(name).await;
         // Another tab with version 1 open (and no versionchange handler).
         let old = Database::open(name)
             .with_version(1u32)
@@ -2186,9 +2185,7 @@ mod tests {
         use std::cell::RefCell;
         use std::rc::Rc;
         let name = "finsync-test-db-versionchange";
-        if let Ok(req) = Database::delete_by_name(name) {
-            let _ = req.await;
-        }
+        delete_db(name).await;
         let events = Rc::new(RefCell::new(Vec::new()));
         let seen = events.clone();
         let store = Store::open_with(name, move |e| seen.borrow_mut().push(e))
