@@ -449,36 +449,6 @@ impl BlobStore {
         }))
     }
 
-    /// Reads the first `n` bytes of a blob or snapshot (fewer if it is shorter). `None` if it
-    /// does not exist.
-    pub async fn read_prefix(
-        &self,
-        container: &str,
-        blob: &str,
-        snapshot: Option<&str>,
-        n: u64,
-    ) -> Result<Option<Vec<u8>>, BlobError> {
-        let resp = self
-            .send(
-                "read blob header",
-                self.http
-                    .get(self.blob_url_at(container, blob, snapshot))
-                    .header("x-ms-range", format!("bytes=0-{}", n.max(1) - 1)),
-            )
-            .await?;
-        match resp.status() {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => {
-                let bytes = resp.bytes().await.map_err(|e| BlobError::Unreachable {
-                    endpoint: self.account.blob_endpoint.clone(),
-                    source: e.without_url(),
-                })?;
-                Ok(Some(bytes.to_vec()))
-            }
-            _ => Err(Self::fail("read blob header", resp).await),
-        }
-    }
-
     /// Reads the first `n` bytes of a blob or snapshot (fewer if it is shorter) together with
     /// the *whole* blob's properties, in one ranged Get Blob: its size from `Content-Range`
     /// (`bytes 0-x/<size>`), its stored MD5 from `x-ms-blob-content-md5` (a ranged answer's
