@@ -56,6 +56,16 @@ async fn put_blob_from_url_and_leases_on_real_azure() {
     outcome.unwrap();
 }
 
+/// The status `request` is answered with.
+async fn status_of(request: reqwest::RequestBuilder) -> Result<u16, String> {
+    Ok(request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .status()
+        .as_u16())
+}
+
 async fn checks(store: &BlobStore, container: &str) -> Result<(), String> {
     let http = reqwest::Client::new();
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
@@ -95,23 +105,17 @@ async fn checks(store: &BlobStore, container: &str) -> Result<(), String> {
         return Err(format!("acquire answered {held:?}, then {again:?}"));
     }
     let upload = store.upload_url("dest/a.jpg", finsync_server::now_unix() + 600);
-    let put = http
-        .put(&upload)
-        .header("x-ms-blob-type", "BlockBlob")
-        .body(b"overwrite".to_vec())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .status()
-        .as_u16();
-    let block = http
-        .put(format!("{upload}&comp=block&blockid=YmxvY2swMDAw"))
-        .body(b"overwrite".to_vec())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .status()
-        .as_u16();
+    let put = status_of(
+        http.put(&upload)
+            .header("x-ms-blob-type", "BlockBlob")
+            .body(b"overwrite".to_vec()),
+    )
+    .await?;
+    let block = status_of(
+        http.put(format!("{upload}&comp=block&blockid=YmxvY2swMDAw"))
+            .body(b"overwrite".to_vec()),
+    )
+    .await?;
     if (put, block) != (412, 412) {
         return Err(format!(
             "Put Blob answered {put}, Put Block {block}; expected 412"
