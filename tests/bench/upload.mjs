@@ -522,6 +522,7 @@ try { await (async () => { // (a function, so that a partial run can return earl
   if (process.env.BENCH_CLIENTS) {
     results.mainThreadRuns = Object.fromEntries(order.map(k => [k, runs[k].map(x => x.mainThread?.TaskDuration)]));
     if (runs.finsync) results.finsyncTimelines = runs.finsync.map(x => x.timeline);
+    if (runs.finsyncBase) results.finsyncBaseTimelines = runs.finsyncBase.map(x => x.timeline);
     results.partial = true;
     return;
   }
