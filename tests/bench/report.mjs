@@ -144,19 +144,24 @@ if (up) {
   const vsSdkBig = up.finsyncBigMiBps / up.sdkBigMiBps;
   const tl = up.finsyncTimeline, btl = up.finsyncBigTimeline;
   const busy = (k) => up.mainThread?.[k] ? f1(up.mainThread[k].TaskDuration) : '?';
+  const azuriteCpu = (k) => (up.cpuRuns?.[k] ?? []).map(c => f1(c.azurite)).join(', ');
   md += `
 ## Upload throughput (tests/bench/upload.mjs)
 
 ${process.env.BENCH_ONLY === 'upload' ? `Measured again on its own on ${new Date().toISOString().slice(0, 10)} (\`BENCH_ONLY=upload\`: upload.mjs, plots.mjs, report.mjs); the other sections are from the last whole run.
 
-` : ''}One headless Chromium page, one Azurite, ${up.files} JPEGs of ${up.fileMiB} MiB each, 4 in flight.
+` : ''}One headless Chromium page, ${up.files} JPEGs of ${up.fileMiB} MiB each, 4 in flight, each timed run against an Azurite of its own.
 finsync's time is the whole sync as a person runs it (fingerprints, encounter, sessions, PUTs,
 commits, IndexedDB writes); the others are bare uploads to SAS URLs created beforehand.${up.loadAverageAtStart === undefined ? '' : `
 The machine's 1-minute load average was ${f1(up.loadAverageAtStart)} at the start and ${f1(up.loadAverageAtEnd)} at the end (2 cores).`}
-Method: after an untimed warm-up (every file read once, 20 PUTs to Azurite), the five clients
-run in ${rounds} rounds, the order rotated each round (${(up.orders ?? []).map(o => o.join(' → ')).join('; ')}),
-so none is always first on a fresh Azurite or next after the server's thumbnail queue; each
-figure is the client's median round (the rounds' seconds in brackets). Every browser client is
+Method: every client's turn in every round runs on a new stack in the same state — Azurite with
+an empty \`--location\` and the server with an empty database, on new ports — because one Azurite
+for the whole run slowed each client down round after round: its LokiJS metadata database
+scans every blob or block stored before on each lookup and saves itself whole every 5 s. The
+page loads the new stack's app (a new origin: an empty IndexedDB, the app as on a first visit,
+concurrency set to 4), then an untimed warm-up sends 20 files to the new Azurite by a bare XHR
+pool. The five clients run in ${rounds} rounds, the order rotated each round (${(up.orders ?? []).map(o => o.join(' → ')).join('; ')});
+each figure is the client's median round (the rounds' seconds in brackets). Every browser client is
 timed in the page with \`performance.now()\`: the baselines around their upload promise, finsync
 from the Upload click (a capturing click listener) to the summary's appearance (a
 MutationObserver). Each finsync round syncs another folder name (hard links to the same files),
@@ -172,13 +177,15 @@ so each round is a new encounter with new idempotency keys that uploads everythi
 ${plot('upload', 'Upload throughput by client, MiB/s')}
 Goals (issue 6): ≥ 0.9 × the bare pool — **${met(vsPool, 0.9)}** (${f2(vsPool)}), ≥ 1.1 × the SDK — **${met(vsSdk, 1.1)}** (${f2(vsSdk)}${up.vsSdkPerRound ? `; round by round ${up.vsSdkPerRound.map(f2).join(', ')}` : ''}).
 Commit checks size, MD5 and the image header; the server's background queue (it waits while
-uploads go on) then made the thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (the
-next client starts only once it is empty, so it does not share the CPU with it).
+uploads go on) then made the thumbnails and previews, done ${f1(up.variantsAfterSeconds)} s after finsync's summary (its
+stack is stopped only then, and the next client has a stack of its own).
 Where finsync's time went in its round nearest the median (the page's resource timings): the first request ${f2(tl.toFirstRequest)} s after the click
 (planning: fingerprints, IndexedDB), the first PUT at ${f2(tl.toFirstPut)} s, the last PUT's end at ${f2(tl.lastPutEnd)} s, the summary at ${f2(tl.total)} s;
 fewer than 4 PUTs in flight for ${f1(tl.putsUnder4InFlight)} s of that; PUT p50 ${f2(tl.kinds.put.p50)} s, commit p50 ${f2(tl.kinds.commit.p50)} s
 (${tl.kinds.commit.n} commits). The page's main thread was busy (median) ${busy('finsync')} s during finsync's sync, ${busy('xhrPool')} s during the XHR pool's, ${busy('fetchPool')} s during the fetch pool's, ${busy('sdk')} s during the SDK's.
-${up.finsyncBigSeconds === undefined ? '' : `
+${up.cpuRuns ? `Azurite's CPU seconds round by round, each round on a new Azurite: finsync ${azuriteCpu('finsync')}; fetch pool ${azuriteCpu('pool')};
+XHR pool ${azuriteCpu('xhrPool')}; SDK ${azuriteCpu('sdk')}; curl ${azuriteCpu('curl')} (the server's during finsync's: ${up.cpuRuns.finsync?.map(c => f1(c.server)).join(', ')}).
+` : ''}${up.finsyncBigSeconds === undefined ? '' : `
 One file of ${up.bigMiB} MiB, the clients taking turns (${(up.bigOrders ?? []).map(o => o.join(' → ')).join('; ')}), medians:
 
 | client | seconds, median (rounds) | MiB/s | finsync ÷ it |
@@ -194,9 +201,9 @@ the page's main thread was busy ${busy('finsyncBig')} s (the SDK's run: ${busy('
 `}
 Memory (goal ≤ 64 MiB of growth during a 2 GB sync): within each of finsync's runs the page's
 renderer processes grew by ${(up.rendererRssGrowthPerRunMiB ?? []).map(f1).join(', ')} MiB (peak VmRSS over the RSS at the run's
-start, sampled every 250 ms; at most **${f1(Math.max(...(up.rendererRssGrowthPerRunMiB ?? [0])))} MiB**). Over the baseline taken before any upload,
-across all ${(up.rendererRssGrowthPerRunMiB ?? []).length} runs (${f1(up.finsyncGiB ?? 0)} GiB, with the other clients' runs in the same renderer in
-between, whose garbage counts here too): **${f1(up.rendererRssGrowthMiB)} MiB**.
+start — the app loaded, the folder picked, the previous origin's renderer gone — sampled every 250 ms; at most
+**${f1(Math.max(...(up.rendererRssGrowthPerRunMiB ?? [0])))} MiB**). The peak of all ${(up.rendererRssGrowthPerRunMiB ?? []).length} runs (${f1(up.finsyncGiB ?? 0)} GiB, each on a newly loaded app, the
+other clients' runs in between) over the RSS at the first run's start: **${f1(up.rendererRssGrowthMiB)} MiB**.
 ${plot('memory', 'Renderer memory over time during finsync\'s syncs')}`;
 }
 const uploadSection = md.slice(uploadFrom);

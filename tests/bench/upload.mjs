@@ -1,4 +1,5 @@
-// Upload benchmark, everything side by side in one headless Chromium against one Azurite:
+// Upload benchmark, everything side by side in one headless Chromium, each timed run against an
+// Azurite of its own in the same (empty) state:
 //   A. finsync (the real app: fingerprints, sessions, PUTs, commits) at concurrency 4
 //   B. a hand-written pool of 4 bare fetch PUTs to SAS URLs of the same kind (and B2, the same
 //      pool with XMLHttpRequest, finsync's transport)
@@ -8,16 +9,26 @@
 // over N × 5 MiB JPEGs; then one big file: finsync's 8 MiB blocks vs the SDK's defaults; and
 // the renderer's memory growth during finsync's runs. Prints one JSON object.
 //
-// Fairness: after an untimed warm-up (the files read once, a short XHR pool against Azurite),
-// the clients run in BENCH_ROUNDS rounds (3) whose order is rotated, so no client is always the
-// first on a fresh Azurite or the one after the server's thumbnail queue; each client's figure
-// is its median round. The big file's clients (finsync, the SDK, and bare XHR Put Block pools
-// with and without Content-MD5) take turns, rotated each round, for BENCH_BIG_ROUNDS rounds
-// (2) each. Every client is timed in the page with performance.now(): the baselines around
-// their promise, finsync from the Upload click (a capturing click listener) to the summary's
-// appearance (a MutationObserver) — still the whole sync as a person runs it. finsync gets a
-// folder of its own each round (hard links to the same files under another folder name: the
-// quick upload's encounter is the folder's name, so each round has new idempotency keys and
+// Fairness: every timed client-round (each client's turn in each round, the many files' and the
+// big file's) gets a new stack: Azurite with an empty --location and the server with an empty
+// database, on new ports (startStack). One Azurite for the whole run made each client slower
+// round after round (Azurite's CPU per 200-file round grew from 4.9 to 9.3 s for finsync): its
+// LokiJS metadata database answers each lookup by scanning every blob or block stored before
+// (the first indexed field of its queries, the account, is the same in all of them) and saves
+// itself whole every 5 s, so a client's time depended on how much the clients before it had
+// uploaded. The page then loads the new stack's app (a new origin, so a new, empty IndexedDB:
+// the app starts as on a first visit with the server's demo key; concurrency is set to 4 again),
+// and an untimed warm-up sends 20 files by the bare XHR pool to the new Azurite (its JIT, the
+// server, the page's connections); finsync's folder is picked after that. The clients run in
+// BENCH_ROUNDS rounds (3) whose order is rotated, so no client is always next after another
+// (the page cache, the last stack's files being deleted); each client's figure is its median
+// round. The big file's clients (finsync, the SDK, and bare XHR Put Block pools with and
+// without Content-MD5) take turns, rotated each round, for BENCH_BIG_ROUNDS rounds (2) each.
+// Every client is timed in the page with performance.now(): the baselines around their promise,
+// finsync from the Upload click (a capturing click listener) to the summary's appearance (a
+// MutationObserver) — still the whole sync as a person runs it. finsync gets a folder of its
+// own each round (hard links to the same files under another folder name: the quick upload's
+// encounter is the folder's name, so each round has new idempotency keys and
 // uploads everything again). Each client's CPU seconds (Azurite, the server, the browser's
 // renderer, network service and other processes) are measured around its timed part too
 // (`cpu`): on this 2-core machine Azurite and the page share the CPU, so what a client costs
@@ -28,7 +39,8 @@
 // upload progress listener, as finsync registers) runs only when named there.
 // BENCH_AB_BASE=other.html adds `finsyncBase`: the same sync in a second tab that loads
 // another build of the app (its index page copied into dist/ under that name, its hashed
-// files beside the current ones), for a side-by-side comparison of two builds in one run.
+// files beside the current ones; a stack of its own per round like every client), for a
+// side-by-side comparison of two builds in one run.
 // BENCH_PROFILE_OUT=file.json keeps BENCH_PROFILE's raw CPU profile.
 import { mkdirSync, writeFileSync, existsSync, readFileSync, mkdtempSync, rmSync, linkSync, readdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -191,8 +203,6 @@ const linkedFolder = (from, name) => {
 for (const dir of [many, big]) for (const f of readdirSync(dir)) execFileSync('cat', [path.join(dir, f)], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-// BENCH_STATIC_DIR: serve another copy of the bundle than dist/ (e.g. a build keeping its function names, for BENCH_PROFILE).
-const stack = await startStack({ staticDir: process.env.BENCH_STATIC_DIR || undefined });
 const { chromium } = await import('playwright-core');
 const profile = path.join(os.tmpdir(), `finsync-bench-profile-${process.pid}`);
 const ctx = await chromium.launchPersistentContext(profile, {
@@ -204,16 +214,33 @@ const ctx = await chromium.launchPersistentContext(profile, {
     '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--enable-precise-memory-info'],
 });
 const page = ctx.pages()[0] || await ctx.newPage();
+const sdkBundle = execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'), [path.join(ROOT, 'tests/bench/sdk-entry.mjs'), '--bundle', '--format=iife', '--minify', '--log-level=error'], { encoding: 'utf8' });
+
+// Every timed client-round runs against a stack of its own in the same state: a new Azurite
+// with an empty --location and a new server (an empty database) on new ports. One Azurite for
+// the whole run made every client slower round after round: Azurite keeps its metadata in a
+// LokiJS database whose lookups (a blob, a block, a container: `findOne` by account first, the
+// same for every document, then a scan of the rest) and index updates grow with every blob,
+// block and snapshot stored before, and which it serialises whole every 5 s (autosave) — so a
+// client's time depended on how many had uploaded before it. `stack` is the current round's.
+let stack = null;
+// Each page's CDP session (a new one after each navigation: the new origin gets a new renderer).
+const cdps = new Map();
 let sampler;
-const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB, rounds: ROUNDS, bigRounds: BIG_ROUNDS, loadAverageAtStart: os.loadavg()[0] };
-try { await (async () => { // (a function, so that a partial run can return early)
-  await page.goto(stack.appUrl);
-  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
-  await page.getByTestId('concurrency').selectOption('4');
-  await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
-  const sdk = execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'), [path.join(ROOT, 'tests/bench/sdk-entry.mjs'), '--bundle', '--format=iife', '--minify', '--log-level=error'], { encoding: 'utf8' });
-  await page.addScriptTag({ content: sdk });
-  await page.evaluate(() => {
+
+/** Loads the app of the current `stack` in `pg` (a new origin: a new, empty IndexedDB, so the
+ *  app starts as on a first visit, with the server's demo key and settings), sets concurrency 4
+ *  as a person would, waits for the service worker, and injects what the baselines need:
+ *  the Azure SDK bundle, hidden file inputs holding the files, the bare XHR pools. */
+async function openApp(pg, suffix = '') {
+  await pg.goto(`${stack.appUrl}/${suffix}`);
+  await pg.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+  await pg.getByTestId('concurrency').selectOption('4');
+  await pg.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
+  // The service worker precaches the bundle on a first visit: not during a timed run.
+  await pg.evaluate(() => Promise.race([navigator.serviceWorker?.ready, new Promise(r => setTimeout(r, 15000))]));
+  await pg.addScriptTag({ content: sdkBundle });
+  await pg.evaluate(() => {
     for (const id of ['bench-many', 'bench-big']) {
       const i = document.createElement('input'); i.type = 'file'; i.multiple = true; i.id = id; i.hidden = true; document.body.append(i);
     }
@@ -230,15 +257,68 @@ try { await (async () => { // (a function, so that a partial run can return earl
       await Promise.all([worker(), worker(), worker(), worker()]);
       return (performance.now() - t) / 1000;
     };
+    // The bare block pools (the big file): XHR Put Block, `block` bytes × `parallel` in flight,
+    // deterministic IDs, then Put Block List; with each block's Content-MD5 when given.
+    window.benchBlockPool = async (url, file, block, parallel, md5s) => {
+      const put = (u, body, headers) => new Promise((resolve, reject) => {
+        const x = new XMLHttpRequest(); x.open('PUT', u);
+        for (const [k, v] of headers) x.setRequestHeader(k, v);
+        x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
+        x.send(body);
+      });
+      const id = (i) => btoa(`bench-block-${String(i).padStart(6, '0')}`);
+      const count = Math.ceil(file.size / block);
+      const t = performance.now(); let next = 0;
+      const worker = async () => { while (next < count) { const i = next++;
+        await put(`${url}&comp=block&blockid=${encodeURIComponent(id(i))}`, file.slice(i * block, Math.min(file.size, (i + 1) * block)),
+          md5s ? [['Content-MD5', md5s[i]]] : []); } };
+      await Promise.all(Array.from({ length: parallel }, worker));
+      const xml = '<?xml version="1.0" encoding="utf-8"?><BlockList>' + Array.from({ length: count }, (_, i) => `<Latest>${id(i)}</Latest>`).join('') + '</BlockList>';
+      await put(`${url}&comp=blocklist`, xml, [['x-ms-blob-content-type', 'image/jpeg']]);
+      return (performance.now() - t) / 1000;
+    };
   });
-  await page.setInputFiles('#bench-many', names.map(n => path.join(many, n)));
-  await page.setInputFiles('#bench-big', path.join(big, 'BIG.jpg'));
-
+  await pg.setInputFiles('#bench-many', names.map(n => path.join(many, n)));
+  await pg.setInputFiles('#bench-big', path.join(big, 'BIG.jpg'));
   // The renderer main thread's busy time per client (CDP Performance metrics), to tell the
   // page's own work from waiting on the network.
-  const cdp = await ctx.newCDPSession(page);
-  await cdp.send('Performance.enable');
-  const busy = async (session = cdp) => Object.fromEntries((await session.send('Performance.getMetrics')).metrics
+  await cdps.get(pg)?.detach().catch(() => {});
+  const session = await ctx.newCDPSession(pg);
+  await session.send('Performance.enable');
+  cdps.set(pg, session);
+}
+
+/** Until this browser's renderer processes are the same for `quietMs` (at most `maxMs`): after a
+ *  navigation the previous origin's renderer exits, and the memory measured at a run's start
+ *  must not include one that is about to go. */
+async function renderersSettled(quietMs = 1000, maxMs = 10000) {
+  const pids = () => execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' }).split('\n')
+    .filter(l => l.includes('--type=renderer') && ofThisBrowser(l.trim().replace(/^\d+\s+/, ''))).map(l => l.trim().split(/\s+/)[0]).sort().join(',');
+  const until = Date.now() + maxMs;
+  let last = pids(), since = Date.now();
+  while (Date.now() < until && Date.now() - since < quietMs) {
+    await new Promise(r => setTimeout(r, 200));
+    const now = pids();
+    if (now !== last) { last = now; since = Date.now(); }
+  }
+}
+
+/** A new stack for one timed client-round: Azurite (empty) and the server, `pg` on its app,
+ *  and an untimed warm-up of both and of the page's network stack (20 files by the XHR pool,
+ *  so Azurite's JIT is warm), the same for every client. Returns the stack, to stop after. */
+async function freshStack(pg, suffix = '') {
+  // BENCH_STATIC_DIR: serve another copy of the bundle than dist/ (e.g. a build keeping its function names, for BENCH_PROFILE).
+  stack = await startStack({ staticDir: process.env.BENCH_STATIC_DIR || undefined });
+  await openApp(pg, suffix);
+  const urls = await sasUrls(stack, 'bench-warmup', names.slice(0, 20), FILE_BYTES);
+  await pg.evaluate((urls) => window.benchXhrPool(urls, [...document.getElementById('bench-many').files].slice(0, urls.length)), urls);
+  await renderersSettled();
+  return stack;
+}
+
+const results = { files: N, fileMiB: FILE_BYTES / MiB, bigMiB: BIG_BYTES / MiB, rounds: ROUNDS, bigRounds: BIG_ROUNDS, loadAverageAtStart: os.loadavg()[0] };
+try { await (async () => { // (a function, so that a partial run can return early)
+  const busy = async (session) => Object.fromEntries((await session.send('Performance.getMetrics')).metrics
     .filter(m => ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration'].includes(m.name)).map(m => [m.name, m.value]));
   const markers = {
     azurite: (a) => a.includes('azurite') && a.includes(stack.tmp),
@@ -252,9 +332,11 @@ try { await (async () => { // (a function, so that a partial run can return earl
   const cpuDelta = (a, b) => Object.fromEntries(Object.keys(a).map(k => [k, Number((b[k] - a[k]).toFixed(2))]));
   const busyDelta = (a, b) => Object.fromEntries(Object.keys(a).map(k => [k, Number((b[k] - a[k]).toFixed(2))]));
 
-  // Memory: the renderer's VmRSS over the baseline taken before any upload, sampled every
-  // 250 ms; the peak counts only while finsync syncs (the baselines run in the same renderer).
-  const memory = { baseline: rendererRss(), peak: 0, samples: [], marks: [], perRun: [] };
+  // Memory: the renderer's VmRSS, sampled every 250 ms while finsync syncs (the baselines run
+  // in the same browser): each run's peak over the RSS at its start (the app loaded, the folder
+  // picked, the previous origin's renderer gone), and the peak of all runs over the RSS at the
+  // first run's start (`baseline`).
+  const memory = { baseline: null, peak: 0, samples: [], marks: [], perRun: [] };
   const samplingFrom = Date.now();
   let finsyncRunning = null;
   sampler = setInterval(() => {
@@ -265,16 +347,11 @@ try { await (async () => { // (a function, so that a partial run can return earl
     memory.samples.push([(Date.now() - samplingFrom) / 1000, Math.max(0, rss - memory.baseline) / MiB]);
   }, 250);
 
-  // Untimed warm-up of Azurite and the page's network stack: 20 files by the XHR pool.
-  {
-    const urls = await sasUrls(stack, 'bench-warmup', names.slice(0, 20), FILE_BYTES);
-    await page.evaluate((urls) => window.benchXhrPool(urls, [...document.getElementById('bench-many').files].slice(0, urls.length)), urls);
-  }
-
   /** One finsync sync of `dir` as a person runs it: pick the folder, click Upload, wait for the
    *  summary. Timed in the page from the click to the summary's appearance. */
   let profiled = 0;
-  const finsync = async (dir, files, label, pg = page, pcdp = cdp) => {
+  const finsync = async (dir, files, label, pg = page) => {
+    const pcdp = cdps.get(pg);
     await pg.bringToFront();
     await pg.getByTestId('folder-input').setInputFiles(dir);
     await pg.evaluate(() => {
@@ -302,6 +379,7 @@ try { await (async () => { // (a function, so that a partial run can return earl
     if (profiling) { profiled |= files === 1 ? 2 : 1; await pcdp.send('Profiler.enable'); await pcdp.send('Profiler.start'); }
     const run = { peak: rendererRss() };
     const before = run.peak;
+    memory.baseline ??= before;
     memory.marks.push({ at: (Date.now() - samplingFrom) / 1000, label });
     finsyncRunning = run;
     const busy0 = await busy(pcdp);
@@ -335,24 +413,15 @@ try { await (async () => { // (a function, so that a partial run can return earl
   };
 
   // A/B experiments: BENCH_AB_BASE=<page> runs finsync a second time per round in another
-  // tab that loads another build of the app from the same server (same origin, same data).
-  let basePage = null, baseCdp = null;
-  if (process.env.BENCH_AB_BASE) {
-    basePage = await ctx.newPage();
-    await basePage.goto(`${stack.appUrl}/${process.env.BENCH_AB_BASE}`);
-    await basePage.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
-    await basePage.getByTestId('concurrency').selectOption('4');
-    await basePage.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor();
-    baseCdp = await ctx.newCDPSession(basePage);
-    await baseCdp.send('Performance.enable');
-  }
+  // tab that loads another build of the app (a stack of its own too, like every client-round).
+  const basePage = process.env.BENCH_AB_BASE ? await ctx.newPage() : null;
   // The many-files clients; each returns its seconds (and what else it measured).
   const clients = {
-    ...(basePage ? { finsyncBase: async (r) => finsync(linkedFolder(many, `bench-base-r${r}`), N, `other build, ${N} files, round ${r + 1}`, basePage, baseCdp) } : {}),
+    ...(basePage ? { finsyncBase: async (r) => finsync(linkedFolder(many, `bench-base-r${r}`), N, `other build, ${N} files, round ${r + 1}`, basePage) } : {}),
     finsync: async (r) => finsync(linkedFolder(many, `bench-many-r${r}`), N, `${N} files, round ${r + 1}`),
     pool: async (r) => {
       const urls = await sasUrls(stack, `bench-pool-${r}`, names, FILE_BYTES);
-      const busy0 = await busy();
+      const busy0 = await busy(cdps.get(page));
       const cpu0 = cpu();
       const seconds = await page.evaluate(async (urls) => {
         const files = document.getElementById('bench-many').files;
@@ -363,26 +432,26 @@ try { await (async () => { // (a function, so that a partial run can return earl
         await Promise.all([worker(), worker(), worker(), worker()]);
         return (performance.now() - t) / 1000;
       }, urls);
-      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy(cdps.get(page))), cpu: cpuDelta(cpu0, cpu()) };
     },
     // The same pool with XMLHttpRequest (finsync's transport), to tell the transport's share of
     // the gap from the app's own work.
     xhrPool: async (r) => {
       const urls = await sasUrls(stack, `bench-xhr-${r}`, names, FILE_BYTES);
-      const busy0 = await busy();
+      const busy0 = await busy(cdps.get(page));
       const cpu0 = cpu();
       const seconds = await page.evaluate((urls) => window.benchXhrPool(urls, document.getElementById('bench-many').files), urls);
-      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy(cdps.get(page))), cpu: cpuDelta(cpu0, cpu()) };
     },
     sdk: async (r) => {
       const urls = await sasUrls(stack, `bench-sdk-${r}`, names, FILE_BYTES);
-      const busy0 = await busy();
+      const busy0 = await busy(cdps.get(page));
       const cpu0 = cpu();
       const seconds = await page.evaluate(async (urls) => {
         const files = [...document.getElementById('bench-many').files];
         const t = performance.now(); await window.sdkUploadFiles(urls, files, 4); return (performance.now() - t) / 1000;
       }, urls);
-      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy(cdps.get(page))), cpu: cpuDelta(cpu0, cpu()) };
     },
     // Parallel curl, 4 transfers at a time, outside the browser. The SAS URLs go into a config
     // file readable only by us (never argv, which `ps` shows, nor any output); curl writes only
@@ -413,10 +482,10 @@ try { await (async () => { // (a function, so that a partial run can return earl
   if (process.env.BENCH_CLIENTS?.split(',').includes('xhrProgress')) {
     clients.xhrProgress = async (r) => {
       const urls = await sasUrls(stack, `bench-xhrp-${r}`, names, FILE_BYTES);
-      const busy0 = await busy();
+      const busy0 = await busy(cdps.get(page));
       const cpu0 = cpu();
       const seconds = await page.evaluate((urls) => window.benchXhrPool(urls, document.getElementById('bench-many').files, true), urls);
-      return { seconds, mainThread: busyDelta(busy0, await busy()), cpu: cpuDelta(cpu0, cpu()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy(cdps.get(page))), cpu: cpuDelta(cpu0, cpu()) };
     };
   }
   // BENCH_CLIENTS=a,b,…: only those clients (experiments; prints their rounds and CPU only).
@@ -431,19 +500,29 @@ try { await (async () => { // (a function, so that a partial run can return earl
     const turn = order.map((_, i) => order[(i + (process.env.BENCH_CLIENTS ? r : 2 * r)) % order.length]);
     results.orders.push(turn);
     for (const k of turn) {
-      if (basePage && k !== 'finsyncBase') await page.bringToFront();
-      runs[k].push(await clients[k](r));
-      console.error(`round ${r + 1}: ${k} ${runs[k].at(-1).seconds.toFixed(2)} s`);
+      const pg = k === 'finsyncBase' ? basePage : page;
+      await freshStack(pg, k === 'finsyncBase' ? process.env.BENCH_AB_BASE : '');
+      try {
+        await pg.bringToFront();
+        runs[k].push(await clients[k](r));
+        // Once the server's variants queue is empty (finsync waited for it already).
+        await variantsDrained(stack);
+      } finally {
+        await stack.stop({ exited: true });
+      }
+      console.error(`round ${r + 1}: ${k} ${runs[k].at(-1).seconds.toFixed(2)} s, Azurite ${runs[k].at(-1).cpu.azurite} CPU-s`);
     }
   }
   results.runs = Object.fromEntries(order.map(k => [k, runs[k].map(x => Number(x.seconds.toFixed(3)))]));
   // CPU seconds of Azurite, the server and the browser during each client's timed part, median.
   results.cpu = Object.fromEntries(order.map(k => [k, Object.fromEntries(Object.keys(runs[k][0].cpu).map(m => [m, median(runs[k].map(x => x.cpu[m]))]))]));
+  // …and round by round (each round on a new stack: no growth from one round to the next).
+  results.cpuRuns = Object.fromEntries(order.map(k => [k, runs[k].map(x => x.cpu)]));
   const med = (k) => median(runs[k].map(x => x.seconds));
   if (process.env.BENCH_CLIENTS) {
     results.mainThreadRuns = Object.fromEntries(order.map(k => [k, runs[k].map(x => x.mainThread?.TaskDuration)]));
-    results.cpuRuns = Object.fromEntries(order.map(k => [k, runs[k].map(x => x.cpu)]));
     if (runs.finsync) results.finsyncTimelines = runs.finsync.map(x => x.timeline);
+    if (runs.finsyncBase) results.finsyncBaseTimelines = runs.finsyncBase.map(x => x.timeline);
     results.partial = true;
     return;
   }
@@ -466,10 +545,9 @@ try { await (async () => { // (a function, so that a partial run can return earl
   // One big file: finsync (8 MiB blocks, 4 in flight) vs SDK defaults, alternating who goes
   // first. BENCH_SKIP_BIG=1 leaves it out (quicker runs while working on the many-files case).
   if (!process.env.BENCH_SKIP_BIG) {
-    // The bare block pools (what finsync's block path costs over the transport and Azurite):
-    // XHR Put Block, BLOCK MiB × 4 in flight, deterministic IDs, then Put Block List; with and
-    // without each block's Content-MD5, computed here beforehand (untimed), so the difference
-    // is Azurite's own MD5 check.
+    // The bare block pools (what finsync's block path costs over the transport and Azurite;
+    // `benchBlockPool`, injected by openApp): with and without each block's Content-MD5,
+    // computed here beforehand (untimed), so the difference is Azurite's own MD5 check.
     const BLOCK = 8 * MiB;
     const blockMd5s = [];
     {
@@ -483,32 +561,12 @@ try { await (async () => { // (a function, so that a partial run can return earl
       }
       closeSync(fd);
     }
-    await page.evaluate(() => {
-      window.benchBlockPool = async (url, file, block, parallel, md5s) => {
-        const put = (u, body, headers) => new Promise((resolve, reject) => {
-          const x = new XMLHttpRequest(); x.open('PUT', u);
-          for (const [k, v] of headers) x.setRequestHeader(k, v);
-          x.onload = () => x.status === 201 ? resolve() : reject(new Error(`PUT ${x.status}`)); x.onerror = () => reject(new Error('PUT failed'));
-          x.send(body);
-        });
-        const id = (i) => btoa(`bench-block-${String(i).padStart(6, '0')}`);
-        const count = Math.ceil(file.size / block);
-        const t = performance.now(); let next = 0;
-        const worker = async () => { while (next < count) { const i = next++;
-          await put(`${url}&comp=block&blockid=${encodeURIComponent(id(i))}`, file.slice(i * block, Math.min(file.size, (i + 1) * block)),
-            md5s ? [['Content-MD5', md5s[i]]] : []); } };
-        await Promise.all(Array.from({ length: parallel }, worker));
-        const xml = '<?xml version="1.0" encoding="utf-8"?><BlockList>' + Array.from({ length: count }, (_, i) => `<Latest>${id(i)}</Latest>`).join('') + '</BlockList>';
-        await put(`${url}&comp=blocklist`, xml, [['x-ms-blob-content-type', 'image/jpeg']]);
-        return (performance.now() - t) / 1000;
-      };
-    });
     const blockPool = (label, md5s) => async (r) => {
       const [bigUrl] = await sasUrls(stack, `${label}-${r}`, ['BIG.jpg'], BIG_BYTES);
-      const busy0 = await busy();
+      const busy0 = await busy(cdps.get(page));
       const seconds = await page.evaluate(([url, block, md5s]) =>
         window.benchBlockPool(url, document.getElementById('bench-big').files[0], block, 4, md5s), [bigUrl, BLOCK, md5s]);
-      return { seconds, mainThread: busyDelta(busy0, await busy()) };
+      return { seconds, mainThread: busyDelta(busy0, await busy(cdps.get(page))) };
     };
     const bigRuns = { finsync: [], sdk: [], xhrBlocks: [], xhrBlocksMd5: [] };
     const bigClients = {
@@ -517,12 +575,12 @@ try { await (async () => { // (a function, so that a partial run can return earl
       finsync: (r) => finsync(linkedFolder(big, `bench-big-r${r}`), 1, `one ${BIG_BYTES / MiB} MiB file, round ${r + 1}`),
       sdk: async (r) => {
         const [bigUrl] = await sasUrls(stack, `bench-sdk-big-${r}`, ['BIG.jpg'], BIG_BYTES);
-        const busy0 = await busy();
+        const busy0 = await busy(cdps.get(page));
         const seconds = await page.evaluate(async (url) => {
           const file = document.getElementById('bench-big').files[0];
           const t = performance.now(); await window.sdkUploadOne(url, file); return (performance.now() - t) / 1000;
         }, bigUrl);
-        return { seconds, mainThread: busyDelta(busy0, await busy()) };
+        return { seconds, mainThread: busyDelta(busy0, await busy(cdps.get(page))) };
       },
     };
     results.bigOrders = [];
@@ -532,7 +590,13 @@ try { await (async () => { // (a function, so that a partial run can return earl
       const turn = ks.map((_, i) => ks[(i + r) % ks.length]);
       results.bigOrders.push(turn);
       for (const k of turn) {
-        bigRuns[k].push(await bigClients[k](r));
+        await freshStack(page);
+        try {
+          bigRuns[k].push(await bigClients[k](r));
+          await variantsDrained(stack);
+        } finally {
+          await stack.stop({ exited: true });
+        }
         console.error(`big round ${r + 1}: ${k} ${bigRuns[k].at(-1).seconds.toFixed(2)} s`);
       }
     }
@@ -549,13 +613,13 @@ try { await (async () => { // (a function, so that a partial run can return earl
   clearInterval(sampler);
   results.memorySamples = memory.samples.map(([t, m]) => [Number(t.toFixed(2)), Number(m.toFixed(1))]);
   results.memoryMarks = memory.marks.map(m => ({ at: Number(m.at.toFixed(2)), label: m.label }));
-  results.rendererRssGrowthMiB = Math.max(0, memory.peak - memory.baseline) / MiB;
+  results.rendererRssGrowthMiB = Math.max(0, memory.peak - (memory.baseline ?? memory.peak)) / MiB;
   results.rendererRssGrowthPerRunMiB = memory.perRun.map(x => Number(x.toFixed(1)));
   results.finsyncGiB = (ROUNDS * N * FILE_BYTES + (process.env.BENCH_SKIP_BIG ? 0 : BIG_ROUNDS * BIG_BYTES)) / 2 ** 30;
 })(); } finally {
   clearInterval(sampler);
   await ctx.close();
-  await stack.stop();
+  await stack?.stop();
   rmSync(links, { recursive: true, force: true });
   rmSync(profile, { recursive: true, force: true });
 }

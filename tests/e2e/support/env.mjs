@@ -97,9 +97,14 @@ export async function startStack({ container = 'finsync', blobFaults = null, tes
   return {
     appUrl, blobUrl, publicBlobUrl, apiKey, container, blobService, tmp,
     logs: () => azurite.logText() + '\n' + server.logText() + (proxy ? '\n' + proxy.logText() : ''),
-    async stop() {
+    /** With `{ exited: true }` (the benchmarks), waits until each process has exited (at most
+     *  5 s), so that a stack started next does not share the CPU with this one's shutdown
+     *  (Azurite saves its database as it closes). */
+    async stop({ exited = false } = {}) {
       server.kill('SIGINT'); azurite.kill('SIGTERM'); proxy?.kill('SIGTERM');
-      await new Promise(r => setTimeout(r, 200));
+      const gone = (child) => child.exitCode !== null || child.signalCode !== null ? Promise.resolve()
+        : new Promise(r => { child.once('exit', r); setTimeout(r, 5000).unref(); });
+      await (exited ? Promise.all([server, azurite, proxy].filter(Boolean).map(gone)) : new Promise(r => setTimeout(r, 200)));
       rmSync(tmp, { recursive: true, force: true });
     },
   };
