@@ -290,7 +290,7 @@ Until every fingerprint is stored: ${f2(scan.fingerprintedVsExifr)} × exifr, ${
 Memory (goal: flat in the number of files): while finsync scanned${fp ? ' and fingerprinted' : ''} ${scan.smallFiles} files the renderer's VmRSS peaked ${f1(scan.rssGrowthSmallMiB)} MiB over
 the baseline and kept ${f1(scan.retainedSmallMiB)} MiB after a full GC; for ${scan.files} files
 ${f1(scan.rssGrowthMiB)} MiB peak and ${f1(scan.retainedMiB)} MiB kept${rounds.length > 1 ? ' (medians of the rounds)' : ''}.${scan.wasmHeapMiB === undefined ? '' : ` The app's WASM heap (its high-water
-mark: linear memory never shrinks) was ${f1(scan.wasmHeapSmallMiB)} MiB after the ${scan.smallFiles} files and ${f1(scan.wasmHeapMiB)} MiB after the ${scan.files}.`}${scan.fileListRetainedMiB === undefined ? '' : ` For scale, the
+mark: linear memory never shrinks) was ${f1(scan.wasmHeapSmallMiB)} MiB after the ${scan.smallFiles} files and ${f1(scan.wasmHeapMiB)} MiB after the first ${scan.files}${scan.roundWasmHeapMiB ? ` (after each round's: ${scan.roundWasmHeapMiB.map(f1).join(', ')} MiB)` : ''}.`}${scan.fileListRetainedMiB === undefined ? '' : ` For scale, the
 browser alone keeps ${f1(scan.fileListRetainedMiB)} MiB after GC for the ${scan.files} \`File\` objects of one more
 \`<input webkitdirectory>\` of the same folder, each stat'ed once: a picked folder's list is held
 by its input (and by the app, for thumbnails and the fingerprint phase) and grows with it.`}

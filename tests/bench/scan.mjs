@@ -25,9 +25,9 @@
 // warm-up) and the N files (median of the rounds) — flat means the same for both. Prints one
 // JSON object (files/s per contender, the ratios, the rounds).
 //
-// BENCH_AB_BASE=<path> (experiments): adds `finsyncBase`, the same scan in a second tab loading
-// another build of the app from the same server (its index.html and scan-reader.js in e.g.
-// dist/base/, its hashed files copied beside the current ones in dist/), into the rotation.
+// BENCH_AB_PAGES=b/index.html,… (experiments): adds `finsync_b` …, the same scan in another tab
+// loading another build of the app from the same server (its index.html and scan-reader.js in
+// dist/b/, its hashed files copied beside the current ones in dist/), into the rotation.
 //
 // BENCH_SCAN_CPU_PROFILE=<file.cpuprofile>: records a CPU profile of the page's main thread
 // during finsync's metadata pass over the N files in the first round (open it in Chromium's DevTools, Performance
@@ -150,6 +150,7 @@ const newestJob = page => page.evaluate(() => new Promise((resolve, reject) => {
 /** Scans `dir` in the app and waits for its fingerprints; returns both times (from the job's own
  * timestamps) and the renderer's RSS growth over both phases. */
 async function appScan(page, dir, profile, expected, cpuProfile) {
+  await page.bringToFront();
   const cdp = cpuProfile ? await page.context().newCDPSession(page) : null;
   if (cdp) {
     await cdp.send('Profiler.enable');
@@ -157,6 +158,10 @@ async function appScan(page, dir, profile, expected, cpuProfile) {
     await cdp.send('Profiler.start');
   }
   const before = await page.evaluate(() => document.querySelectorAll('[data-testid=scan-job]').length);
+  // The baseline after a full garbage collection, as the figure kept after the scan is, so
+  // what an earlier contender left for the collector does not count.
+  await page.evaluate(() => window.gc && window.gc());
+  await new Promise(r => setTimeout(r, 500));
   const pids = rendererPids(profile);
   const baseline = rssOf(pids);
   let peak = baseline;
@@ -267,14 +272,13 @@ const results = { files: N, smallFiles: N / 4, avgFileKB: 0, rounds: ROUNDS, loa
 try {
   await page.goto(`${stack.appUrl}/#/discover`);
   await page.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
-  // A/B experiments: BENCH_AB_BASE=<path> adds `finsyncBase`, the same scan in a second tab that
-  // loads another build of the app from the same server (e.g. `base/index.html`: its index page
-  // and scan-reader.js in dist/base/, its hashed files beside the current ones in dist/).
-  let basePage = null;
-  if (process.env.BENCH_AB_BASE) {
-    basePage = await ctx.newPage();
-    await basePage.goto(`${stack.appUrl}/${process.env.BENCH_AB_BASE}#/discover`);
-    await basePage.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+  // A/B experiments: BENCH_AB_PAGES (see the top).
+  const others = {};
+  for (const p of (process.env.BENCH_AB_PAGES || '').split(',').filter(Boolean)) {
+    const pg = await ctx.newPage();
+    await pg.goto(`${stack.appUrl}/${p}#/discover`);
+    await pg.getByTestId('key-status').filter({ hasText: 'API key ready' }).waitFor({ timeout: 20000 });
+    others[p.split('/')[0]] = pg;
   }
   const exifrBundle = execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'),
     ['--bundle', '--format=iife', '--minify', '--log-level=error', '--sourcefile=exifr-entry.mjs'],
@@ -285,6 +289,7 @@ try {
   // first access to a File's size stats the file, and a contender must not profit from an
   // earlier one's); the input is removed after, so its list is not kept.
   const inPage = async (what, dir, n) => {
+    await page.bringToFront();
     await page.evaluate(() => {
       const i = document.createElement('input');
       i.type = 'file'; i.id = 'bench-pick'; i.hidden = true; i.setAttribute('webkitdirectory', '');
@@ -323,16 +328,16 @@ try {
   const a1 = await appScan(page, small, profile, N / 4);
   await inPage('exifr', small, N / 4);
   await inPage('floor', small, N / 4);
-  if (basePage) await appScan(basePage, linkedFolder(small, 'Survey-base-warm-up'), profile, N / 4);
+  for (const [k, pg] of Object.entries(others)) await appScan(pg, linkedFolder(small, `Survey-${k}-warm-up`), profile, N / 4);
 
   // The rounds: every contender once per round over the same N files, the order rotated by one
   // each round (each contender takes every place in turn: first, after finsync's fingerprint
   // phase, after exifr …); each contender's figure is its median round.
-  const runs = { finsync: [], exifr: [], floor: [], ...(basePage ? { finsyncBase: [] } : {}) };
+  const runs = { finsync: [], exifr: [], floor: [], ...Object.fromEntries(Object.keys(others).map(k => [`finsync_${k}`, []])) };
   const contenders = {
     finsync: r => appScan(page, linkedFolder(big, `Survey-${N}-round-${r + 1}`), profile, N,
       r === 0 ? process.env.BENCH_SCAN_CPU_PROFILE : undefined),
-    ...(basePage ? { finsyncBase: r => appScan(basePage, linkedFolder(big, `Survey-${N}-base-${r + 1}`), profile, N) } : {}),
+    ...Object.fromEntries(Object.entries(others).map(([k, pg]) => [`finsync_${k}`, r => appScan(pg, linkedFolder(big, `Survey-${N}-${k}-${r + 1}`), profile, N)])),
     exifr: () => inPage('exifr', big, N),
     floor: () => inPage('floor', big, N),
   };
@@ -357,21 +362,22 @@ try {
     finsyncSeconds, finsyncFilesPerSec: N / finsyncSeconds, finsyncSmallFilesPerSec: a1.filesPerSec,
     finsyncFingerprintedSeconds: fingerprintedSeconds, finsyncFingerprintedFilesPerSec: N / fingerprintedSeconds,
     rssGrowthSmallMiB: a1.rssGrowthMiB, rssGrowthMiB: med('finsync', x => x.rssGrowthMiB),
-    wasmHeapSmallMiB: a1.wasmHeapMiB, wasmHeapMiB: Math.max(...runs.finsync.map(x => x.wasmHeapMiB)),
+    wasmHeapSmallMiB: a1.wasmHeapMiB, wasmHeapMiB: runs.finsync[0].wasmHeapMiB, roundWasmHeapMiB: runs.finsync.map(x => x.wasmHeapMiB),
     retainedSmallMiB: a1.retainedMiB, retainedMiB: med('finsync', x => x.retainedMiB),
     roundRssGrowthMiB: runs.finsync.map(x => x.rssGrowthMiB), roundRetainedMiB: runs.finsync.map(x => x.retainedMiB),
     exifrSeconds: med('exifr', x => x.seconds), floorSeconds: med('floor', x => x.seconds),
   });
   results.exifrFilesPerSec = N / results.exifrSeconds;
   results.floorFilesPerSec = N / results.floorSeconds;
-  if (basePage) {
-    results.finsyncBaseSeconds = med('finsyncBase', x => x.seconds);
-    results.finsyncBaseFingerprintedSeconds = med('finsyncBase', x => x.fingerprintedSeconds);
+  for (const k of Object.keys(others)) {
+    results[`finsync_${k}_seconds`] = med(`finsync_${k}`, x => x.seconds);
+    results[`finsync_${k}_fingerprintedSeconds`] = med(`finsync_${k}`, x => x.fingerprintedSeconds);
   }
   // What the browser alone keeps for a picked folder: the N File objects of one more
   // <input webkitdirectory>, each stat'ed once (as any reader must), after a full GC — to
   // compare with what stays after finsync's scan of N files.
   const gcRss = async () => { await page.evaluate(() => window.gc && window.gc()); await new Promise(r => setTimeout(r, 500)); return rendererRss(profile); };
+  await page.bringToFront();
   const held0 = await gcRss();
   await page.evaluate(() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'bench-hold'; i.hidden = true; i.setAttribute('webkitdirectory', ''); document.body.append(i); });
   await page.setInputFiles('#bench-hold', big);
