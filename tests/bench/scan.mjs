@@ -231,6 +231,8 @@ if (process.env.BENCH_SCAN_DATA_ONLY) process.exit(0);
 // earlier scan (reading that scan's rows first) and moves its manifests over — not the work of
 // a first scan. Under a new name every round is a first scan doing all the work.
 const links = mkdtempSync(path.join(DATA, 'scan-rounds-'));
+// Removed however the run ends (the links only: the files stay).
+process.on('exit', () => rmSync(links, { recursive: true, force: true }));
 function linkedFolder(from, name) {
   const to = path.join(links, name);
   for (const d of readdirSync(from)) {
