@@ -16,7 +16,12 @@
 //! the page's main thread, in the block hasher's worker ([`crate::block_hasher`]), which reads
 //! each block itself through a BYOB stream reader into one reused 1 MiB buffer; where no worker
 //! can be had the page does the same ([`blob_md5`]; where `Blob.stream()` is no byte stream,
-//! 1 MiB `slice().arrayBuffer()` reads instead). The request body is still the Blob slice.
+//! 1 MiB `slice().arrayBuffer()` reads instead). The request body is still the Blob slice, so
+//! a block's bytes are read twice (by the worker, and for the request): sending the bytes the
+//! worker read instead measured many times slower in Chromium, whose in-memory bodies (an
+//! `ArrayBuffer`, or a Blob made of one) go out at a fraction of a File slice's speed
+//! (tests/bench/body-kinds.mjs, 8 × 8 MiB: 0.30–0.36 s as File slices, 4.3–11.5 s as an
+//! `ArrayBuffer`, 0.7–1.9 s as a Blob of one).
 //! A single Put Blob (files up to [`BLOCK_THRESHOLD`]) sends no MD5: that would read every
 //! small file once more in full, where sync otherwise reads 128 KiB of it for the fingerprint.
 //! Its integrity check is the size at commit, and the service computes and stores the blob's
@@ -39,7 +44,10 @@ use crate::block_hasher::{worker_url, BlockHasher};
 
 /// Files above this size go as blocks.
 pub const BLOCK_THRESHOLD: u64 = 32 * 1024 * 1024;
-/// Block size: 8 MiB blocks measured clearly faster than 4 MiB here (anchors.md).
+/// Block size: 8 MiB blocks measured clearly faster than 4 MiB here (anchors.md), and than
+/// 16 MiB for a 1 GiB file (measured side by side in tests/bench/upload.mjs: the bare pool with
+/// Content-MD5 5.0 s with 8 MiB, 7.6 s with 16 MiB; with the MD5 hashed in a worker 8.0 s
+/// against 9.4 s).
 pub const BLOCK_SIZE: u64 = 8 * 1024 * 1024;
 /// Bytes read into WASM at once to hash a block.
 /// (1 MiB: with 256 KiB the reads themselves took a third as long as the hashing.)
@@ -351,8 +359,9 @@ pub trait BlockLog {
 /// frees, instead of the slot waiting for its block to be read and hashed (tens of ms per
 /// 8 MiB block, during which one of the 4 slots sent nothing).
 const HASH_AHEAD: usize = 3;
-/// Workers hashing blocks: one hashes faster than the uploads need (over 600 MB/s on this
-/// machine), and a second one measured slower here (2 cores: it took CPU from the uploads).
+/// Workers hashing blocks: one reads and hashes about 420 MiB/s in Chromium here (twice what
+/// the uploads take when it has a core to itself), and a second one measured slower (2 cores:
+/// it took CPU from the uploads and Azurite).
 const HASH_WORKERS: usize = 1;
 
 /// The `Content-MD5` of each block of `todo`, in order, computed by a task of its own (in the

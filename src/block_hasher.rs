@@ -8,6 +8,10 @@
 //! `File` (a handle on it, not its bytes) with the byte range and gets back the base64 digest
 //! and how many bytes were read.
 //!
+//! The worker's MD5 is plain JS. The md-5 crate built for wasm32 alone (a 3 KiB module, no
+//! wasm-bindgen) read and hashed 490 MiB/s in the same worker against the script's 420 MiB/s:
+//! about 0.35 CPU-s less per GiB, which would take a second wasm build and its loading.
+//!
 //! When the worker cannot be created, fails to load (a missing file, a policy) or dies, every
 //! request waiting on it and every later one is hashed in the page, the way blocks were hashed
 //! before: the same result, more of the page's time.
