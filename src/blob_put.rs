@@ -45,7 +45,7 @@ use crate::block_hasher::{worker_url, BlockHasher};
 /// Files above this size go as blocks.
 pub const BLOCK_THRESHOLD: u64 = 32 * 1024 * 1024;
 /// Block size: 8 MiB blocks measured clearly faster than 4 MiB here (anchors.md), and than
-/// 16 MiB for a 1 GiB file (measured side by side in tests/bench/upload.mjs: the bare pool with
+/// 16 MiB for a 1 GiB file (an experiment in tests/bench/upload.mjs, not kept: the bare pool with
 /// Content-MD5 5.0 s with 8 MiB, 7.6 s with 16 MiB; with the MD5 hashed in a worker 8.0 s
 /// against 9.4 s).
 pub const BLOCK_SIZE: u64 = 8 * 1024 * 1024;
