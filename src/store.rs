@@ -244,6 +244,20 @@ struct EncounterSyncRow {
     created_user: Option<CreatedUserRecord>,
 }
 
+impl EncounterSyncRow {
+    /// The engine's record of this row, keyed by its encounter (the images are the caller's
+    /// to add, from `imageSync`).
+    fn into_record(self) -> (String, EncounterRecord) {
+        let record = EncounterRecord {
+            remote: self.remote,
+            status: self.status.split().0,
+            images: Default::default(),
+            created_user: self.created_user,
+        };
+        (self.local_id, record)
+    }
+}
+
 /// An encounter's stored status: [`EncounterStatus`] as stored (same tags), plus `conflict`
 /// from older data (spec decision 9), which the engine queues like pending.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -417,34 +431,10 @@ fn add_delta(
     }
 }
 
-/// Applies per-population deltas to `populationCounts` (in the caller's transaction).
+/// Applies per-population deltas to `populationCounts` in the caller's transaction: every
+/// counts row is read at once, and written without waiting for the answer (a failed write
+/// aborts the transaction, which its commit — or, in an upgrade, the open — reports).
 async fn apply_deltas(
-    counts: &ObjectStore<'_>,
-    deltas: HashMap<i64, [i64; 4]>,
-) -> Result<(), IdbError> {
-    for (population_id, d) in deltas {
-        if d == [0; 4] {
-            continue;
-        }
-        let mut row: PopulationCounts =
-            counts
-                .get(population_id)
-                .serde()?
-                .await?
-                .unwrap_or(PopulationCounts {
-                    population_id,
-                    ..PopulationCounts::default()
-                });
-        row.add(d);
-        counts.put(row).serde()?.await?;
-    }
-    Ok(())
-}
-
-/// [`apply_deltas`] in a transaction that is committed next: every counts row is read at once,
-/// and written without waiting for the answer (a failed write aborts the transaction, which
-/// its commit reports).
-async fn queue_deltas(
     counts: &ObjectStore<'_>,
     deltas: HashMap<i64, [i64; 4]>,
 ) -> Result<(), IdbError> {
@@ -1103,16 +1093,8 @@ impl Store {
             .await?;
         let mut state = SyncStore::default();
         for row in encounters {
-            let row = row?;
-            state.encounters.insert(
-                row.local_id,
-                EncounterRecord {
-                    remote: row.remote,
-                    status: row.status.split().0,
-                    images: Default::default(),
-                    created_user: row.created_user,
-                },
-            );
+            let (id, record) = row?.into_record();
+            state.encounters.insert(id, record);
         }
         for row in images {
             let row = row?;
@@ -1143,16 +1125,8 @@ impl Store {
             futures::future::try_join_all(ids.iter().map(|id| image_rows(&img_sync, id))).await?;
         let mut state = SyncStore::default();
         for row in encounters.await? {
-            let row = row?;
-            state.encounters.insert(
-                row.local_id,
-                EncounterRecord {
-                    remote: row.remote,
-                    status: row.status.split().0,
-                    images: Default::default(),
-                    created_user: row.created_user,
-                },
-            );
+            let (id, record) = row?.into_record();
+            state.encounters.insert(id, record);
         }
         for (id, rows) in ids.iter().zip(images) {
             let record = state.encounters.entry(id.clone()).or_default();
@@ -1172,12 +1146,10 @@ impl Store {
         for id in ids {
             let row: Option<EncounterSyncRow> = enc_sync.get(id.clone()).serde()?.await?;
             let images = image_rows(&img_sync, id).await?;
-            let record = state.encounters.entry(id.clone()).or_default();
-            if let Some(row) = row {
-                record.remote = row.remote;
-                record.status = row.status.split().0;
-                record.created_user = row.created_user;
-            }
+            let record = state
+                .encounters
+                .entry(id.clone())
+                .or_insert_with(|| row.map(|r| r.into_record().1).unwrap_or_default());
             for r in images {
                 record.images.insert(r.image, r.status);
             }
@@ -1401,7 +1373,7 @@ impl Store {
         // the commit then reports it. So the batch takes three round trips (the reads, the
         // counts' read, the commit) instead of five; it is on the way of the next PUT.
         drop(writes);
-        queue_deltas(&tx.object_store(COUNTS)?, deltas).await?;
+        apply_deltas(&tx.object_store(COUNTS)?, deltas).await?;
         tx.commit().await?;
         Ok(())
     }
