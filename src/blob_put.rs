@@ -541,13 +541,14 @@ pub async fn put_blocks(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use wasm_bindgen_test::*;
 
     wasm_bindgen_test_configure!(run_in_browser);
 
-    fn blob_of(bytes: &[u8]) -> Blob {
+    /// A Blob of `bytes` (for the block hasher's tests too).
+    pub(crate) fn blob_of(bytes: &[u8]) -> Blob {
         let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
         Blob::new_with_u8_array_sequence(&parts).unwrap()
     }

@@ -104,17 +104,13 @@ fn md5_of(reply: &JsValue, start: u64, end: u64) -> Result<String, PutError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blob_put::tests::blob_of;
     use base64::engine::general_purpose::STANDARD as B64;
     use base64::Engine as _;
     use md5::{Digest, Md5};
     use wasm_bindgen_test::*;
 
     wasm_bindgen_test_configure!(run_in_browser);
-
-    fn blob_of(bytes: &[u8]) -> Blob {
-        let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-        Blob::new_with_u8_array_sequence(&parts).unwrap()
-    }
 
     /// `len` pseudo-random bytes from a random seed (xorshift), so each run hashes other bytes.
     fn random_bytes(len: usize) -> Vec<u8> {

@@ -615,9 +615,7 @@ try { await (async () => { // (a function, so that a partial run can return earl
   // (hard links), synced once on a fresh stack; its time is not a throughput figure (it mixes
   // single PUTs and blocks), only the renderer's growth during it is. Not in `perRun`.
   if (!process.env.BENCH_SKIP_BIG && !process.env.BENCH_SKIP_MANY) {
-    const both = path.join(links, 'bench-2g');
-    mkdirSync(both);
-    for (const f of readdirSync(many)) linkSync(path.join(many, f), path.join(both, f));
+    const both = linkedFolder(many, 'bench-2g');
     linkSync(path.join(big, 'BIG.jpg'), path.join(both, 'BIG.jpg'));
     await freshStack(page);
     try {
