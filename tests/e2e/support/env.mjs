@@ -105,7 +105,9 @@ export async function startStack({ container = 'finsync', blobFaults = null, tes
       const gone = (child) => child.exitCode !== null || child.signalCode !== null ? Promise.resolve()
         : new Promise(r => { child.once('exit', r); setTimeout(r, 5000).unref(); });
       await (exited ? Promise.all([server, azurite, proxy].filter(Boolean).map(gone)) : new Promise(r => setTimeout(r, 200)));
-      rmSync(tmp, { recursive: true, force: true });
+      // A process still writing here (Azurite saving its database past the 5 s wait on a
+      // loaded machine) fails a plain rm with ENOTEMPTY: retry a few times.
+      rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }
