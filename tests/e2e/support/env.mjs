@@ -105,8 +105,13 @@ export async function startStack({ container = 'finsync', blobFaults = null, tes
       const gone = (child) => child.exitCode !== null || child.signalCode !== null ? Promise.resolve()
         : new Promise(r => { child.once('exit', r); setTimeout(r, 5000).unref(); });
       await (exited ? Promise.all([server, azurite, proxy].filter(Boolean).map(gone)) : new Promise(r => setTimeout(r, 200)));
-      // A process still writing here (Azurite saving its database past the 5 s wait on a
-      // loaded machine) fails a plain rm with ENOTEMPTY: retry a few times.
+      if (exited) {
+        // Still running after 5 s (Azurite saving its database on a loaded machine): it would
+        // keep writing here while the directory is removed (ENOTEMPTY).
+        const alive = [server, azurite, proxy].filter(c => c && c.exitCode === null && c.signalCode === null);
+        for (const c of alive) c.kill('SIGKILL');
+        await Promise.all(alive.map(gone));
+      }
       rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
