@@ -31,6 +31,8 @@ struct Inner {
     waiting: RefCell<HashMap<u32, oneshot::Sender<Option<JsValue>>>>,
     /// Requests of [`WorkerPool::ask_batched`] not posted yet.
     queue: RefCell<Vec<JsValue>>,
+    /// A flush of `queue` is due (a microtask is on its way).
+    flushing: Cell<bool>,
     #[allow(clippy::type_complexity)]
     handlers: RefCell<
         Option<(
@@ -70,6 +72,8 @@ impl WorkerPool {
                 } else {
                     inner.answer(data);
                 }
+                // Requests held back while the workers had enough to do go now if they run low.
+                inner.flush_when_due(&weak);
             }
         });
         // `error` (the script did not load, or threw) and `messageerror` (a reply that could not
@@ -100,6 +104,7 @@ impl WorkerPool {
             next_id: Cell::new(0),
             waiting: RefCell::new(HashMap::new()),
             queue: RefCell::new(Vec::new()),
+            flushing: Cell::new(false),
             handlers: RefCell::new(None),
         }))
     }
@@ -146,28 +151,51 @@ impl WorkerPool {
         rx.await.ok().flatten()
     }
 
-    /// [`WorkerPool::ask`], but everything asked until the current poll ends is posted
-    /// together a microtask later, in one array per worker (the worker wakes once for many).
+    /// [`WorkerPool::ask`], but posted in batches: requests wait (in the page) until
+    /// [`BATCH_MIN`] of them are queued or the workers have fewer than [`LOW_WATER`] posted
+    /// requests left, then go together a microtask later, in one array to one worker (it wakes
+    /// once for many; every message costs both threads a task, a deserialisation and an
+    /// event, more than a request does).
     pub async fn ask_batched(&self, request: js_sys::Object) -> Option<JsValue> {
         let rx = self.enter(&request)?;
-        let first = {
-            let mut q = self.0.queue.borrow_mut();
-            q.push(request.into());
-            q.len() == 1
-        };
-        if first {
-            let weak = Rc::downgrade(&self.0);
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Some(inner) = weak.upgrade() {
-                    inner.flush();
-                }
-            });
-        }
+        self.0.queue.borrow_mut().push(request.into());
+        self.0.flush_when_due(&Rc::downgrade(&self.0));
         rx.await.ok().flatten()
     }
 }
 
+/// Requests of [`WorkerPool::ask_batched`] posted in one message once this many are queued…
+pub const BATCH_MIN: usize = 4;
+/// … or at once while fewer than this many posted ones are still unanswered (the workers are
+/// about to run dry).
+pub const LOW_WATER: usize = 4;
+
 impl Inner {
+    /// Requests posted and not answered yet (`waiting` holds the queued ones too).
+    fn posted(&self) -> usize {
+        self.waiting
+            .borrow()
+            .len()
+            .saturating_sub(self.queue.borrow().len())
+    }
+
+    /// Schedules a flush of the queue (a microtask later, so the requests of the current poll
+    /// go together) when it is due: [`BATCH_MIN`] queued, or the workers running low.
+    fn flush_when_due(&self, weak: &Weak<Inner>) {
+        let queued = self.queue.borrow().len();
+        if self.flushing.get() || queued == 0 || (queued < BATCH_MIN && self.posted() >= LOW_WATER)
+        {
+            return;
+        }
+        self.flushing.set(true);
+        let weak = weak.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(inner) = weak.upgrade() {
+                inner.flush();
+            }
+        });
+    }
+
     /// Hands a reply to the request with its `id`.
     fn answer(&self, reply: JsValue) {
         let id = get(&reply, "id").as_f64();
@@ -177,28 +205,23 @@ impl Inner {
         }
     }
 
-    /// Posts the queued requests, shared out in turn among the workers (one message each).
+    /// Posts the queued requests in one message to the next worker in turn.
     fn flush(&self) {
+        self.flushing.set(false);
         let queued: Vec<JsValue> = self.queue.borrow_mut().drain(..).collect();
+        if queued.is_empty() {
+            return;
+        }
         let posted = {
             let workers = self.workers.borrow();
-            let n = workers.len();
-            let batches: Vec<js_sys::Array> = (0..n).map(|_| js_sys::Array::new()).collect();
             let turn = self.turn.get();
-            for (i, r) in queued.iter().enumerate() {
-                if let Some(b) = batches.get((turn + i) % n.max(1)) {
-                    b.push(r);
-                }
-            }
-            self.turn.set((turn + queued.len()) % n.max(1));
-            n > 0
-                && workers
-                    .iter()
-                    .zip(&batches)
-                    .filter(|(_, b)| b.length() > 0)
-                    .all(|(w, b)| w.post_message(b).is_ok())
+            self.turn.set(turn.wrapping_add(1));
+            let batch: js_sys::Array = queued.iter().collect();
+            workers
+                .get(turn % workers.len().max(1))
+                .is_some_and(|w| w.post_message(&batch).is_ok())
         };
-        if !posted && !queued.is_empty() {
+        if !posted {
             self.fail();
         }
     }

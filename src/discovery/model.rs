@@ -221,7 +221,8 @@ impl ScanJob {
 }
 
 /// One file a scan read (images and image-named files that failed; skipped files are only
-/// counted).
+/// counted). Stored in `scanFiles` without its empty fields (nor those of its `meta`): a scan
+/// writes one row per image, and IndexedDB's cost grows with the bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanFile {
@@ -232,13 +233,17 @@ pub struct ScanFile {
     pub last_modified: f64,
     pub content_type: String,
     /// `None` when no metadata could be read (see `error` / `warnings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<ImageMeta>,
     /// [`finsync_core::fingerprint::Fingerprint::to_hex`]; `None` when the file could not be
     /// read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
     /// Metadata problems, each naming the part of the file (the image is still usable).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Why the file cannot be used (empty, not an image, unreadable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Where the bytes are; rows stored before issue 8 are local files.
     #[serde(default)]

@@ -16,8 +16,10 @@
 //! CPU per file, page and browser together, is about the floor's — `BENCH_SCAN_CPU_SPLIT` of
 //! tests/bench/scan.mjs).
 //!
-//! Requests made while the scan's futures are polled are posted together in one message (a
-//! microtask later); the worker sends its replies in small batches too. When the worker cannot be created, fails
+//! Requests are posted in batches ([`WorkerPool::ask_batched`]): they wait in the page until 4
+//! are queued or the workers are about to run dry, then go in one message to one worker; the
+//! worker sends its replies in small batches too. A message costs both threads a task, a
+//! deserialisation and an event, more than a request in it does. When the worker cannot be created, fails
 //! to load (a missing file, a policy) or dies, every request waiting on it and every later one
 //! is served in the page, the way the scan read before ([`in_page_head`], [`in_page_range`]):
 //! the same results and the same per-file errors.
@@ -129,7 +131,7 @@ impl FileReader {
     }
 
     /// Sends `request` to a worker; the reply, or `None` when there is no worker (any more).
-    /// Requests made while the scan's futures are polled go in one message.
+    /// Requests go in batches ([`WorkerPool::ask_batched`]).
     async fn ask(&self, request: js_sys::Object) -> Option<JsValue> {
         self.0.ask_batched(request).await
     }

@@ -38,7 +38,9 @@
 // thread spent (from /proc, all of the browser's processes) during finsync's metadata pass and
 // during exifr and the floor, every round, side by side — e.g. whether the page's main thread is busy (CPU) or mostly
 // blocked in synchronous calls (its CPU much below the wall time), and what the browser process
-// costs per file. Linux only.
+// costs per file. The per-process figures include threads that ended meanwhile (the app's reader
+// workers end with the scan: no thread of theirs is left to read), the thread list only the
+// live ones; the gap is printed. Linux only.
 import { mkdirSync, writeFileSync, existsSync, readFileSync, readdirSync, mkdtempSync, linkSync, rmSync, openSync, readSync, fstatSync, closeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -99,16 +101,23 @@ const rendererRss = profile => rssOf(rendererPids(profile));
 
 /** CPU ticks so far of every thread of every Chromium process, by `<process type>:<thread>`
  * (`MAIN` for a process's main thread; a thread name's trailing digits dropped, so a pool's
- * threads add up). */
+ * threads add up), and of every process by type (`procs`: its own figure, which keeps the CPU
+ * of threads that have exited — such as the app's reader workers, ended with the scan). */
 function cpuTicks() {
   const ticks = new Map();
+  const procs = new Map();
   const ps = execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' });
   for (const line of ps.split('\n')) {
     const m = /^\s*(\d+)\s+(\S+)(.*)$/.exec(line);
     if (!m || !/chrom/.test(path.basename(m[2]))) continue;
     const type = (/--type=(\S+)/.exec(m[3]) || [, 'browser'])[1];
     let tasks = [];
-    try { tasks = readdirSync(`/proc/${m[1]}/task`); } catch { continue; }
+    try {
+      tasks = readdirSync(`/proc/${m[1]}/task`);
+      const stat = readFileSync(`/proc/${m[1]}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(type, (procs.get(type) || 0) + Number(f[11]) + Number(f[12]));
+    } catch { continue; }
     for (const t of tasks) {
       try {
         const stat = readFileSync(`/proc/${m[1]}/task/${t}/stat`, 'utf8');
@@ -119,20 +128,24 @@ function cpuTicks() {
       } catch { /* gone */ }
     }
   }
+  ticks.procs = procs;
   return ticks;
 }
 
-/** `what`'s CPU µs per file between two cpuTicks(), by process and by its busiest threads, to stderr. */
+/** `what`'s CPU µs per file between two cpuTicks(), by process (threads that exited meanwhile
+ * included) and by its busiest threads (live ones only; what exited is given apart), to stderr. */
 function printCpuSplit(what, before, after, files, wallSeconds) {
   const tick = 1e6 / 100; // USER_HZ
   const rows = [...after].map(([k, v]) => [k, (v - (before.get(k) || 0)) * tick / files]).filter(([, us]) => us > 0)
     .sort((a, b) => b[1] - a[1]);
-  const byProcess = new Map();
-  for (const [k, us] of rows) byProcess.set(k.split(':')[0], (byProcess.get(k.split(':')[0]) || 0) + us);
-  const total = rows.reduce((s, [, us]) => s + us, 0);
+  const byProcess = [...after.procs].map(([p, v]) => [p, (v - (before.procs.get(p) || 0)) * tick / files])
+    .filter(([, us]) => us > 0).sort((a, b) => b[1] - a[1]);
+  const total = byProcess.reduce((s, [, us]) => s + us, 0);
+  const exited = total - rows.reduce((s, [, us]) => s + us, 0);
   console.error(`CPU per file, ${what} (wall ${(wallSeconds * 1e6 / files).toFixed(0)} µs/file): ${total.toFixed(0)} µs — `
-    + [...byProcess].map(([p, us]) => `${p} ${us.toFixed(0)}`).join(', '));
-  console.error('  ' + rows.slice(0, 10).map(([k, us]) => `${k} ${us.toFixed(0)}`).join(', '));
+    + byProcess.map(([p, us]) => `${p} ${us.toFixed(0)}`).join(', '));
+  console.error('  ' + rows.slice(0, 10).map(([k, us]) => `${k} ${us.toFixed(0)}`).join(', ')
+    + (exited >= 1 ? `; threads that exited meanwhile (e.g. finsync's reader workers) ${exited.toFixed(0)}` : ''));
 }
 const CPU_SPLIT = !!process.env.BENCH_SCAN_CPU_SPLIT;
 

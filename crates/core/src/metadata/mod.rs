@@ -187,35 +187,55 @@ impl ParseOptions {
     pub const EARLIEST_YEAR: i32 = 1900;
 }
 
-/// The metadata of one image. JSON is camelCase; absent fields are `null`/empty.
+/// The metadata of one image. JSON is camelCase; empty fields (`None`, `[]`, `false`) are left
+/// out, and absent ones read as empty (`null` too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageMeta {
     pub format: ImageFormat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     /// Capture time from EXIF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken: Option<TakenAt>,
     /// IPTC Date Created (+ Time Created), when present and valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iptc_created: Option<TakenAt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gps: Option<Gps>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_make: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lens_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focal_length_mm: Option<f64>,
     /// Everything that may name the photographer, most specific first (see module docs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photographers: Vec<PhotographerCandidate>,
     /// IPTC Keywords.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keywords: Vec<String>,
     /// IPTC Caption/Abstract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub province_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_exif: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_iptc: bool,
     /// Per-field problems; the affected field is empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<MetaWarning>,
 }
 
@@ -261,8 +281,10 @@ pub struct TakenAt {
     /// `YYYY-MM-DD`, local to where the photo was taken.
     pub date: String,
     /// `HH:MM:SS`, local; `None` when the time part was missing or invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
     /// `+HH:MM` / `-HH:MM` from OffsetTime* (IPTC: from Time Created), when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utc_offset: Option<String>,
     pub tag: DateTag,
 }
