@@ -218,6 +218,15 @@ async fn wait_copy(
 /// and one ranged Get Blob of the snapshot, whose headers carry the size, the stored MD5 and
 /// the copy status ([`BlobStore::read_head`]). A fourth, a full download, only when the client
 /// declared an MD5 the service does not have (block uploads).
+///
+/// Cost to Azurite 3.35 (`tests/bench/commitcost.mjs`): about 0.9 ms of its CPU for the lease,
+/// 0.9 ms for the snapshot and 1.6–2 ms for the ranged read (Azurite reads a range of up to
+/// 4 MiB twice and hashes it), against about 18 ms for the client's Put Blob of 5 MiB — the
+/// same from 25 to 2,000 images in the container. Each call carries one guarantee: the lease
+/// refuses a stale client's writes, the snapshot keeps the verified bytes from a client that
+/// breaks the lease, the read is the verification; neither response of the first two carries
+/// the blob's size, MD5 or bytes (only ETag and Last-Modified), and a smaller read saves
+/// about 0.3 ms while it leaves more JPEG headers unchecked.
 async fn lock_and_verify(
     s: &AppState,
     row: &SessionRow,

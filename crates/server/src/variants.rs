@@ -12,8 +12,8 @@
 //!   workers × `--max-decode-bytes`). Until its job is done an image has no variants and the
 //!   encounter page shows a placeholder.
 //! * The queue yields to uploads: a worker takes no job while an upload-session, commit or
-//!   copy request came in during the last `--variants-quiet-ms` (1 s), waiting at most 30 s
-//!   per job. Reading every image back while a sync still uploads competed with it for the
+//!   copy request is being answered or was answered during the last `--variants-quiet-ms`
+//!   (1 s), waiting at most 30 s per job. Reading every image back while a sync still uploads competed with it for the
 //!   storage service and the CPU (a 200-image sync took about twice as long in the upload
 //!   benchmark); thumbnails of a sync appear once its uploads pause or end.
 //! * A job that fails for a passing reason (storage or database error) goes back to `queued`
@@ -243,7 +243,27 @@ const MAX_YIELD: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub struct Queue {
     wake: tokio::sync::Notify,
-    uploads_at: std::sync::Mutex<Option<Instant>>,
+    uploads: std::sync::Mutex<Uploads>,
+}
+
+/// The upload requests the queue yields to: how many are being answered, and when the last
+/// one came in or was answered.
+#[derive(Default)]
+struct Uploads {
+    in_flight: usize,
+    at: Option<Instant>,
+}
+
+/// An upload-session, commit or copy request being answered ([`Queue::uploads_active`]): while
+/// one lives the queue takes no job, and its quiet time counts from when the last one ended.
+pub struct UploadRequest<'a>(&'a Queue);
+
+impl Drop for UploadRequest<'_> {
+    fn drop(&mut self) {
+        let mut u = self.0.uploads();
+        u.in_flight = u.in_flight.saturating_sub(1);
+        u.at = Some(Instant::now());
+    }
 }
 
 impl Queue {
@@ -252,15 +272,30 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// An upload-session, commit or copy request came in: the queue yields for a while.
-    pub fn uploads_active(&self) {
-        *self.uploads_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    fn uploads(&self) -> std::sync::MutexGuard<'_, Uploads> {
+        self.uploads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// How long until `quiet` has passed since the last upload request (`None`: it has).
+    /// An upload-session, commit or copy request came in: the queue yields until it has been
+    /// answered (drop the guard then) and for the quiet time after. Counting from the answer,
+    /// not the arrival, matters on a loaded machine: a batch of commits can take longer than
+    /// the quiet time, and a job started meanwhile read a whole original from the storage
+    /// service in the middle of the sync.
+    pub fn uploads_active(&self) -> UploadRequest<'_> {
+        let mut u = self.uploads();
+        u.in_flight += 1;
+        u.at = Some(Instant::now());
+        UploadRequest(self)
+    }
+
+    /// How long until `quiet` has passed since the last upload request ended (`None`: it
+    /// has); `quiet` again while one is being answered.
     fn busy_for(&self, quiet: Duration) -> Option<Duration> {
-        let at = (*self.uploads_at.lock().unwrap_or_else(|e| e.into_inner()))?;
-        quiet.checked_sub(at.elapsed()).filter(|d| !d.is_zero())
+        let u = self.uploads();
+        if u.in_flight > 0 {
+            return Some(quiet).filter(|d| !d.is_zero());
+        }
+        quiet.checked_sub(u.at?.elapsed()).filter(|d| !d.is_zero())
     }
 }
 
@@ -535,6 +570,33 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Png).unwrap();
         out.into_inner()
+    }
+
+    #[test]
+    fn the_queue_yields_while_an_upload_request_is_answered_and_for_the_quiet_time_after() {
+        let quiet = Duration::from_millis(400);
+        let q = Queue::default();
+        assert_eq!(q.busy_for(quiet), None, "no upload request yet");
+        let commit = q.uploads_active();
+        let sessions = q.uploads_active();
+        // A request answered for longer than the quiet time still holds the queue back.
+        std::thread::sleep(quiet + Duration::from_millis(100));
+        assert_eq!(q.busy_for(quiet), Some(quiet));
+        drop(commit);
+        assert_eq!(
+            q.busy_for(quiet),
+            Some(quiet),
+            "one is still being answered"
+        );
+        drop(sessions);
+        // The quiet time counts from the last answer.
+        let wait = q.busy_for(quiet).expect("quiet right after the answer");
+        assert!(wait > quiet / 2 && wait <= quiet, "{wait:?}");
+        std::thread::sleep(quiet);
+        assert_eq!(q.busy_for(quiet), None);
+        // Zero quiet time turns yielding off, even during a request.
+        let _r = q.uploads_active();
+        assert_eq!(q.busy_for(Duration::ZERO), None);
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub async fn create_sessions(
     headers: HeaderMap,
     ApiJson(mut req): ApiJson<CreateUploadSessionsFull>,
 ) -> Result<Json<UploadSessions>, AppError> {
-    s.variants.uploads_active();
+    let _uploading = s.variants.uploads_active();
     if req.items.is_empty() || req.items.len() > api::MAX_BATCH {
         return Err(AppError::bad(
             "invalidBatch",
@@ -244,7 +244,7 @@ pub async fn commit(
     headers: HeaderMap,
     ApiJson(req): ApiJson<CommitSessions>,
 ) -> Result<Json<CommitResults>, AppError> {
-    s.variants.uploads_active();
+    let _uploading = s.variants.uploads_active();
     if req.idempotency_keys.is_empty() || req.idempotency_keys.len() > api::MAX_BATCH {
         return Err(AppError::bad(
             "invalidBatch",
@@ -271,7 +271,7 @@ pub async fn copy(
     headers: HeaderMap,
     ApiJson(req): ApiJson<CopyBlobs>,
 ) -> Result<Json<CopyResults>, AppError> {
-    s.variants.uploads_active();
+    let _uploading = s.variants.uploads_active();
     if req.items.is_empty() || req.items.len() > api::MAX_BATCH {
         return Err(AppError::bad(
             "invalidBatch",
