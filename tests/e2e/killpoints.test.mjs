@@ -21,8 +21,10 @@ import { makeJpeg, makeBigJpeg } from './support/jpeg.mjs';
 
 const SEED = Number(process.env.FINSYNC_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const KILLS = Number(process.env.FINSYNC_KILLS ?? 20);
-// Enough work that 20 kills, each letting a few PUTs through, still land inside the sync.
-const SMALL = 90;
+// Enough work that 20 kills still land inside the sync: most visits let a few PUTs through, but
+// a `commit` kill waits for a commit, so it lets a whole batch of 25 through, and a seed can
+// draw several of them (seed 356029748 drew 4, and 90 images were done after 19 kills).
+const SMALL = 240;
 const BIG_BYTES = 36 * 1000 * 1000; // 5 blocks of 8 MiB
 const BLOCK = 8 * 1024 * 1024;
 // A PUT answered this recently may not be durable in IndexedDB yet: still in flight.
