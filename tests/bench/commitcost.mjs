@@ -12,24 +12,18 @@
 // size — a small one fills the container faster (BATCHES=80 BODY_BYTES=131072: 2,000 images).
 //
 //   flock /tmp/finsync-bench.lock node tests/bench/commitcost.mjs
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import { ROOT } from '../e2e/support/env.mjs';
+import { startAzurite } from '../e2e/support/env.mjs';
 
-const ACCOUNT = 'devstoreaccount1';
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const BATCHES = Number(process.env.BATCHES || 8);
 const BATCH = 25;
 const STEPS = (process.env.COMMIT_STEPS || 'lease,snapshot,head').split(',');
 const HEAD_BYTES = Number(process.env.HEAD_BYTES || 96 * 1024);
 const BODY = Buffer.alloc(Number(process.env.BODY_BYTES || 5 * 1024 * 1024), 7);
 
-const freePort = () => new Promise(r => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 const tick = 100; // USER_HZ
 const cpu = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / tick; };
 
@@ -46,15 +40,10 @@ async function pool(items, n, f) {
 }
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'finsync-commitcost-'));
-const port = await freePort();
-const az = spawn(path.join(ROOT, 'node_modules/.bin/azurite-blob'), ['--silent', '--location', path.join(tmp, 'azurite'),
-  '--blobHost', '127.0.0.1', '--blobPort', String(port), '--loose', '--skipApiVersionCheck', '--disableTelemetry'], { stdio: 'ignore' });
+const { child: az, blobService } = await startAzurite(tmp);
 try {
-  const url = `http://127.0.0.1:${port}/${ACCOUNT}`;
-  for (let t = 0; ; t++) { try { await fetch(`http://127.0.0.1:${port}/`); break; } catch { if (t > 100) throw new Error('no Azurite'); await new Promise(r => setTimeout(r, 100)); } }
   const pid = azuritePid(az);
-  const svc = new BlobServiceClient(url, new StorageSharedKeyCredential(ACCOUNT, KEY));
-  const c = svc.getContainerClient('finsync');
+  const c = blobService.getContainerClient('finsync');
   await c.create();
   // Warm-up (JIT): 20 PUTs under other names, as the bench's warm-up.
   await pool([...Array(20).keys()], 4, (i) => c.getBlockBlobClient(`warm/${i}.jpg`).uploadData(BODY));

@@ -47,17 +47,26 @@ function start(cmd, args, opts, logName) {
  *  With `blobFaults` ({ rate, kinds, seed }), browsers reach Azurite through the fault proxy
  *  (`publicBlobUrl`); with `testMode`, the server's /api/v1/test endpoints are on; `staticDir`
  *  serves another copy of the bundle than dist/. */
-export async function startStack({ container = 'finsync', blobFaults = null, testMode = false, staticDir = path.join(ROOT, 'dist') } = {}) {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'finsync-e2e-'));
+/** Starts Azurite (blob service only) on a free port, its data in `dir`/azurite; returns
+ *  { child, blobPort, blobUrl, blobService } once it answers. startStack's, and the benchmarks'
+ *  that measure Azurite alone. */
+export async function startAzurite(dir) {
   const blobPort = await freePort();
-  const appPort = await freePort();
   const blobUrl = `http://127.0.0.1:${blobPort}/${AZURITE_ACCOUNT}`;
-  const appUrl = `http://127.0.0.1:${appPort}`;
-  const azurite = start(path.join(ROOT, 'node_modules/.bin/azurite-blob'), [
-    '--silent', '--location', path.join(tmp, 'azurite'), '--blobHost', '127.0.0.1', '--blobPort', String(blobPort),
+  const child = start(path.join(ROOT, 'node_modules/.bin/azurite-blob'), [
+    '--silent', '--location', path.join(dir, 'azurite'), '--blobHost', '127.0.0.1', '--blobPort', String(blobPort),
     '--loose', '--skipApiVersionCheck', '--disableTelemetry',
   ], {}, 'azurite');
   await waitFor(`http://127.0.0.1:${blobPort}/`, 'Azurite');
+  const blobService = new BlobServiceClient(blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY));
+  return { child, blobPort, blobUrl, blobService };
+}
+
+export async function startStack({ container = 'finsync', blobFaults = null, testMode = false, staticDir = path.join(ROOT, 'dist') } = {}) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'finsync-e2e-'));
+  const { child: azurite, blobPort, blobUrl, blobService } = await startAzurite(tmp);
+  const appPort = await freePort();
+  const appUrl = `http://127.0.0.1:${appPort}`;
   let proxy = null;
   let publicBlobUrl = blobUrl;
   if (blobFaults) {
@@ -93,7 +102,6 @@ export async function startStack({ container = 'finsync', blobFaults = null, tes
     server.on('exit', code => { clearTimeout(t); reject(new Error(`server exited with ${code}\n${server.logText()}`)); });
   });
   await waitFor(`${appUrl}/api/v1/status`, 'finsync-server');
-  const blobService = new BlobServiceClient(blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY));
   return {
     appUrl, blobUrl, publicBlobUrl, apiKey, container, blobService, tmp,
     logs: () => azurite.logText() + '\n' + server.logText() + (proxy ? '\n' + proxy.logText() : ''),
