@@ -136,17 +136,7 @@ impl WorkerPool {
     /// reply, or `None` when there is no worker (any more).
     pub async fn ask(&self, request: js_sys::Object) -> Option<JsValue> {
         let rx = self.enter(&request)?;
-        let posted = {
-            let workers = self.0.workers.borrow();
-            let turn = self.0.turn.get();
-            self.0.turn.set(turn.wrapping_add(1));
-            workers
-                .get(turn % workers.len().max(1))
-                .is_some_and(|w| w.post_message(&request).is_ok())
-        };
-        if !posted {
-            self.0.fail();
-        }
+        self.0.post_to_next(&request);
         // A dropped sender (the workers failed meanwhile) counts as no worker.
         rx.await.ok().flatten()
     }
@@ -208,18 +198,21 @@ impl Inner {
     /// Posts the queued requests in one message to the next worker in turn.
     fn flush(&self) {
         self.flushing.set(false);
-        let queued: Vec<JsValue> = self.queue.borrow_mut().drain(..).collect();
-        if queued.is_empty() {
-            return;
+        let batch: js_sys::Array = self.queue.borrow_mut().drain(..).collect();
+        if batch.length() > 0 {
+            self.post_to_next(&batch);
         }
+    }
+
+    /// Posts `message` to the next worker in turn; when it cannot be posted, the pool fails.
+    fn post_to_next(&self, message: &JsValue) {
         let posted = {
             let workers = self.workers.borrow();
             let turn = self.turn.get();
             self.turn.set(turn.wrapping_add(1));
-            let batch: js_sys::Array = queued.iter().collect();
             workers
                 .get(turn % workers.len().max(1))
-                .is_some_and(|w| w.post_message(&batch).is_ok())
+                .is_some_and(|w| w.post_message(message).is_ok())
         };
         if !posted {
             self.fail();
