@@ -19,10 +19,10 @@
 //! Requests are posted in batches ([`WorkerPool::ask_batched`]): they wait in the page until 4
 //! are queued or the workers are about to run dry, then go in one message to one worker; the
 //! worker sends its replies in small batches too. A message costs both threads a task, a
-//! deserialisation and an event, more than a request in it does. When the worker cannot be created, fails
-//! to load (a missing file, a policy) or dies, every request waiting on it and every later one
-//! is served in the page, the way the scan read before ([`in_page_head`], [`in_page_range`]):
-//! the same results and the same per-file errors.
+//! deserialisation and an event, more than a request in it does. When the worker cannot be
+//! created, fails to load (a missing file, a policy) or dies, every request waiting on it and
+//! every later one is served in the page, the way the scan read before ([`in_page_head`],
+//! [`in_page_range`]): the same results and the same per-file errors.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -87,8 +87,8 @@ pub struct Config {
     pub variant_workers: usize,
     /// The variants queue yields to uploads: it takes no job while an upload-session, commit
     /// or copy request is being answered or was answered in the last this-many milliseconds
-    /// (but waits at most 30 s per job), so thumbnails do not compete with a running sync for the storage service and
-    /// the CPU. 0 turns this off.
+    /// (but waits at most 30 s per job), so thumbnails do not compete with a running sync for
+    /// the storage service and the CPU. 0 turns this off.
     #[arg(long, env = "FINSYNC_VARIANTS_QUIET_MS", default_value_t = 1_000)]
     pub variants_quiet_ms: u64,
     /// Longest side of the thumbnail variant, in pixels.

@@ -13,9 +13,10 @@
 //!   encounter page shows a placeholder.
 //! * The queue yields to uploads: a worker takes no job while an upload-session, commit or
 //!   copy request is being answered or was answered during the last `--variants-quiet-ms`
-//!   (1 s), waiting at most 30 s per job. Reading every image back while a sync still uploads competed with it for the
-//!   storage service and the CPU (a 200-image sync took about twice as long in the upload
-//!   benchmark); thumbnails of a sync appear once its uploads pause or end.
+//!   (1 s), waiting at most 30 s per job. Reading every image back while a sync still uploads
+//!   competed with it for the storage service and the CPU (a 200-image sync took about twice
+//!   as long in the upload benchmark); thumbnails of a sync appear once its uploads pause or
+//!   end.
 //! * A job that fails for a passing reason (storage or database error) goes back to `queued`
 //!   with `not_before` = now + [`backoff_secs`] (2 s, 4 s, 8 s … capped at 15 min) and its
 //!   `attempts` counted in the row; the worker moves on to other jobs at once instead of
